@@ -1,0 +1,217 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// collector is a Sink that keeps the events of this test run's containers;
+// other packages' containers on the same engine are ignored.
+type collector struct {
+	key, value string
+	fail       func(ev wire.ContainerEvent) error // optional: refuse an event
+
+	mu      sync.Mutex
+	events  []wire.ContainerEvent
+	changed chan struct{}
+}
+
+func newCollector(t *testing.T) *collector {
+	key, value := testenv.Label(t)
+	return &collector{key: key, value: value, changed: make(chan struct{})}
+}
+
+func (c *collector) sink(ctx context.Context, ev wire.ContainerEvent) error {
+	if ev.Actor.Attributes[c.key] != c.value {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fail != nil {
+		if err := c.fail(ev); err != nil {
+			return err
+		}
+	}
+	c.events = append(c.events, ev)
+	close(c.changed)
+	c.changed = make(chan struct{})
+	return nil
+}
+
+func (c *collector) snapshot() []wire.ContainerEvent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.events)
+}
+
+// wait returns the first kept event matching ok, failing the test after
+// timeout.
+func (c *collector) wait(t *testing.T, what string, ok func(wire.ContainerEvent) bool) wire.ContainerEvent {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		c.mu.Lock()
+		for _, ev := range c.events {
+			if ok(ev) {
+				c.mu.Unlock()
+				return ev
+			}
+		}
+		changed := c.changed
+		c.mu.Unlock()
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s; got %s", what, describe(c.snapshot()))
+		}
+	}
+}
+
+// is matches an event by container ID and action.
+func is(id, action string) func(wire.ContainerEvent) bool {
+	return func(ev wire.ContainerEvent) bool { return ev.Actor.ID == id && ev.Action == action }
+}
+
+func describe(evs []wire.ContainerEvent) string {
+	s := ""
+	for _, ev := range evs {
+		s += fmt.Sprintf("\n  %d %.12s %s %s", ev.TimeNano, ev.Actor.ID, ev.Action, ev.Host)
+	}
+	return s
+}
+
+// start runs e until the test ends.
+func start(t *testing.T, e *Engines) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if err := e.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+}
+
+// newEngines builds Engines with quick backoff and a test logger.
+func newEngines(t *testing.T, opts Options) *Engines {
+	t.Helper()
+	if opts.MinBackoff == 0 {
+		opts.MinBackoff, opts.MaxBackoff = 50*time.Millisecond, 400*time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	e, err := New(opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return e
+}
+
+// testWriter sends log output to t.Log so it shows only for failures.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p[:len(p)-1]))
+	return len(p), nil
+}
+
+var _ io.Writer = testWriter{}
+
+// waitState waits until host reaches state and returns it.
+func waitState(t *testing.T, e *Engines, host, state string) wire.Host {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for _, h := range e.Hosts() {
+			if h.Name == host && h.State == state {
+				return h
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("host %s never became %s: %+v", host, state, e.Hosts())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// engineNow is the engine's clock, the one event times are taken from.
+func engineNow(t *testing.T, c *client.Client) int64 {
+	t.Helper()
+	info, err := c.Info(context.Background(), client.InfoOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := time.Parse(time.RFC3339Nano, info.Info.SystemTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return now.UnixNano()
+}
+
+// waitExit waits for a container to stop running.
+func waitExit(t *testing.T, c *client.Client, id string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w := c.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	select {
+	case <-w.Result:
+	case err := <-w.Error:
+		t.Fatalf("waiting for %.12s: %v", id, err)
+	}
+}
+
+// stop stops a running helper printing lines with SIGTERM, which it obeys
+// at once.
+func stop(t *testing.T, c *client.Client, id string) {
+	t.Helper()
+	testenv.WaitLog(t, c, id, "line 1") // the SIGTERM handler is in place
+	timeout := 10
+	if _, err := c.ContainerStop(context.Background(), id, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
+		t.Fatalf("stopping %.12s: %v", id, err)
+	}
+}
+
+// engineEvents is what the engine itself reports for this run's containers
+// between since and until (both timeNano, inclusive).
+func engineEvents(t *testing.T, c *client.Client, since, until int64) []wire.ContainerEvent {
+	t.Helper()
+	key, value := testenv.Label(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res := c.Events(ctx, client.EventsListOptions{
+		Since:   sinceParam(since),
+		Until:   sinceParam(until),
+		Filters: make(client.Filters).Add("type", "container").Add("label", key+"="+value),
+	})
+	var out []wire.ContainerEvent
+	for {
+		select {
+		case m := <-res.Messages:
+			out = append(out, convert("", m))
+		case err := <-res.Err:
+			if err != io.EOF {
+				t.Fatalf("engine events: %v", err)
+			}
+			return out
+		}
+	}
+}

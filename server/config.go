@@ -1,0 +1,149 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/crowsnest-hq/crowsnest/internal/docker"
+)
+
+// envPrefix starts the environment variable behind every flag:
+// --max-events is also CROWSNEST_MAX_EVENTS.
+const envPrefix = "CROWSNEST_"
+
+// Config is everything crowsnest can be told at start-up.
+type Config struct {
+	Addr           string
+	DataDir        string
+	Hosts          []docker.HostConfig
+	Tokens         []string // "read:SECRET" or "admin:SECRET"
+	TokenFile      string
+	HyperKeys      []string // "ACCESS:SECRET[:scope]"
+	HyperKeyFile   string
+	TLSCert        string
+	TLSKey         string
+	InsecureNoAuth bool
+	AllowedOrigins []string
+	LogLevel       string
+	Retention      time.Duration
+	MaxEvents      int
+	StreamQueue    int
+	MaxStreams     int     // concurrent streams per client; 0 = unlimited
+	RequestRate    float64 // requests per second per client; 0 = unlimited
+	RequestBurst   int
+	TrustProxy     bool
+}
+
+// listFlag is a repeatable flag; values from the environment are comma-separated.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// parseConfig reads flags from args, falling back to CROWSNEST_* variables
+// from getenv for every flag not given on the command line.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	var hosts, tokens, hyperKeys, origins listFlag
+	fs := flag.NewFlagSet("crowsnest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&c.DataDir, "data", "data", "directory of the bbolt event store")
+	fs.Var(&hosts, "host", "extra Docker engine as NAME=URL (unix://, tcp://, ssh://); repeatable. The local engine (DOCKER_HOST or the default socket) is always `Localhost` unless a host of that name is given")
+	fs.Var(&tokens, "token", "bearer token as SCOPE:TOKEN with scope read or admin; repeatable")
+	fs.StringVar(&c.TokenFile, "token-file", "", "file of bearer tokens, one SCOPE:TOKEN a line (# comments)")
+	fs.Var(&hyperKeys, "hyper-key", "Hyper.sh key pair as ACCESS:SECRET[:SCOPE] (scope read by default) for HYPER-HMAC-SHA256 signed requests; repeatable")
+	fs.StringVar(&c.HyperKeyFile, "hyper-key-file", "", "file of Hyper.sh key pairs, one ACCESS:SECRET[:SCOPE] a line")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file: serve https and wss")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file")
+	fs.BoolVar(&c.InsecureNoAuth, "insecure-no-auth", false, "allow running without auth on a non-loopback address")
+	fs.Var(&origins, "allowed-origin", "extra Origin host pattern allowed to open websockets (e.g. app.example.com); repeatable")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "minimum log level: debug, info, warn, error")
+	fs.DurationVar(&c.Retention, "retention", 0, "delete stored events older than this (e.g. 720h); 0 keeps them")
+	fs.IntVar(&c.MaxEvents, "max-events", 0, "keep at most this many stored events; 0 means no limit")
+	fs.IntVar(&c.StreamQueue, "stream-queue", 1024, "events queued per stream client before it is dropped as too slow")
+	fs.IntVar(&c.MaxStreams, "max-streams", 64, "concurrent streams per client (token or address); 0 means no limit")
+	fs.Float64Var(&c.RequestRate, "request-rate", 50, "requests per second per client; 0 means no limit")
+	fs.IntVar(&c.RequestBurst, "request-burst", 200, "request burst per client")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (behind a reverse proxy)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: crowsnest [flags]\n\nEvery flag can also be set by an environment variable: --max-events is %sMAX_EVENTS (lists comma-separated).\n\n", envPrefix)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return c, err
+	}
+	for _, h := range hosts {
+		hc, err := docker.ParseHost(h)
+		if err != nil {
+			return c, fmt.Errorf("--host %q: %w", h, err)
+		}
+		c.Hosts = append(c.Hosts, hc)
+	}
+	c.Tokens, c.HyperKeys, c.AllowedOrigins = tokens, hyperKeys, origins
+	return c, nil
+}
+
+// applyEnv sets every flag not given on the command line from its variable.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || err != nil {
+			return
+		}
+		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		values := []string{v}
+		if _, isList := f.Value.(*listFlag); isList {
+			values = strings.Split(v, ",")
+		}
+		for _, one := range values {
+			if e := f.Value.Set(strings.TrimSpace(one)); e != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, e)
+				return
+			}
+		}
+	})
+	return err
+}
+
+// isLoopback reports whether addr only listens on the loopback interface.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// errNoAuth refuses an open server on a reachable address: the engine socket
+// behind crowsnest is root on the host.
+var errNoAuth = errors.New("no auth configured (--token, --token-file, --hyper-key) and the address is not loopback: refusing to start; pass --insecure-no-auth to run open anyway")
+
+// checkExposure applies the rule: open only on loopback or when told so.
+func (c Config) checkExposure(authConfigured bool) error {
+	if authConfigured || c.InsecureNoAuth || isLoopback(c.Addr) {
+		return nil
+	}
+	return errNoAuth
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/filter"
+	"github.com/crowsnest-hq/crowsnest/internal/hub"
+	"github.com/crowsnest-hq/crowsnest/internal/store"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// eventsRequest is a parsed /events/ws query.
+type eventsRequest struct {
+	filters filter.Filters
+	since   *time.Time // replay from the store from here
+	until   *time.Time // stop after this time
+}
+
+// handleEventsWS serves Hyper.sh's "Monitor events" socket: container events
+// of every engine, filtered with Docker's semantics; with since, replayed from
+// the store first, then live without a gap or a duplicate.
+func (s *Server) handleEventsWS(w http.ResponseWriter, r *http.Request) {
+	req, err := parseEventsRequest(r, time.Now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if req.since == nil {
+		if err := s.liveEngineError(); err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+	}
+	conn, err := s.acceptWS(w, r)
+	if err != nil {
+		s.log.Debug("events websocket upgrade refused", "err", err)
+		return
+	}
+	defer conn.CloseNow()
+	ctx := serveWS(r.Context(), conn)
+	code, reason := s.streamEvents(ctx, conn, req)
+	conn.Close(code, reason)
+}
+
+func parseEventsRequest(r *http.Request, now time.Time) (eventsRequest, error) {
+	q := r.URL.Query()
+	var req eventsRequest
+	f, err := filter.Parse(q.Get("filters"))
+	if err != nil {
+		return req, fmt.Errorf("filters: %w", err)
+	}
+	req.filters = f
+	for name, dst := range map[string]**time.Time{"since": &req.since, "until": &req.until} {
+		v := q.Get(name)
+		if v == "" {
+			continue
+		}
+		t, err := parseTime(v, now)
+		if err != nil {
+			return req, fmt.Errorf("%s: %w", name, err)
+		}
+		*dst = &t
+	}
+	if req.since != nil && req.until != nil && req.until.Before(*req.since) {
+		return req, errors.New("until is before since")
+	}
+	return req, nil
+}
+
+// liveEngineError is why no live event can be served: every engine is
+// unreachable. With since the store can still replay, so it is not asked.
+func (s *Server) liveEngineError() error {
+	var causes []string
+	for _, h := range s.engines.Hosts() {
+		if h.State != wire.HostUnreachable {
+			return nil
+		}
+		causes = append(causes, h.Name+": "+h.Error)
+	}
+	if len(causes) == 0 {
+		return nil
+	}
+	return fmt.Errorf("no Docker engine is reachable: %s", strings.Join(causes, "; "))
+}
+
+// streamEvents sends the replay and then live events until the client leaves,
+// until passes, or the client falls too far behind. It returns how to close.
+func (s *Server) streamEvents(ctx context.Context, conn *websocket.Conn, req eventsRequest) (websocket.StatusCode, string) {
+	// Subscribe before reading history: whatever is stored after lastID
+	// arrives live, whatever before it is in the replay.
+	sub := s.feed.subscribe(s.cfg.StreamQueue)
+	defer sub.Close()
+	lastID := s.store.LastID()
+	var sent time.Time // time of the last event sent, to tell a dropped client where to resume
+	send := func(ev wire.ContainerEvent, frame []byte) error {
+		if err := writeWS(ctx, conn, frame); err != nil {
+			return err
+		}
+		sent = time.Unix(0, ev.TimeNano)
+		s.metrics.eventsOut.WithLabelValues("events_ws").Inc()
+		return nil
+	}
+	if req.since != nil {
+		if err := s.replayEvents(ctx, req, lastID, send); err != nil {
+			return websocket.StatusInternalError, closeReason("replay failed: " + err.Error())
+		}
+	}
+	var untilC <-chan time.Time
+	if req.until != nil {
+		t := time.NewTimer(time.Until(*req.until))
+		defer t.Stop()
+		untilC = t.C
+	}
+	for {
+		select {
+		case it := <-sub.C():
+			if it.ID <= lastID || !req.filters.Match(it.Event) {
+				continue
+			}
+			if req.until != nil && it.Event.TimeNano > req.until.UnixNano() {
+				return websocket.StatusNormalClosure, "until reached"
+			}
+			if err := send(it.Event, it.Frame); err != nil {
+				return websocket.StatusGoingAway, closeReason("write failed")
+			}
+		case <-untilC:
+			return websocket.StatusNormalClosure, "until reached"
+		case <-sub.Done():
+			return s.endedStream(sub.Err(), sent)
+		case <-ctx.Done():
+			return websocket.StatusGoingAway, "client gone"
+		}
+	}
+}
+
+// replayEvents sends the stored container events from since up to lastID.
+func (s *Server) replayEvents(ctx context.Context, req eventsRequest, lastID uint64, send func(wire.ContainerEvent, []byte) error) error {
+	f := store.Filter{Type: wire.ContainerEventType, Gte: req.since, Lte: req.until}
+	return s.store.Scan(ctx, 0, lastID, f, func(e wire.Event) error {
+		ev, err := docker.DecodeRecord(e)
+		if err != nil {
+			return fmt.Errorf("event %d: %w", e.ID, err)
+		}
+		if !req.filters.Match(ev) {
+			return nil
+		}
+		return send(ev, e.Value)
+	})
+}
+
+// endedStream tells a client whose subscription ended why, and where to
+// resume from.
+func (s *Server) endedStream(err error, sent time.Time) (websocket.StatusCode, string) {
+	resume := ""
+	if !sent.IsZero() {
+		next := sent.Add(time.Nanosecond) // since is inclusive: skip what was sent
+		resume = fmt.Sprintf("; resume with since=%d.%09d", next.Unix(), next.Nanosecond())
+	}
+	if errors.Is(err, hub.ErrOverflow) {
+		s.metrics.dropped.WithLabelValues("events_ws").Inc()
+		return websocket.StatusTryAgainLater, closeReason("too slow: queue overflowed" + resume)
+	}
+	return websocket.StatusTryAgainLater, closeReason("stream interrupted" + resume)
+}
+
+// closeReason trims a reason to the 123 bytes a close frame can carry.
+func closeReason(s string) string {
+	if len(s) > 123 {
+		return s[:123]
+	}
+	return s
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// liveServer is a whole crowsnest, started by run() as the binary starts it,
+// on a free loopback port with its own data directory.
+type liveServer struct {
+	t    testing.TB
+	URL  string // http://127.0.0.1:port
+	Data string
+	stop context.CancelFunc
+	done chan error
+	once sync.Once
+}
+
+// startServer runs crowsnest with args added to a loopback address and a
+// fresh data directory, and waits until it answers /healthz.
+func startServer(t testing.TB, args ...string) *liveServer {
+	t.Helper()
+	return startServerIn(t, t.TempDir(), args...)
+}
+
+// startServerIn is startServer on a given data directory, to restart on the same store.
+func startServerIn(t testing.TB, data string, args ...string) *liveServer {
+	t.Helper()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &liveServer{t: t, URL: "http://" + addr, Data: data, stop: cancel, done: make(chan error, 1)}
+	all := append([]string{"--addr", addr, "--data", data, "--log-level", "warn"}, args...)
+	go func() { s.done <- run(ctx, all, os.Getenv, testWriter{t}) }()
+	t.Cleanup(s.Stop)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(s.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("crowsnest exited at start: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("crowsnest did not answer /healthz: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop ends the server and waits for it; safe to call twice.
+func (s *liveServer) Stop() {
+	s.once.Do(func() {
+		s.stop()
+		if err := <-s.done; err != nil {
+			s.t.Errorf("crowsnest stopped with an error: %v", err)
+		}
+	})
+}
+
+// WS is the ws:// form of the server's URL plus path.
+func (s *liveServer) WS(path string) string {
+	return "ws" + strings.TrimPrefix(s.URL, "http") + path
+}
+
+// freeAddr picks a free loopback port.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// testWriter sends the server's log lines to the test log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// wsClient reads JSON frames of one socket into a channel.
+type wsClient struct {
+	conn   *websocket.Conn
+	frames chan json.RawMessage
+	closed chan error // the read error that ended the socket
+}
+
+// dialWS opens a socket and starts reading it; it fails the test on refusal.
+func dialWS(t testing.TB, url string, opts *websocket.DialOptions) *wsClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, resp, err := websocket.Dial(ctx, url, opts)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("dial %s: %v (status %d)", url, err, status)
+	}
+	conn.SetReadLimit(4 << 20)
+	c := &wsClient{conn: conn, frames: make(chan json.RawMessage, 4096), closed: make(chan error, 1)}
+	go func() {
+		for {
+			_, data, err := conn.Read(context.Background())
+			if err != nil {
+				c.closed <- err
+				return
+			}
+			c.frames <- data
+		}
+	}()
+	t.Cleanup(func() { conn.CloseNow() })
+	return c
+}
+
+// dialStatus is the HTTP status of a refused upgrade (0 when it succeeded).
+func dialStatus(t testing.TB, url string, opts *websocket.DialOptions) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, resp, err := websocket.Dial(ctx, url, opts)
+	if err == nil {
+		conn.CloseNow()
+		return 0, ""
+	}
+	if resp == nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	var body []byte
+	if resp.Body != nil {
+		body, _ = io.ReadAll(resp.Body)
+	}
+	return resp.StatusCode, string(body)
+}
+
+// closeStatus is the close code and reason that ended a socket, waiting up to d.
+func (c *wsClient) closeStatus(t testing.TB, d time.Duration) (websocket.StatusCode, string) {
+	t.Helper()
+	select {
+	case err := <-c.closed:
+		var ce websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code, ce.Reason
+		}
+		return -1, err.Error()
+	case <-time.After(d):
+		t.Fatalf("socket still open after %v", d)
+		return 0, ""
+	}
+}

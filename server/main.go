@@ -1,0 +1,168 @@
+// Command crowsnest watches Docker engines and serves their container events,
+// a durable event store and a web UI over wire-compatible public APIs.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/store"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crowsnest:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts crowsnest and serves until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.LogLevel, stderr)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(log)
+	auth, err := newAuthenticator(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := cfg.checkExposure(auth.configured()); err != nil {
+		return err
+	}
+	tlsCfg, err := serverTLS(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, "crowsnest.db"), store.Options{
+		Retention: cfg.Retention, MaxEvents: cfg.MaxEvents, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("open event store: %w", err)
+	}
+	defer st.Close()
+
+	var srv *Server
+	engines, err := docker.New(docker.Options{
+		Hosts:  withLocalhost(cfg.Hosts),
+		Logger: log,
+		Sink: func(ctx context.Context, ev wire.ContainerEvent) error {
+			if _, err := st.Append(ctx, docker.EventRecord(ev)); err != nil {
+				return fmt.Errorf("store container event: %w", err)
+			}
+			srv.metrics.eventsIn.WithLabelValues("engine").Inc()
+			return nil
+		},
+		Resume: func(host string) (int64, bool) { return lastEventTime(ctx, st, host, log) },
+	})
+	if err != nil {
+		return fmt.Errorf("engines: %w", err)
+	}
+	defer engines.Close()
+	srv = newServer(cfg, log, st, engines, auth)
+	go func() {
+		if err := engines.Run(ctx); err != nil {
+			log.Error("engines stopped", "err", err)
+		}
+	}()
+	go srv.feed.run(ctx, st)
+	return serveHTTP(ctx, cfg, srv.handler(), log, tlsCfg)
+}
+
+// withLocalhost puts the local engine first unless a host already has its name.
+func withLocalhost(hosts []docker.HostConfig) []docker.HostConfig {
+	for _, h := range hosts {
+		if h.Name == docker.DefaultHostName {
+			return hosts
+		}
+	}
+	return append([]docker.HostConfig{docker.DefaultHost()}, hosts...)
+}
+
+// lastEventTime is when the newest stored event of host happened, so an
+// engine's stream resumes where crowsnest's last run stopped.
+func lastEventTime(ctx context.Context, st store.Store, host string, log *slog.Logger) (int64, bool) {
+	page, err := st.Query(ctx, store.Query{
+		Filter:  store.Filter{Type: wire.ContainerEventType, Tags: []string{"host:" + host}},
+		PerPage: 1,
+	})
+	if err != nil {
+		log.Warn("cannot read the last stored event; resuming from now", "host", host, "err", err)
+		return 0, false
+	}
+	if len(page.Events) == 0 {
+		return 0, false
+	}
+	ev, err := docker.DecodeRecord(page.Events[0])
+	if err != nil {
+		log.Warn("last stored event does not decode; resuming from now", "host", host, "err", err)
+		return 0, false
+	}
+	return ev.TimeNano, true
+}
+
+// serveHTTP listens until ctx ends, then drains connections for a while.
+// With tlsCfg (see serverTLS) it serves https and wss.
+func serveHTTP(ctx context.Context, cfg Config, h http.Handler, log *slog.Logger, tlsCfg *tls.Config) error {
+	hs := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		TLSConfig:         tlsCfg,
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	log.Info("crowsnest listening", "url", scheme+"://"+ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() {
+		if tlsCfg != nil {
+			errc <- hs.ServeTLS(ln, "", "") // the pair is in hs.TLSConfig
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
