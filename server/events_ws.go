@@ -100,12 +100,13 @@ func (s *Server) streamEvents(ctx context.Context, conn *websocket.Conn, req eve
 	defer sub.Close()
 	lastID := s.store.LastID()
 	var sent time.Time // time of the last event sent, to tell a dropped client where to resume
+	out := s.metrics.eventsOut.WithLabelValues("events_ws")
 	send := func(ev wire.ContainerEvent, frame []byte) error {
 		if err := writeWS(ctx, conn, frame); err != nil {
 			return err
 		}
 		sent = time.Unix(0, ev.TimeNano)
-		s.metrics.eventsOut.WithLabelValues("events_ws").Inc()
+		out.Inc()
 		return nil
 	}
 	if req.since != nil {

@@ -2,8 +2,15 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+
 	"encoding/json"
 	"errors"
+	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/store"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
 	"io"
 	"net"
 	"net/http"
@@ -168,4 +175,61 @@ func (c *wsClient) closeStatus(t testing.TB, d time.Duration) (websocket.StatusC
 		t.Fatalf("socket still open after %v", d)
 		return 0, ""
 	}
+}
+
+// inProcess is a Server built in the test process around a real store and
+// the real local engine, so a test can append events straight to its store
+// (an engine cannot be made to emit thousands of events quickly).
+type inProcess struct {
+	srv *Server
+	URL string
+}
+
+// startInProcess serves a Server with cfg (Addr and DataDir are ignored) on
+// an httptest listener. Limits default to off unless cfg sets them.
+func startInProcess(tb testing.TB, cfg Config) *inProcess {
+	tb.Helper()
+	log := slog.New(slog.DiscardHandler)
+	st, err := store.Open(filepath.Join(tb.TempDir(), "crowsnest.db"), store.Options{Logger: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	engines, err := docker.New(docker.Options{
+		Hosts:  []docker.HostConfig{docker.DefaultHost()},
+		Logger: log,
+		Sink:   func(ctx context.Context, ev wire.ContainerEvent) error { return nil },
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	auth, err := newAuthenticator(cfg, log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := newServer(cfg, log, st, engines, auth)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		srv.feed.run(ctx, st)
+		close(done)
+	}()
+	hs := httptest.NewServer(srv.handler())
+	tb.Cleanup(func() {
+		hs.CloseClientConnections()
+		hs.Close()
+		cancel()
+		<-done
+		if err := st.Close(); err != nil {
+			tb.Errorf("close store: %v", err)
+		}
+		if err := engines.Close(); err != nil {
+			tb.Errorf("close engines: %v", err)
+		}
+	})
+	return &inProcess{srv: srv, URL: hs.URL}
+}
+
+// WS is the ws:// form of the server's URL plus path.
+func (p *inProcess) WS(path string) string {
+	return "ws" + strings.TrimPrefix(p.URL, "http") + path
 }

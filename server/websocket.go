@@ -10,8 +10,8 @@ import (
 
 // Websocket timings shared by every socket.
 const (
-	wsWriteTimeout = 10 * time.Second
-	wsPingEvery    = 30 * time.Second
+	wsPingTimeout = 10 * time.Second
+	wsPingEvery   = 30 * time.Second
 )
 
 // acceptWS upgrades the request. coder/websocket refuses (403) an Origin that
@@ -25,8 +25,10 @@ func (s *Server) acceptWS(w http.ResponseWriter, r *http.Request) (*websocket.Co
 }
 
 // serveWS runs a send-only socket: it discards what the client sends (only
-// control frames are expected), pings so dead peers are noticed, and returns
-// a context that ends when the client goes away.
+// control frames are expected) and returns a context that ends when the
+// client goes away. It is also the socket's watchdog: a ping that gets no
+// answer in time, because the peer is dead or no longer reads, closes the
+// connection at once, which releases a writer blocked in writeWS.
 func serveWS(ctx context.Context, conn *websocket.Conn) context.Context {
 	ctx = conn.CloseRead(ctx)
 	go func() {
@@ -37,11 +39,11 @@ func serveWS(ctx context.Context, conn *websocket.Conn) context.Context {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				pctx, cancel := context.WithTimeout(ctx, wsWriteTimeout)
+				pctx, cancel := context.WithTimeout(ctx, wsPingTimeout)
 				err := conn.Ping(pctx)
 				cancel()
 				if err != nil {
-					conn.Close(websocket.StatusGoingAway, "ping timed out")
+					conn.CloseNow()
 					return
 				}
 			}
@@ -50,9 +52,13 @@ func serveWS(ctx context.Context, conn *websocket.Conn) context.Context {
 	return ctx
 }
 
-// writeWS sends one text frame, giving up after wsWriteTimeout.
+// writeWS sends one text frame unless ctx has ended. The write itself gets
+// no deadline on purpose: with a cancellable context coder/websocket arms a
+// timer per write, which at thousands of clients costs more than the write.
+// serveWS's watchdog bounds a write that never completes instead.
 func writeWS(ctx context.Context, conn *websocket.Conn, frame []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, wsWriteTimeout)
-	defer cancel()
-	return conn.Write(ctx, websocket.MessageText, frame)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return conn.Write(context.Background(), websocket.MessageText, frame)
 }

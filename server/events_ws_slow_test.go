@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// syntheticEvent is a container event as an engine would send it, padded
+// so that a few thousand of them fill socket buffers.
+func syntheticEvent(i int, now time.Time, pad string) wire.ContainerEvent {
+	id := fmt.Sprintf("%064d", i)
+	action := []string{"start", "stop"}[i%2]
+	t := now.Add(time.Duration(i) * time.Microsecond)
+	return wire.ContainerEvent{
+		Status: action, ID: id, From: "crowsnest-helper:latest", Type: "container", Action: action,
+		Actor: wire.Actor{ID: id, Attributes: map[string]string{"name": fmt.Sprintf("synthetic-%d", i), "image": "crowsnest-helper:latest", "pad": pad}},
+		Time:  t.Unix(), TimeNano: t.UnixNano(), Host: docker.DefaultHostName,
+	}
+}
+
+func TestEventsWSDropsAClientThatNeverReads(t *testing.T) {
+	p := startInProcess(t, Config{StreamQueue: 256})
+	reader := dialWS(t, p.WS("/events/ws?since=1h"), nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stuck, _, err := websocket.Dial(ctx, p.WS("/events/ws?since=1h"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.CloseNow()
+	// Wait until both are subscribed, so both are owed every event.
+	for p.srv.feed.clients() < 2 {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	const n = 3000
+	pad := strings.Repeat("x", 4096)
+	now := time.Now()
+	// Appended in bursts, as an engine's events arrive under load.
+	var burst []wire.Event
+	for i := range n {
+		burst = append(burst, docker.EventRecord(syntheticEvent(i, now, pad)))
+		if len(burst) == 100 || i == n-1 {
+			if _, err := p.srv.store.Append(context.Background(), burst...); err != nil {
+				t.Fatal(err)
+			}
+			burst = burst[:0]
+		}
+	}
+
+	// The reader gets every event, in order, although the other never reads.
+	for i := range n {
+		select {
+		case f := <-reader.frames:
+			want := fmt.Sprintf(`"synthetic-%d"`, i)
+			if !strings.Contains(string(f), want) {
+				t.Fatalf("event %d: got %.120s…", i, f)
+			}
+		case err := <-reader.closed:
+			t.Fatalf("reader closed after %d events: %v", i, err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("reader stalled after %d events", i)
+		}
+	}
+
+	// The stuck client was cut off with a reason that says how to resume.
+	if got := p.srv.feed.dropped(); got != 1 {
+		t.Errorf("dropped clients = %d, want 1", got)
+	}
+	// Reading now drains what the kernel buffered, then the close frame.
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer rcancel()
+	for {
+		_, _, err := stuck.Read(rctx)
+		if err == nil {
+			continue
+		}
+		if code := websocket.CloseStatus(err); code != websocket.StatusTryAgainLater {
+			t.Fatalf("stuck client ended with %v, want close 1013", err)
+		}
+		var ce websocket.CloseError
+		if !errors.As(err, &ce) || !strings.Contains(ce.Reason, "too slow") || !strings.Contains(ce.Reason, "since=") {
+			t.Errorf("close reason %q does not say too slow and where to resume", ce.Reason)
+		}
+		break
+	}
+}
