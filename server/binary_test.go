@@ -21,7 +21,9 @@ var (
 	binaryErr  error
 )
 
-// crowsnestBinary builds the real binary once per test process.
+// crowsnestBinary builds the real binary once per test process, static as
+// the release build is, so the image test can put the same file in a
+// scratch image.
 func crowsnestBinary(t testing.TB) string {
 	t.Helper()
 	binaryOnce.Do(func() {
@@ -31,7 +33,9 @@ func crowsnestBinary(t testing.TB) string {
 			return
 		}
 		binaryPath = filepath.Join(dir, "crowsnest")
-		out, err := exec.Command("go", "build", "-o", binaryPath, ".").CombinedOutput()
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binaryPath, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			binaryErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -61,6 +61,9 @@ type RunOptions struct {
 	Image string
 	// NoStart only creates the container.
 	NoStart bool
+	// HostConfig, when set, is the container's host configuration (binds,
+	// published ports, groups…); Memory still applies to it.
+	HostConfig *container.HostConfig
 }
 
 // Run creates and starts a helper container on c carrying the run label and
@@ -82,6 +85,12 @@ func Run(tb testing.TB, c *client.Client, opts RunOptions) (id, name string) {
 	}
 	labels[key] = value
 
+	host := &container.HostConfig{}
+	if opts.HostConfig != nil {
+		host = opts.HostConfig
+	}
+	host.Resources.Memory = opts.Memory
+
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{
@@ -93,9 +102,7 @@ func Run(tb testing.TB, c *client.Client, opts RunOptions) (id, name string) {
 			Labels: labels,
 			Tty:    opts.TTY,
 		},
-		HostConfig: &container.HostConfig{
-			Resources: container.Resources{Memory: opts.Memory},
-		},
+		HostConfig: host,
 	})
 	if err != nil {
 		tb.Fatalf("creating container %s: %v", name, err)

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// TestContainerImage builds the Dockerfile's runtime stage from a binary
+// built here (no base image can be pulled), runs it as non-root with the
+// engine socket, and checks that it serves and sees the engine.
+func TestContainerImage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds an image")
+	}
+	c := testenv.Engine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	key, run := testenv.Label(t)
+	tag := "crowsnest-test:" + run
+	buildImage(t, ctx, c, tag, map[string]string{key: run})
+	t.Cleanup(func() {
+		if _, err := c.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
+			t.Errorf("remove image: %v", err)
+		}
+	})
+
+	var sock syscall.Stat_t
+	if err := syscall.Stat("/var/run/docker.sock", &sock); err != nil {
+		t.Skipf("no engine socket to mount: %v", err)
+	}
+	id, _ := testenv.Run(t, c, testenv.RunOptions{Image: tag, Env: []string{"CROWSNEST_TOKEN=read:image-test"}, NoStart: true,
+		HostConfig: &container.HostConfig{
+			Binds:        []string{"/var/run/docker.sock:/var/run/docker.sock"},
+			GroupAdd:     []string{fmt.Sprint(sock.Gid)},
+			PortBindings: network.PortMap{network.MustParsePort("8080/tcp"): {{HostIP: netip.MustParseAddr("127.0.0.1")}}},
+		}})
+	if _, err := c.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	in, err := c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := in.Container.Config.User; u != "65532:65532" {
+		t.Errorf("image runs as %q, want the non-root 65532:65532", u)
+	}
+	bindings := in.Container.NetworkSettings.Ports[network.MustParsePort("8080/tcp")]
+	if len(bindings) == 0 {
+		t.Fatal("port 8080 is not published")
+	}
+	base := "http://127.0.0.1:" + bindings[0].HostPort
+
+	var hosts []wire.Host
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", base+"/api/v1/hosts", nil)
+		req.Header.Set("Authorization", "Bearer image-test")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&hosts)
+			resp.Body.Close()
+			if err == nil && len(hosts) == 1 && hosts[0].State == wire.HostConnected {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("containerised crowsnest never saw its engine: %v %+v\n%s", err, hosts, containerLogs(t, c, id))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// buildImage builds the Dockerfile's prebuilt target from a static binary.
+func buildImage(t *testing.T, ctx context.Context, c *client.Client, tag string, labels map[string]string) {
+	t.Helper()
+	dockerfile, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary, err := os.ReadFile(crowsnestBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range []struct {
+		name string
+		mode int64
+		data []byte
+		dir  bool
+	}{
+		{name: "Dockerfile", mode: 0o644, data: dockerfile},
+		{name: "bin/", mode: 0o755, dir: true},
+		{name: "bin/data/", mode: 0o755, dir: true},
+		{name: "bin/crowsnest", mode: 0o755, data: binary},
+	} {
+		hdr := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), Typeflag: tar.TypeReg}
+		if f.dir {
+			hdr.Typeflag = tar.TypeDir
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.ImageBuild(ctx, &buf, client.ImageBuildOptions{Tags: []string{tag}, Target: "prebuilt", Remove: true, ForceRemove: true, Labels: labels})
+	if err != nil {
+		t.Fatalf("image build: %v", err)
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(out, []byte(`"error"`)) || !bytes.Contains(out, []byte("Successfully tagged")) {
+		t.Fatalf("image build failed:\n%s", out)
+	}
+}
+
+// containerLogs is what a container printed, for failure messages.
+func containerLogs(t *testing.T, c *client.Client, id string) string {
+	rc, err := c.ContainerLogs(context.Background(), id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		return err.Error()
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return err.Error()
+	}
+	return strings.ToValidUTF8(string(b), "?")
+}
