@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -23,7 +24,9 @@ func main() {
 	mem := flag.Int("mem", 0, "MiB to allocate, touch and hold while running")
 	sleep := flag.Duration("sleep", 0, "time to wait after printing, before exiting")
 	code := flag.Int("exit", 0, "exit code")
+	repeat := flag.Int("repeat", 1, "repeat the text this many times in each line, for lines longer than an argument may be")
 	flag.Parse()
+	*text = strings.Repeat(*text, max(*repeat, 1))
 
 	// As PID 1 in a container, a signal with no handler is ignored; handle
 	// SIGTERM/SIGINT so "docker stop" ends the helper promptly with the

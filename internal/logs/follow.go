@@ -1,0 +1,180 @@
+package logs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/crowsnest-hq/crowsnest/internal/hub"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// follower is the one engine follow of one container. It first reads the
+// latest lines (history) into its memory, then follows from just after the
+// newest of them, publishing every line to the viewers' hub and
+// remembering it for viewers that join later.
+//
+// Why this is gap-free: history and follow are cut at one engine timestamp
+// (follow's since is the newest history timestamp plus 1 ns), and every
+// line has exactly one engine timestamp, so each line is in one of the two
+// whatever the clocks of crowsnest and the engine say. A viewer copies the
+// memory and subscribes under the lock that publishing holds, so a line is
+// either in its copy or in its queue, never both or neither.
+type follower struct {
+	s      *Streams
+	key    string
+	host   string
+	id     string
+	tty    bool
+	eng    Engine
+	ctx    context.Context
+	cancel context.CancelFunc
+	ready  chan struct{} // closed once history is in memory (or failed)
+
+	// Guarded by Streams.mu.
+	viewers int
+	grace   *time.Timer
+
+	mu     sync.Mutex
+	recent *recent
+	// fromStart is set when history held fewer lines than asked: memory
+	// then starts at the container's first line, until it forgets one.
+	fromStart bool
+	hub       *hub.Hub[wire.LogLine]
+	ended     bool
+	err       error // why the follow ended; nil when the container stopped
+}
+
+func newFollower(s *Streams, key, host string, eng Engine, c Container) *follower {
+	ctx, cancel := context.WithCancel(s.ctx)
+	return &follower{
+		s: s, key: key, host: host, id: c.ID, tty: c.TTY, eng: eng,
+		ctx: ctx, cancel: cancel, ready: make(chan struct{}),
+		recent: newRecent(s.opts.Recent, s.opts.RecentBytes),
+		hub:    hub.New[wire.LogLine](),
+	}
+}
+
+// run reads history, then follows until the container stops, the last
+// viewer's grace period ends, or the engine fails.
+func (f *follower) run() {
+	defer f.s.remove(f)
+	defer f.cancel()
+	log := f.s.opts.Logger.With("host", f.host, "container", shortID(f.id))
+	asm := newAssembler(f.s.opts.MaxLine, f.tty, f.add)
+
+	entries := 0
+	var newest time.Time
+	err := f.read(RequestHistory, client.ContainerLogsOptions{Tail: strconv.Itoa(f.s.opts.Recent)},
+		func(stream string, ts time.Time, content []byte) error {
+			entries++
+			if ts.After(newest) {
+				newest = ts
+			}
+			return asm.add(stream, ts, content)
+		})
+	f.mu.Lock()
+	f.fromStart = entries < f.s.opts.Recent
+	f.mu.Unlock()
+	close(f.ready)
+	if err != nil {
+		f.end(err)
+		log.Warn("container log history failed", "err", err)
+		return
+	}
+
+	opts := client.ContainerLogsOptions{Follow: true}
+	if !newest.IsZero() {
+		opts.Since = engineTime(newest.Add(time.Nanosecond))
+	}
+	log.Debug("following container logs", "since", opts.Since)
+	err = f.read(RequestFollow, opts, asm.add)
+	switch {
+	case err == nil:
+		asm.flush(false) // the container stopped: its last line is complete
+		log.Debug("container logs ended: container stopped")
+	case f.ctx.Err() != nil:
+		err = fmt.Errorf("follow stopped: %w", f.ctx.Err())
+		log.Debug("container log follow stopped", "err", err)
+	default:
+		log.Warn("container log follow failed", "err", err)
+	}
+	f.end(err)
+}
+
+// read makes one engine log request with timestamps on both streams and
+// passes every entry to fn.
+func (f *follower) read(kind string, opts client.ContainerLogsOptions, fn entryFunc) error {
+	return readLogs(f.ctx, f.s, f.eng, f.id, f.tty, kind, opts, fn)
+}
+
+// readLogs makes one engine log request of kind and decodes it to fn.
+func readLogs(ctx context.Context, s *Streams, eng Engine, id string, tty bool, kind string, opts client.ContainerLogsOptions, fn entryFunc) error {
+	opts.ShowStdout, opts.ShowStderr, opts.Timestamps = true, true, true
+	s.count(kind)
+	rc, err := eng.ContainerLogs(ctx, id, opts)
+	if err != nil {
+		return fmt.Errorf("%s logs of %s: %w", kind, shortID(id), err)
+	}
+	if tty {
+		err = readRaw(rc, fn)
+	} else {
+		err = readFrames(rc, fn)
+	}
+	if cerr := rc.Close(); cerr != nil && err == nil && ctx.Err() == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s logs of %s: %w", kind, shortID(id), err)
+	}
+	return nil
+}
+
+// add remembers l and publishes it, under the lock viewers copy the memory
+// and subscribe under.
+func (f *follower) add(l wire.LogLine) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.recent.add(l)
+	f.hub.Publish(l)
+}
+
+// end records why the follow ended and ends every view's subscription;
+// they pass on what is still queued, then the reason.
+func (f *follower) end(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ended, f.err = true, err
+	f.hub.Close()
+}
+
+// endError is what a view of f ends with once the follow is over.
+func (f *follower) endError() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		return ErrStopped
+	}
+	if errors.Is(f.err, context.Canceled) && f.s.ctx.Err() != nil {
+		return ErrClosed
+	}
+	return f.err
+}
+
+// engineTime formats t as the engine's since/until take it, to the
+// nanosecond.
+func engineTime(t time.Time) string {
+	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

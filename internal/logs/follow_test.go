@@ -1,0 +1,112 @@
+package logs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// viewLines runs v in the background and delivers its lines and its end.
+func viewLines(t *testing.T, v *View) (<-chan wire.LogLine, <-chan error) {
+	t.Helper()
+	lines, done := make(chan wire.LogLine, 1024), make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		done <- v.Run(ctx, func(l wire.LogLine) error {
+			lines <- l
+			return nil
+		})
+	}()
+	return lines, done
+}
+
+func numberOf(t *testing.T, l wire.LogLine) int {
+	t.Helper()
+	n, err := strconv.Atoi(l.Line[strings.LastIndexByte(l.Line, ' ')+1:])
+	if err != nil {
+		t.Fatalf("line %q does not end in a number", l.Line)
+	}
+	return n
+}
+
+func next(t *testing.T, lines <-chan wire.LogLine) wire.LogLine {
+	t.Helper()
+	select {
+	case l := <-lines:
+		return l
+	case <-time.After(20 * time.Second):
+		t.Fatal("no line within 20s")
+	}
+	return wire.LogLine{}
+}
+
+func TestStreamsBacklogBeyondMemoryIsContinuous(t *testing.T) {
+	t.Parallel()
+	eng := testenv.Engine(t)
+	// Remember only 5 lines, so a tail of 12 must come partly from the engine.
+	s := NewStreams(Options{Recent: 5, Grace: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(s.Close)
+	id, _ := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-lines", "-1", "-every", "20ms"}})
+	testenv.WaitLog(t, eng, id, "line 30")
+	ctr := Container{ID: id}
+
+	v, err := s.Open(t.Context(), "Localhost", eng, ctr, ViewOptions{Tail: 12, Queue: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	lines, _ := viewLines(t, v)
+	first := numberOf(t, next(t, lines))
+	if first < 19 {
+		t.Errorf("first line %d: want one of the last 12 of at least 30", first)
+	}
+	for want := first + 1; want < first+30; want++ {
+		if n := numberOf(t, next(t, lines)); n != want {
+			t.Fatalf("line %d, want %d: a gap or a repeat between backlog and live", n, want)
+		}
+	}
+	if s.Requests(RequestBacklog) != 1 || s.Requests(RequestFollow) != 1 {
+		t.Errorf("requests: backlog %d follow %d, want 1 and 1", s.Requests(RequestBacklog), s.Requests(RequestFollow))
+	}
+}
+
+func TestStreamsStoppedContainerEnds(t *testing.T) {
+	t.Parallel()
+	eng := testenv.Engine(t)
+	s := NewStreams(Options{Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(s.Close)
+	id, _ := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-lines", "3", "-stderr"}})
+	ctx := t.Context()
+	wait := eng.ContainerWait(ctx, id, client.ContainerWaitOptions{})
+	select {
+	case <-wait.Result:
+	case err := <-wait.Error:
+		t.Fatal(err)
+	}
+	v, err := s.Open(ctx, "Localhost", eng, Container{ID: id}, ViewOptions{Tail: -1, Queue: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	var got []string
+	err = v.Run(ctx, func(l wire.LogLine) error {
+		got = append(got, l.Stream+":"+l.Line)
+		return nil
+	})
+	if !errors.Is(err, ErrStopped) {
+		t.Errorf("Run = %v, want ErrStopped", err)
+	}
+	if len(got) != 6 {
+		t.Errorf("lines = %q, want 3 on each stream", got)
+	}
+}

@@ -1,0 +1,171 @@
+package logs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/crowsnest-hq/crowsnest/internal/hub"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// View is one viewer of a container's logs: its own backlog, then the
+// shared live lines.
+type View struct {
+	s    *Streams
+	f    *follower
+	opts ViewOptions
+
+	items []wire.LogLine                  // backlog from the follow's memory
+	sub   *hub.Subscription[wire.LogLine] // nil when the follow had already ended
+	// When memory does not reach back far enough: fetch from the engine
+	// the lines stamped before olderUntil, keeping the last olderNeed
+	// (all when negative).
+	older      bool
+	olderUntil time.Time
+	olderNeed  int
+
+	once sync.Once
+}
+
+// plan copies the follow's memory and subscribes, atomically with respect
+// to new lines, and decides what of the backlog has to come from the engine.
+func (v *View) plan() {
+	f, o := v.f, v.opts
+	f.mu.Lock()
+	v.items = f.recent.since(o.Since)
+	oldest := f.recent.oldest()
+	complete := f.fromStart && !f.recent.evicted
+	if !f.ended {
+		v.sub = f.hub.Subscribe(o.Queue)
+	}
+	f.mu.Unlock()
+
+	switch {
+	case o.Tail >= 0 && len(v.items) >= o.Tail:
+		v.items = v.items[len(v.items)-o.Tail:]
+	case complete || oldest.IsZero():
+		// Memory holds everything the engine has.
+	case !o.Since.IsZero() && oldest.Before(o.Since):
+		// Memory reaches back past since.
+	default:
+		v.older, v.olderUntil, v.olderNeed = true, oldest.Add(-time.Nanosecond), -1
+		if o.Tail >= 0 {
+			v.olderNeed = o.Tail - len(v.items)
+		}
+	}
+}
+
+// Run sends the backlog, oldest first, then live lines until the follow
+// ends or ctx does. It returns ErrStopped when the container stopped,
+// hub.ErrOverflow when the viewer fell too far behind, ErrClosed when
+// Streams closed, or what else ended the stream.
+func (v *View) Run(ctx context.Context, send func(wire.LogLine) error) error {
+	if v.older {
+		if err := v.sendOlder(ctx, send); err != nil {
+			return err
+		}
+	}
+	for _, l := range v.items {
+		if err := send(l); err != nil {
+			return err
+		}
+	}
+	v.items = nil
+	if v.sub == nil {
+		return v.f.endError()
+	}
+	live := func(l wire.LogLine) error {
+		if !v.opts.Since.IsZero() && l.Timestamp.Before(v.opts.Since) {
+			return nil
+		}
+		return send(l)
+	}
+	for {
+		select {
+		case l := <-v.sub.C():
+			if err := live(l); err != nil {
+				return err
+			}
+		case <-v.sub.Done():
+			if err := v.sub.Err(); !errors.Is(err, hub.ErrClosed) {
+				return err // overflow: what is queued is dropped with the viewer
+			}
+			// The follow ended: pass on what it published before.
+			for {
+				select {
+				case l := <-v.sub.C():
+					if err := live(l); err != nil {
+						return err
+					}
+				default:
+					return v.f.endError()
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// sendOlder asks the engine for the lines before the follow's memory and
+// sends the last olderNeed of them.
+func (v *View) sendOlder(ctx context.Context, send func(wire.LogLine) error) error {
+	var keep []wire.LogLine
+	var sendErr error
+	asm := newAssembler(v.s.opts.MaxLine, v.f.tty, func(l wire.LogLine) {
+		switch {
+		case sendErr != nil:
+		case v.olderNeed < 0:
+			sendErr = send(l) // all of them: stream rather than hold
+		case v.olderNeed > 0:
+			keep = append(keep, l)
+			if len(keep) > v.olderNeed {
+				keep = keep[1:]
+			}
+		}
+	})
+	opts := client.ContainerLogsOptions{Until: engineTime(v.olderUntil)}
+	if !v.opts.Since.IsZero() {
+		opts.Since = engineTime(v.opts.Since)
+	}
+	err := readLogs(ctx, v.s, v.f.eng, v.f.id, v.f.tty, RequestBacklog, opts,
+		func(stream string, ts time.Time, content []byte) error {
+			if err := asm.add(stream, ts, content); err != nil {
+				return err
+			}
+			return sendErr
+		})
+	if err != nil {
+		if sendErr != nil {
+			return sendErr
+		}
+		return fmt.Errorf("backlog: %w", err)
+	}
+	// A line still open continues in the follow's memory.
+	asm.flush(true)
+	if sendErr != nil {
+		return sendErr
+	}
+	for _, l := range keep {
+		if err := send(l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close leaves the follow; the last viewer leaving stops it after the grace
+// period. Safe to call more than once.
+func (v *View) Close() {
+	v.once.Do(func() {
+		if v.sub != nil {
+			v.sub.Close()
+		}
+		v.s.release(v.f)
+	})
+}
