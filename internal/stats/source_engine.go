@@ -1,0 +1,104 @@
+package stats
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+// runEngine keeps one streaming stats request open for the container and
+// turns each frame the engine sends (one a second, the engine's own pace)
+// into a sample. A failed or ended stream is reopened with backoff while
+// the source lives.
+func (c *Collector) runEngine(ctx context.Context, s *source, cli *client.Client) {
+	b := backoff{min: time.Second, max: 30 * time.Second}
+	for {
+		err := c.streamEngine(ctx, s, cli, &b)
+		if ctx.Err() != nil {
+			return
+		}
+		c.log.Debug("engine stats stream ended; reopening", "host", s.key.host, "container", short(s.key.id), "err", err)
+		if !b.wait(ctx) {
+			return
+		}
+	}
+}
+
+// streamEngine reads one stats stream until it fails.
+func (c *Collector) streamEngine(ctx context.Context, s *source, cli *client.Client, b *backoff) error {
+	c.streamsOpened.Add(1)
+	res, err := cli.ContainerStats(ctx, s.key.id, client.ContainerStatsOptions{Stream: true})
+	if err != nil {
+		return fmt.Errorf("opening the stats stream of %.12s: %w", s.key.id, err)
+	}
+	c.streamsOpen.Add(1)
+	defer c.streamsOpen.Add(-1)
+	defer func() { _ = res.Body.Close() }() // ends the request; nothing to report
+	dec := json.NewDecoder(res.Body)
+	var prev Reading
+	for {
+		var f container.StatsResponse
+		if err := dec.Decode(&f); err != nil {
+			if errors.Is(err, io.EOF) {
+				return errors.New("the engine closed the stats stream")
+			}
+			return fmt.Errorf("reading the stats stream of %.12s: %w", s.key.id, err)
+		}
+		b.reset()
+		cur := engineReading(f.CPUStats, f)
+		// The engine puts its previous frame's CPU figures in precpu_stats;
+		// the first frame has none, and then our own previous reading (if
+		// any) stands in.
+		if f.PreCPUStats.SystemUsage != 0 {
+			prev = engineReading(f.PreCPUStats, f)
+		}
+		if prev.System != 0 {
+			s.set(Compute(prev, cur))
+		}
+		prev = cur
+	}
+}
+
+// engineReading converts a frame of the engine's stats stream, with cpu
+// the CPU figures to use (the frame's own or its previous ones).
+func engineReading(cpu container.CPUStats, f container.StatsResponse) Reading {
+	r := Reading{
+		Time:        f.Read,
+		CPU:         cpu.CPUUsage.TotalUsage,
+		System:      cpu.SystemUsage,
+		OnlineCPUs:  cpu.OnlineCPUs,
+		Memory:      f.MemoryStats.Usage,
+		MemoryLimit: f.MemoryStats.Limit,
+		PIDs:        f.PidsStats.Current,
+	}
+	if r.OnlineCPUs == 0 {
+		r.OnlineCPUs = uint32(len(cpu.CPUUsage.PercpuUsage))
+	}
+	// cgroup v1 reports the hierarchical figure as total_inactive_file,
+	// v2 as inactive_file.
+	if v, ok := f.MemoryStats.Stats["total_inactive_file"]; ok {
+		r.InactiveFile = v
+	} else {
+		r.InactiveFile = f.MemoryStats.Stats["inactive_file"]
+	}
+	for _, n := range f.Networks {
+		r.NetRx += n.RxBytes
+		r.NetTx += n.TxBytes
+	}
+	for _, e := range f.BlkioStats.IoServiceBytesRecursive {
+		switch strings.ToLower(e.Op) {
+		case "read":
+			r.BlockRead += e.Value
+		case "write":
+			r.BlockWrite += e.Value
+		}
+	}
+	return r
+}
