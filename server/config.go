@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/stats"
 )
 
 // envPrefix starts the environment variable behind every flag:
@@ -37,6 +38,9 @@ type Config struct {
 	RequestRate    float64 // requests per second per client; 0 = unlimited
 	RequestBurst   int
 	TrustProxy     bool
+	StatsSource    string // auto, engine or cgroup
+	CgroupRoot     string
+	ProcRoot       string
 }
 
 // listFlag is a repeatable flag; values from the environment are comma-separated.
@@ -57,7 +61,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&c.DataDir, "data", "data", "directory of the bbolt event store")
-	fs.Var(&hosts, "host", "extra Docker engine as NAME=URL (unix://, tcp://, ssh://); repeatable. The local engine (DOCKER_HOST or the default socket) is always `Localhost` unless a host of that name is given")
+	fs.Var(&hosts, "host", "extra Docker engine as `NAME=URL`; repeatable. URL is unix:///path, tcp://host[:2375], tcp+tls://host[:2376]?ca=FILE&cert=FILE&key=FILE (TLS with a client certificate; ca alone verifies the engine only) or ssh://user@host[:port][/remote.sock]?identity=FILE&known-hosts=FILE&strict-host-key-checking=yes|no|accept-new&connect-timeout=SECONDS (runs docker system dial-stdio remotely; ~/.ssh/config applies). Passwords in URLs are refused. The local engine (DOCKER_HOST or the default socket) is always Localhost unless a host of that name is given")
 	fs.Var(&tokens, "token", "bearer token as SCOPE:TOKEN with scope read or admin; repeatable")
 	fs.StringVar(&c.TokenFile, "token-file", "", "file of bearer tokens, one SCOPE:TOKEN a line (# comments)")
 	fs.Var(&hyperKeys, "hyper-key", "Hyper.sh key pair as ACCESS:SECRET[:SCOPE] (scope read by default) for HYPER-HMAC-SHA256 signed requests; repeatable")
@@ -74,6 +78,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.Float64Var(&c.RequestRate, "request-rate", 50, "requests per second per client; 0 means no limit")
 	fs.IntVar(&c.RequestBurst, "request-burst", 200, "request burst per client")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (behind a reverse proxy)")
+	fs.StringVar(&c.StatsSource, "stats-source", "auto", "container stats from: engine (a stats stream per container), cgroup (read the host's cgroup files; local engine only), auto (cgroup when readable, else engine)")
+	fs.StringVar(&c.CgroupRoot, "cgroup-root", "/sys/fs/cgroup", "mount point of the host's cgroup tree, for --stats-source cgroup/auto")
+	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "the host's proc, for system CPU time, host memory and container network counters")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: crowsnest [flags]\n\nEvery flag can also be set by an environment variable: --max-events is %sMAX_EVENTS (lists comma-separated).\n\n", envPrefix)
 		fs.PrintDefaults()
@@ -92,6 +99,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		c.Hosts = append(c.Hosts, hc)
 	}
 	c.Tokens, c.HyperKeys, c.AllowedOrigins = tokens, hyperKeys, origins
+	if _, err := stats.ParseSource(c.StatsSource); err != nil {
+		return c, fmt.Errorf("--stats-source: %w", err)
+	}
 	return c, nil
 }
 

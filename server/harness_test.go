@@ -44,7 +44,13 @@ func startServer(t testing.TB, args ...string) *liveServer {
 // startServerIn is startServer on a given data directory, to restart on the same store.
 func startServerIn(t testing.TB, data string, args ...string) *liveServer {
 	t.Helper()
-	addr := freeAddr(t)
+	return startServerAt(t, freeAddr(t), data, args...)
+}
+
+// startServerAt is startServer on a given address and data directory, so a
+// restarted server is the same origin to a browser (see restartServer).
+func startServerAt(t testing.TB, addr, data string, args ...string) *liveServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &liveServer{t: t, URL: "http://" + addr, Data: data, stop: cancel, done: make(chan error, 1)}
 	all := append([]string{"--addr", addr, "--data", data, "--log-level", "warn"}, args...)

@@ -4,13 +4,23 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+
+	"github.com/crowsnest-hq/crowsnest/internal/logs"
 )
 
-// newLogger logs text records at or above level to w.
-func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+// newLogger logs text records at or above level to w and keeps them, for
+// /logs/ws, in the ring it returns. Secret-looking attributes are redacted
+// in both.
+func newLogger(level string, w io.Writer) (*slog.Logger, *logs.Ring, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+		return nil, nil, fmt.Errorf("--log-level %q: %w", level, err)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l, AddSource: l <= slog.LevelDebug})), nil
+	text := slog.NewTextHandler(w, &slog.HandlerOptions{
+		Level:       l,
+		AddSource:   l <= slog.LevelDebug,
+		ReplaceAttr: logs.Redact,
+	})
+	ring := logs.NewRing(logs.DefaultRingSize)
+	return slog.New(logs.NewHandler(text, ring, l)), ring, nil
 }

@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.LogLevel, stderr)
+	log, logRing, err := newLogger(cfg.LogLevel, stderr)
 	if err != nil {
 		return err
 	}
@@ -84,12 +84,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer engines.Close()
 	srv = newServer(cfg, log, st, engines, auth)
+	srv.stopping = ctx // streams end when shutdown starts (see endOnStop)
+	srv.logs = logRing
+	defer srv.containerLogs.Close()
 	go func() {
 		if err := engines.Run(ctx); err != nil {
 			log.Error("engines stopped", "err", err)
 		}
 	}()
 	go srv.feed.run(ctx, st)
+	stopStacks, err := srv.startStacks(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopStacks() // before st.Close: running actions end and their messages are stored
+	stopStats, err := srv.startStats(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopStats() // the collector ends before the engines' clients close
 	return serveHTTP(ctx, cfg, srv.handler(), log, tlsCfg)
 }
 
@@ -136,6 +149,9 @@ func serveHTTP(ctx context.Context, cfg Config, h http.Handler, log *slog.Logger
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		TLSConfig:         tlsCfg,
+		// Requests inherit ctx, so at shutdown the long-lived ones (SSE,
+		// websockets) end at once; Shutdown then waits only for short ones.
+		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/logs"
+	"github.com/crowsnest-hq/crowsnest/internal/stacks"
+	"github.com/crowsnest-hq/crowsnest/internal/stats"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
 )
 
@@ -18,6 +23,24 @@ type Server struct {
 	auth    *authenticator
 	limits  *limiter
 	metrics *metrics
+	// stats is set by startStats, before serving; nil in tests that do
+	// not start it, and then the stats and containers endpoints answer 503.
+	stats        *stats.Collector
+	statsMetrics *statsMetrics
+	// logs keeps the server's own records for /logs/ws (set by run; nil in
+	// tests that do not set it, and then /logs/ws answers 503);
+	// containerLogs shares one engine follow per container among viewers.
+	logs          *logs.Ring
+	containerLogs *logs.Streams
+	// stacks is set by startStacks, before serving; nil in tests that do
+	// not start it, and then the stack endpoints answer 503.
+	stacks *stacks.Manager
+	// ui serves the web UI's pages and embedded assets (server/ui.go).
+	ui *uiHandler
+	// stopping ends when the server starts shutting down (set by run; nil:
+	// never). Streams end with it: http.Server.Shutdown waits for every
+	// request, and an SSE stream would hold it for its whole timeout.
+	stopping context.Context
 }
 
 // newServer wires the handlers to the domain. The engines and the feed are
@@ -34,6 +57,9 @@ func newServer(cfg Config, log *slog.Logger, st store.Store, engines *docker.Eng
 	}
 	s.limits.identify = auth.identity // limits run before auth: count verified credentials, not claims
 	s.metrics = newMetrics(s)
+	s.containerLogs = logs.NewStreams(logs.Options{Logger: log})
+	s.metrics.registry.MustRegister(s.containerLogMetrics())
+	s.ui = newUIHandler(log)
 	return s
 }
 
@@ -43,8 +69,47 @@ func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		h := s.authorize(rt.Scope, rt.handler)
+		if rt.Stream {
+			h = s.endOnStop(h)
+		}
 		h = s.limits.wrap(rt.Stream, h)
 		mux.Handle(rt.Method+" "+rt.Path, s.metrics.instrument(rt.Path, h))
 	}
-	return mux
+	// The UI is the fallback for GET: it answers its pages and assets and
+	// gives any other path the API's JSON 404. Registered as "GET /", it never
+	// shadows a route of the table, and a wrong method on an API path still
+	// gets the mux's 405. Its pages are public: they hold no data.
+	ui := s.metrics.instrument("ui", s.ui)
+	mux.Handle("GET /", ui)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A UI page whose path is also a socket (GET /stacks): a browser
+		// navigating gets the page, a websocket upgrade gets the socket.
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && isUIPage(r.URL.Path) && !isWebsocketUpgrade(r) {
+			ui.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// isWebsocketUpgrade reports whether r asks to become a websocket.
+func isWebsocketUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// endOnStop cancels a stream's request context when the server starts
+// shutting down, so its handler returns (a socket closes, an SSE response
+// ends) and clients reconnect to the next server instead of holding the
+// shutdown open until its timeout.
+func (s *Server) endOnStop(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.stopping == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		defer context.AfterFunc(s.stopping, cancel)()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"html"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Charts are SVG strings handed to app.Raw: one string compare decides
+// whether a chart changed, and the browser parses a few hundred bytes per
+// update, which is far cheaper than diffing a node per point every second.
+
+// chartScale is the top of a percentage chart's y axis: the next "nice"
+// value above the largest sample, at least floor, so small loads are not
+// drawn as if they were full and the axis does not jump on every sample.
+func chartScale(samples []float64, floor float64) float64 {
+	top := floor
+	for _, v := range samples {
+		if v > top {
+			top = v
+		}
+	}
+	for _, nice := range []float64{1, 2, 5, 10, 20, 25, 50, 100, 200, 400, 800, 1600, 3200, 6400} {
+		if top <= nice {
+			return nice
+		}
+	}
+	return math.Ceil(top/1000) * 1000
+}
+
+// sparkPoints maps samples onto a w×h box as an SVG points list. The newest
+// sample is at the right edge and each sample takes w/(capacity-1), so a
+// chart that is still filling grows from the right as a live chart does.
+// Values are clamped into [0, top]; y grows downwards in SVG.
+func sparkPoints(samples []float64, capacity int, w, h, top float64) string {
+	if len(samples) == 0 || capacity < 2 || top <= 0 {
+		return ""
+	}
+	step := w / float64(capacity-1)
+	x0 := w - step*float64(len(samples)-1)
+	var b strings.Builder
+	for i, v := range samples {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		v = math.Max(0, math.Min(v, top))
+		b.WriteString(fmtCoord(x0 + step*float64(i)))
+		b.WriteByte(',')
+		b.WriteString(fmtCoord(h - v/top*h))
+	}
+	return b.String()
+}
+
+// areaPoints closes a line's points down to the baseline, for the fill.
+func areaPoints(line string, samples, capacity int, w, h float64) string {
+	if line == "" {
+		return ""
+	}
+	step := w / float64(capacity-1)
+	x0 := w - step*float64(samples-1)
+	return fmtCoord(x0) + "," + fmtCoord(h) + " " + line + " " + fmtCoord(w) + "," + fmtCoord(h)
+}
+
+// fmtCoord prints a coordinate with at most one decimal: enough for a
+// screen and half the bytes of full precision.
+func fmtCoord(v float64) string {
+	return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
+}
+
+// sparklineSVG is the small chart of the container list.
+func sparklineSVG(samples []float64, capacity int, top float64, class, label string) string {
+	const w, h = 120.0, 28.0
+	line := sparkPoints(samples, capacity, w, h, top)
+	var b strings.Builder
+	b.WriteString(`<svg class="spark ` + class + `" viewBox="0 -1 120 30" preserveAspectRatio="none" role="img" aria-label="` + html.EscapeString(label) + `">`)
+	b.WriteString(`<line class="base" x1="0" x2="120" y1="28" y2="28"/>`)
+	if line != "" {
+		b.WriteString(`<polygon class="area" points="` + areaPoints(line, len(samples), capacity, w, h) + `"/>`)
+		b.WriteString(`<polyline class="line" points="` + line + `"/>`)
+	}
+	b.WriteString(`</svg>`)
+	return b.String()
+}
+
+// chartSample is one point of a larger chart.
+type chartSample struct {
+	at time.Time
+	v  float64
+}
+
+// historyChartSVG is the larger chart of a container's page: a filled line
+// with y gridlines at 0, half and top, labelled with unit, and the time span
+// under the x axis. Samples are placed by time, so a gap in the stream shows
+// as a straight segment rather than being squeezed away.
+func historyChartSVG(samples []chartSample, span time.Duration, now time.Time, floor float64, unit, class, label string) string {
+	const w, h, left, bottom = 600.0, 180.0, 44.0, 20.0
+	pw, ph := w-left-8, h-bottom-8
+	vals := make([]float64, len(samples))
+	for i, s := range samples {
+		vals[i] = s.v
+	}
+	top := chartScale(vals, floor)
+	var b strings.Builder
+	b.WriteString(`<svg class="chart ` + class + `" viewBox="0 0 600 180" role="img" aria-label="` + html.EscapeString(label) + `">`)
+	for _, f := range []float64{0, 0.5, 1} {
+		y := 8 + ph - f*ph
+		b.WriteString(`<line class="grid" x1="` + fmtCoord(left) + `" x2="` + fmtCoord(w-8) + `" y1="` + fmtCoord(y) + `" y2="` + fmtCoord(y) + `"/>`)
+		b.WriteString(`<text class="tick" x="` + fmtCoord(left-6) + `" y="` + fmtCoord(y+4) + `" text-anchor="end">` + fmtTick(f*top) + unit + `</text>`)
+	}
+	b.WriteString(`<text class="tick" x="` + fmtCoord(left) + `" y="` + fmtCoord(h-4) + `">−` + html.EscapeString(fmtSpan(span)) + `</text>`)
+	b.WriteString(`<text class="tick" x="` + fmtCoord(w-8) + `" y="` + fmtCoord(h-4) + `" text-anchor="end">now</text>`)
+	if len(samples) > 0 {
+		start := now.Add(-span)
+		var line strings.Builder
+		for i, s := range samples {
+			x := left + math.Max(0, float64(s.at.Sub(start))/float64(span))*pw
+			y := 8 + ph - math.Max(0, math.Min(s.v, top))/top*ph
+			if i > 0 {
+				line.WriteByte(' ')
+			}
+			line.WriteString(fmtCoord(x) + "," + fmtCoord(y))
+		}
+		firstX := left + math.Max(0, float64(samples[0].at.Sub(start))/float64(span))*pw
+		lastX := left + math.Max(0, float64(samples[len(samples)-1].at.Sub(start))/float64(span))*pw
+		base := fmtCoord(8 + ph)
+		b.WriteString(`<polygon class="area" points="` + fmtCoord(firstX) + "," + base + " " + line.String() + " " + fmtCoord(lastX) + "," + base + `"/>`)
+		b.WriteString(`<polyline class="line" points="` + line.String() + `"/>`)
+	}
+	b.WriteString(`</svg>`)
+	return b.String()
+}
+
+// fmtTick prints an axis value without needless decimals.
+func fmtTick(v float64) string {
+	if v == math.Trunc(v) {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+// fmtSpan prints a chart's time span: "5 min", "60 s".
+func fmtSpan(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		return strconv.Itoa(int(d/time.Minute)) + " min"
+	}
+	return strconv.Itoa(int(d/time.Second)) + " s"
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v9/pkg/app"
+)
+
+func TestSparkPoints(t *testing.T) {
+	// Full: first sample at x=0, last at x=w; y is inverted and scaled.
+	if got := sparkPoints([]float64{0, 50, 100}, 3, 100, 20, 100); got != "0,20 50,10 100,0" {
+		t.Errorf("full = %q", got)
+	}
+	// Filling: the newest sample sits at the right edge.
+	if got := sparkPoints([]float64{10, 20}, 5, 100, 10, 20); got != "75,5 100,0" {
+		t.Errorf("filling = %q", got)
+	}
+	// Clamped into [0, top].
+	if got := sparkPoints([]float64{-5, 500}, 2, 10, 10, 100); got != "0,10 10,0" {
+		t.Errorf("clamped = %q", got)
+	}
+	if sparkPoints(nil, 60, 100, 10, 100) != "" || sparkPoints([]float64{1}, 1, 100, 10, 100) != "" {
+		t.Error("degenerate input drew points")
+	}
+	if got := areaPoints("75,5 100,0", 2, 5, 100, 10); got != "75,10 75,5 100,0 100,10" {
+		t.Errorf("area = %q", got)
+	}
+}
+
+func TestChartScale(t *testing.T) {
+	for _, tc := range []struct {
+		in    []float64
+		floor float64
+		want  float64
+	}{
+		{nil, 5, 5},
+		{[]float64{0.3}, 1, 1},
+		{[]float64{12}, 5, 20},
+		{[]float64{99.5}, 5, 100},
+		{[]float64{150}, 5, 200},
+		{[]float64{7000}, 5, 7000},
+	} {
+		if got := chartScale(tc.in, tc.floor); got != tc.want {
+			t.Errorf("chartScale(%v, %v) = %v, want %v", tc.in, tc.floor, got, tc.want)
+		}
+	}
+}
+
+func TestSparklineSVG(t *testing.T) {
+	svg := sparklineSVG([]float64{1, 2}, 3, 2, "cpu", `CPU of "web"`)
+	for _, want := range []string{`class="spark cpu"`, `aria-label="CPU of &#34;web&#34;"`, `<polyline class="line" points="60,14 120,0"/>`} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("sparkline lacks %s: %s", want, svg)
+		}
+	}
+	// It must be a single root element for app.Raw.
+	if err := app.TestMatch(app.Raw(svg), app.TestUIDescriptor{Expected: app.Raw(svg)}); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestHistoryChartPlacesByTime(t *testing.T) {
+	now := time.Unix(1000, 0)
+	svg := historyChartSVG([]chartSample{{now.Add(-time.Minute), 10}, {now, 20}}, 2*time.Minute, now, 5, "%", "cpu", "CPU")
+	// Plot area: x from 44 to 592 (548 wide), y from 8 to 160 (152 high), top 20.
+	if !strings.Contains(svg, `points="318,84 592,8"`) {
+		t.Errorf("unexpected points: %s", svg)
+	}
+	if !strings.Contains(svg, ">20%<") || !strings.Contains(svg, ">−2 min<") {
+		t.Errorf("ticks missing: %s", svg)
+	}
+}
+
+func TestRing(t *testing.T) {
+	r := newRing[int](3)
+	if _, ok := r.last(); ok {
+		t.Error("empty ring has a last value")
+	}
+	for i := 1; i <= 5; i++ {
+		r.push(i)
+	}
+	if got := r.slice(); len(got) != 3 || got[0] != 3 || got[2] != 5 || r.at(1) != 4 {
+		t.Errorf("ring = %v", got)
+	}
+	if v, _ := r.last(); v != 5 {
+		t.Errorf("last = %d", v)
+	}
+	r.reset()
+	r.push(9)
+	if got := r.slice(); len(got) != 1 || got[0] != 9 {
+		t.Errorf("after reset = %v", got)
+	}
+}

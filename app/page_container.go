@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v9/pkg/app"
+
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// historySpan is how far back a container page's charts reach; at the
+// default interval that is 300 samples.
+const historySpan = 5 * time.Minute
+
+// containerPage is /containers/{host}/{id}: a container's inspect summary
+// and larger CPU and memory charts with the history since the page opened.
+//
+// It has no start/stop/restart buttons: crowsnest's route table offers no
+// container action endpoint, and the UI uses only public endpoints.
+type containerPage struct {
+	app.Compo
+
+	host, id   string
+	detail     *wire.ContainerDetail
+	detailNote notice
+	statsNote  notice
+	cpu, mem   *ring[chartSample]
+	last       *wire.Stats
+	feed       statsFeed
+	cancel     func()
+}
+
+// OnInit gives the charts their rings before the first render.
+func (p *containerPage) OnInit() {
+	p.cpu, p.mem = newRing[chartSample](600), newRing[chartSample](600)
+}
+
+// OnNav reads host and id from the path and (re)starts the page's work
+// when they changed: go-app keeps the component when only the path differs.
+func (p *containerPage) OnNav(ctx app.Context) {
+	host, id := parseContainerPath(ctx.Page().URL().Path)
+	if host == p.host && id == p.id && p.cancel != nil {
+		return
+	}
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.host, p.id, p.detail, p.last = host, id, nil, nil
+	p.detailNote, p.statsNote = notice{}, notice{}
+	p.cpu, p.mem = newRing[chartSample](600), newRing[chartSample](600)
+	sctx, cancel := context.WithCancel(ctx)
+	p.cancel = cancel
+	ctx.Page().SetTitle(id + " · crowsnest")
+	ctx.Async(func() { p.pollDetail(ctx, sctx) })
+	q := url.Values{"host": {host}, "container": {id}}
+	ctx.Async(func() {
+		runWS(sctx, stream{
+			name:   "container-stats",
+			target: func() string { return "/docker/stats?" + q.Encode() },
+			onFrame: func(data []byte) {
+				schedule, err := p.feed.add(data)
+				if err != nil {
+					app.Logf("stats: bad frame: %v", err)
+					return
+				}
+				if schedule {
+					ctx.After(100*time.Millisecond, p.flush)
+				}
+			},
+			onNotice: func(n notice) { ctx.Dispatch(func(app.Context) { p.statsNote = n }) },
+		})
+	})
+}
+
+// OnDismount stops the page's stream.
+func (p *containerPage) OnDismount() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+}
+
+// parseContainerPath splits /containers/{host}/{id}.
+func parseContainerPath(path string) (host, id string) {
+	rest := strings.TrimPrefix(path, pathContainer)
+	h, i, _ := strings.Cut(rest, "/")
+	host, err := url.PathUnescape(h)
+	if err != nil {
+		host = h
+	}
+	id, err = url.PathUnescape(i)
+	if err != nil {
+		id = i
+	}
+	return host, id
+}
+
+// pollDetail reads the inspect summary now and every 15 s (state, restarts).
+func (p *containerPage) pollDetail(ctx app.Context, sctx context.Context) {
+	path := "/api/v1/containers/" + url.PathEscape(p.id) + "?host=" + url.QueryEscape(p.host)
+	for {
+		var d wire.ContainerDetail
+		_, err := getJSON(sctx, path, &d)
+		if sctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			app.Logf("container %s: %v", p.id, err)
+		}
+		ctx.Dispatch(func(app.Context) {
+			p.detailNote = noticeOf(err)
+			if err == nil {
+				p.detail = &d
+			}
+		})
+		select {
+		case <-sctx.Done():
+			return
+		case <-time.After(15 * time.Second):
+		}
+	}
+}
+
+// flush applies the stats that arrived.
+func (p *containerPage) flush(ctx app.Context) {
+	stats, _ := p.feed.take()
+	for i := range stats {
+		s := stats[i]
+		if s.ID != p.id && !strings.HasPrefix(s.ID, p.id) {
+			continue
+		}
+		at := s.Timestamp
+		if at.IsZero() {
+			at = time.Now()
+		}
+		p.cpu.push(chartSample{at: at, v: s.CPUUsage})
+		p.mem.push(chartSample{at: at, v: s.MemoryUsage})
+		p.last = &s
+	}
+}
+
+// window is the samples within the chart's span.
+func window(r *ring[chartSample], now time.Time) []chartSample {
+	all := r.slice()
+	cut := now.Add(-historySpan)
+	i := 0
+	for i < len(all) && all[i].at.Before(cut) {
+		i++
+	}
+	return all[i:]
+}
+
+// Render draws the page.
+func (p *containerPage) Render() app.UI {
+	now := time.Now()
+	name := p.id
+	if p.detail != nil && p.detail.Name != "" {
+		name = p.detail.Name
+	} else if p.last != nil {
+		name = p.last.Name
+	}
+	var cpuNow, memNow string = "—", "—"
+	if p.last != nil {
+		cpuNow = fmtPercent(p.last.CPUUsage)
+		memNow = fmtPercent(p.last.MemoryUsage) + " · " + fmtBytes(p.last.MemoryBytes) + " of " + fmtBytes(p.last.MemoryLimit)
+	}
+	return layout("overview",
+		app.Nav().Aria("label", "Breadcrumb").Class("crumbs").Body(
+			app.A().Href(pathOverview).Text("Overview"),
+			app.Span().Aria("hidden", "true").Text(" / "),
+			app.Span().Text(p.host),
+		),
+		app.Div().Class("section-head").Body(
+			app.H1().ID("container-name").Text(name),
+			app.Div().Class("actions").Body(
+				app.A().Class("btn").ID("container-logs").Href(pathLogs+"?"+url.Values{"host": {p.host}, "container": {p.id}}.Encode()).Text("Logs"),
+				app.A().Class("btn").ID("container-events").Href(pathEvents+"?"+url.Values{"container": {name}, "host": {p.host}, "since": {"24h"}}.Encode()).Text("Events"),
+			),
+		),
+		noticeView("detail-notice", p.detailNote),
+		noticeView("stats-notice", p.statsNote),
+		app.Div().Class("charts").Body(
+			app.Figure().Class("card chart-card").Body(
+				app.FigCaption().Body(app.Span().Text("CPU"), app.Span().ID("cpu-now").Class("num").Text(cpuNow)),
+				app.Raw(historyChartSVG(window(p.cpu, now), historySpan, now, 5, "%", "cpu", "CPU usage, last 5 minutes")),
+			),
+			app.Figure().Class("card chart-card").Body(
+				app.FigCaption().Body(app.Span().Text("Memory"), app.Span().ID("mem-now").Class("num").Text(memNow)),
+				app.Raw(historyChartSVG(window(p.mem, now), historySpan, now, 5, "%", "mem", "Memory usage, last 5 minutes")),
+			),
+		),
+		p.detailView(),
+	)
+}
+
+// detailView is the inspect summary.
+func (p *containerPage) detailView() app.UI {
+	d := p.detail
+	if d == nil {
+		return nil
+	}
+	type kv struct{ k, v string }
+	now := time.Now()
+	items := []kv{
+		{"State", d.State + " (" + d.Status + ")"},
+		{"Image", d.Image},
+		{"ID", d.ID},
+		{"Host", d.Host},
+		{"Created", fmtClock(d.Created, now)},
+		{"Started", fmtClock(d.StartedAt, now)},
+	}
+	if !d.FinishedAt.IsZero() && d.State != "running" {
+		items = append(items, kv{"Finished", fmtClock(d.FinishedAt, now) + " · exit code " + strconv.Itoa(d.ExitCode)})
+	}
+	if len(d.Command) > 0 {
+		items = append(items, kv{"Command", strings.Join(d.Command, " ")})
+	}
+	items = append(items, kv{"Restarts", strconv.Itoa(d.RestartCount)})
+	if d.Health != "" {
+		items = append(items, kv{"Health", d.Health})
+	}
+	if d.MemoryLimit > 0 {
+		items = append(items, kv{"Memory limit", fmtBytes(uint64(d.MemoryLimit))})
+	}
+	if d.NanoCPUs > 0 {
+		items = append(items, kv{"CPUs", strconv.FormatFloat(float64(d.NanoCPUs)/1e9, 'f', -1, 64)})
+	}
+	if d.NetworkMode != "" {
+		items = append(items, kv{"Network mode", d.NetworkMode})
+	}
+	for _, n := range sortedKeys(d.Networks) {
+		items = append(items, kv{"Network " + n, d.Networks[n]})
+	}
+	for _, m := range d.Mounts {
+		ro := ""
+		if m.ReadOnly {
+			ro = " (read-only)"
+		}
+		items = append(items, kv{"Mount", m.Type + " " + m.Source + " → " + m.Destination + ro})
+	}
+	for _, k := range sortedKeys(d.Labels) {
+		items = append(items, kv{"Label " + k, d.Labels[k]})
+	}
+	return app.Section().Class("card").Aria("labelledby", "inspect-title").Body(
+		app.H2().ID("inspect-title").Text("Inspect"),
+		app.Dl().Class("kv").Body(
+			app.Range(items).Slice(func(i int) app.UI {
+				return app.Div().Body(app.Dt().Text(items[i].k), app.Dd().Class("mono").Text(items[i].v))
+			}),
+		),
+	)
+}

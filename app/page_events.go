@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v9/pkg/app"
+
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// maxEvents is how many events the page keeps: enough for a day of a busy
+// host's starts and stops; older ones are in the store.
+const maxEvents = 2000
+
+// sinceChoices are the history windows offered: Go durations, which
+// /events/ws accepts as "that long before now".
+var sinceChoices = []struct{ value, label string }{
+	{"", "Live only"},
+	{"15m", "Last 15 minutes"},
+	{"1h", "Last hour"},
+	{"24h", "Last 24 hours"},
+	{"168h", "Last 7 days"},
+}
+
+// eventsPage is /events: the live container-event stream with a filter
+// builder that mirrors /events/ws's filters and lives in the URL.
+type eventsPage struct {
+	app.Compo
+
+	filter   eventFilter // applied: the URL's
+	draft    eventFilter // being edited in the form
+	hosts    []wire.Host
+	events   []wire.ContainerEvent // newest first
+	note     notice
+	incoming batch[wire.ContainerEvent]
+	lastNano atomic.Int64 // timeNano of the newest event seen, for resuming
+	cancel   func()
+	applied  string // the filter's query, to restart only on change
+}
+
+// OnMount loads the hosts for the host selector.
+func (p *eventsPage) OnMount(ctx app.Context) {
+	ctx.Async(func() {
+		var hosts []wire.Host
+		_, err := getJSON(ctx, "/api/v1/hosts", &hosts)
+		if err != nil {
+			app.Logf("hosts: %v", err)
+			return
+		}
+		ctx.Dispatch(func(app.Context) { p.hosts = hosts })
+	})
+}
+
+// OnNav applies the URL's filter: a new filter restarts the stream.
+func (p *eventsPage) OnNav(ctx app.Context) {
+	f := eventFilterFromQuery(ctx.Page().URL().Query())
+	key := f.query().Encode()
+	if key == p.applied && p.cancel != nil {
+		return
+	}
+	p.applied, p.filter, p.draft = key, f, f
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.events, p.note = nil, notice{}
+	p.lastNano.Store(0)
+	p.incoming.take()
+	sctx, cancel := context.WithCancel(ctx)
+	p.cancel = cancel
+	ctx.Async(func() {
+		runWS(sctx, stream{
+			name: "events",
+			target: func() string {
+				resume := ""
+				if n := p.lastNano.Load(); n > 0 {
+					resume = time.Unix(0, n+1).UTC().Format(time.RFC3339Nano)
+				}
+				return "/events/ws?" + f.socketQuery(resume).Encode()
+			},
+			onFrame: func(data []byte) {
+				var ev wire.ContainerEvent
+				if err := json.Unmarshal(data, &ev); err != nil {
+					app.Logf("events: bad frame: %v", err)
+					return
+				}
+				if ev.Action == "" && ev.Type == "" {
+					return // the greeting, if any
+				}
+				if ev.TimeNano > p.lastNano.Load() {
+					p.lastNano.Store(ev.TimeNano)
+				}
+				if p.incoming.add(ev) {
+					ctx.After(100*time.Millisecond, func(app.Context) {
+						if sctx.Err() == nil {
+							p.flush()
+						}
+					})
+				}
+			},
+			onNotice: func(n notice) { ctx.Dispatch(func(app.Context) { p.note = n }) },
+		})
+	})
+}
+
+// OnDismount stops the stream.
+func (p *eventsPage) OnDismount() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+}
+
+// flush puts the events that arrived on top of the list.
+func (p *eventsPage) flush() {
+	in := p.incoming.take()
+	slices.Reverse(in)
+	p.events = append(in, p.events...)
+	if len(p.events) > maxEvents {
+		p.events = p.events[:maxEvents]
+	}
+}
+
+// apply navigates to the draft filter's URL, which OnNav then applies: the
+// filter is always what the address bar says.
+func (p *eventsPage) apply(ctx app.Context) {
+	u := *ctx.Page().URL()
+	u.RawQuery = p.draft.query().Encode()
+	ctx.NavigateTo(&u)
+}
+
+// Render draws the page.
+func (p *eventsPage) Render() app.UI {
+	now := time.Now()
+	return layout("events",
+		app.H1().Text("Container events"),
+		p.filterForm(),
+		noticeView("events-notice", p.note),
+		app.P().ID("events-summary").Class("muted small").Role("status").Text(p.summary()),
+		app.Div().Class("table-wrap").Body(
+			app.Table().ID("events-table").Class("table").Body(
+				app.Caption().Class("sr-only").Text("Container events, newest first"),
+				app.THead().Body(app.Tr().Body(
+					app.Th().Scope("col").Text("Time"),
+					app.Th().Scope("col").Text("Host"),
+					app.Th().Scope("col").Text("Event"),
+					app.Th().Scope("col").Text("Container"),
+					app.Th().Scope("col").Text("Image"),
+					app.Th().Scope("col").Text("Details"),
+				)),
+				app.TBody().Body(app.Range(p.events).Slice(func(i int) app.UI {
+					ev := p.events[i]
+					t := time.Unix(0, ev.TimeNano)
+					if ev.TimeNano == 0 {
+						t = time.Unix(ev.Time, 0)
+					}
+					return app.Tr().DataSet("action", ev.Action).Body(
+						app.Td().Class("mono small nowrap").Body(app.Time().DateTime(t.UTC().Format(time.RFC3339Nano)).Title(t.Local().Format(time.RFC1123)).Text(fmtClock(t, now))),
+						app.Td().Text(ev.Host),
+						app.Td().Body(app.Span().Class(actionClass(ev.Action)).Text(ev.Action)),
+						app.Td().Body(app.A().Href(pathContainer+url.PathEscape(ev.Host)+"/"+url.PathEscape(ev.Actor.ID)).Text(ev.Name())),
+						app.Td().Class("mono small truncate").Text(ev.Image()),
+						app.Td().Class("small muted").Text(eventDetails(ev)),
+					)
+				})),
+			),
+			app.If(len(p.events) == 0, app.P().Class("empty").Text("No events yet. Start or stop a container, or pick a history window above.")),
+		),
+	)
+}
+
+func (p *eventsPage) summary() string {
+	n := len(p.events)
+	s := "Live"
+	if p.filter.Since != "" {
+		s = "History of the " + strings.ToLower(strings.TrimPrefix(sinceLabel(p.filter.Since), "Last ")) + ", then live"
+	}
+	switch {
+	case n == 1:
+		return s + " · 1 event"
+	case n >= maxEvents:
+		return s + " · the newest " + itoa(maxEvents) + " events"
+	default:
+		return s + " · " + itoa(n) + " events"
+	}
+}
+
+func sinceLabel(v string) string {
+	for _, c := range sinceChoices {
+		if c.value == v {
+			return c.label
+		}
+	}
+	return "since " + v
+}
+
+// actionClass colours an action: failures red, starts green.
+func actionClass(action string) string {
+	a, _, _ := strings.Cut(action, ":")
+	switch a {
+	case "start", "unpause", "restart", "create":
+		return "badge badge-ok"
+	case "die", "oom", "kill", "destroy":
+		return "badge badge-bad"
+	case "stop", "pause", "health_status":
+		return "badge badge-warn"
+	default:
+		return "badge"
+	}
+}
+
+// eventDetails picks the attributes worth a glance: exit code, signal,
+// health.
+func eventDetails(ev wire.ContainerEvent) string {
+	var parts []string
+	for _, k := range []string{"exitCode", "signal", "health_status"} {
+		if v, ok := ev.Actor.Attributes[k]; ok {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	if ev.Actor.ID != "" {
+		parts = append(parts, shortID(ev.Actor.ID))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// filterForm is the filter builder.
+func (p *eventsPage) filterForm() app.UI {
+	return app.Form().ID("events-filter").Class("card filters").Aria("label", "Event filters").OnSubmit(func(ctx app.Context, e app.Event) {
+		e.PreventDefault()
+		p.apply(ctx)
+	}).Body(
+		app.Div().Class("filter-grid").Body(
+			textField("f-container", "Container", "name or ID, comma-separated", strings.Join(p.draft.Containers, ", "), func(v string) { p.draft.Containers = splitList(v) }),
+			textField("f-image", "Image", "e.g. nginx or nginx:1.27", strings.Join(p.draft.Images, ", "), func(v string) { p.draft.Images = splitList(v) }),
+			textField("f-label", "Label", "key or key=value; all must match", strings.Join(p.draft.Labels, ", "), func(v string) { p.draft.Labels = splitList(v) }),
+			app.Div().Class("field").Body(
+				app.Label().For("f-host").Text("Host"),
+				app.Select().ID("f-host").Class("input").OnChange(func(ctx app.Context, e app.Event) {
+					v := ctx.JSSrc().Get("value").String()
+					p.draft.Hosts = cleanValues([]string{v})
+				}).Body(
+					app.Option().Value("").Selected(len(p.draft.Hosts) == 0).Text("All hosts"),
+					app.Range(p.hosts).Slice(func(i int) app.UI {
+						h := p.hosts[i].Name
+						return app.Option().Value(h).Selected(slices.Contains(p.draft.Hosts, h)).Text(h)
+					}),
+				),
+			),
+			app.Div().Class("field").Body(
+				app.Label().For("f-since").Text("History"),
+				app.Select().ID("f-since").Class("input").OnChange(func(ctx app.Context, e app.Event) {
+					p.draft.Since = ctx.JSSrc().Get("value").String()
+				}).Body(
+					app.Range(sinceChoices).Slice(func(i int) app.UI {
+						c := sinceChoices[i]
+						return app.Option().Value(c.value).Selected(p.draft.Since == c.value).Text(c.label)
+					}),
+				),
+			),
+		),
+		app.Details().Class("actions-picker").Body(
+			app.Summary().Text(actionsSummary(p.draft.Events)),
+			app.FieldSet().Body(
+				app.Legend().Class("sr-only").Text("Docker actions"),
+				app.Div().Class("chips").Body(
+					app.Range(dockerActions).Slice(func(i int) app.UI {
+						a := dockerActions[i]
+						id := "f-event-" + a
+						return app.Label().Class("chip").For(id).Body(
+							app.Input().Type("checkbox").ID(id).Value(a).Checked(slices.Contains(p.draft.Events, a)).OnChange(func(ctx app.Context, e app.Event) {
+								if ctx.JSSrc().Get("checked").Bool() {
+									p.draft.Events = cleanValues(append(p.draft.Events, a))
+								} else {
+									p.draft.Events = slices.DeleteFunc(slices.Clone(p.draft.Events), func(s string) bool { return s == a })
+								}
+							}),
+							app.Span().Text(a),
+						)
+					}),
+				),
+			),
+		),
+		app.Div().Class("form-actions").Body(
+			app.Button().Type("submit").ID("f-apply").Class("btn btn-primary").Text("Apply filters"),
+			app.Button().Type("button").ID("f-clear").Class("btn").Text("Clear").OnClick(func(ctx app.Context, e app.Event) {
+				p.draft = eventFilter{}
+				p.apply(ctx)
+			}),
+			app.Span().Class("muted small").Text("Without an event filter the stream carries start and stop."),
+		),
+	)
+}
+
+func actionsSummary(events []string) string {
+	if len(events) == 0 {
+		return "Events: start, stop (default)"
+	}
+	return "Events: " + strings.Join(events, ", ")
+}
+
+// textField is a labelled text input that reports every change.
+func textField(id, label, placeholder, value string, set func(string)) app.UI {
+	return app.Div().Class("field").Body(
+		app.Label().For(id).Text(label),
+		app.Input().Type("text").ID(id).Class("input").Placeholder(placeholder).Value(value).
+			AutoComplete(false).
+			OnInput(func(ctx app.Context, e app.Event) { set(ctx.JSSrc().Get("value").String()) }),
+	)
+}

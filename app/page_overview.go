@@ -1,0 +1,406 @@
+package main
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v9/pkg/app"
+
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// sparkSamples is how many samples a list sparkline shows: a minute at the
+// default one-second interval.
+const sparkSamples = 60
+
+// containerRow is one container of the overview, with its recent samples.
+type containerRow struct {
+	host, id, name, image, state, status string
+	cpu, mem                             *ring[float64]
+	lastCPU, lastMem                     float64
+	memBytes, memLimit                   uint64
+	seen                                 time.Time // last stats frame or listing
+	listed                               bool      // from /api/v1/containers at the last refresh
+}
+
+func rowKey(host, id string) string { return host + "/" + id }
+
+// overviewPage is "/": the engines and every container with live charts.
+type overviewPage struct {
+	app.Compo
+
+	hosts       []wire.Host
+	hostsNote   notice
+	rows        map[string]*containerRow
+	listNote    notice // /api/v1/containers
+	statsNote   notice // /docker/stats
+	hostErrors  map[string]string
+	filter      string
+	sortKey     string
+	sortDesc    bool
+	feed        statsFeed
+	started     bool
+	listWorking bool // /api/v1/containers answered at least once
+}
+
+// OnMount starts the refresh loops and the stats stream.
+func (p *overviewPage) OnMount(ctx app.Context) {
+	p.rows = map[string]*containerRow{}
+	p.hostErrors = map[string]string{}
+	p.readQuery(ctx.Page().URL())
+	ctx.Async(func() { p.pollHosts(ctx) })
+	ctx.Async(func() { p.pollContainers(ctx) })
+	ctx.Async(func() {
+		runWS(ctx, stream{
+			name:   "stats",
+			target: func() string { return "/docker/stats" },
+			onFrame: func(data []byte) {
+				schedule, err := p.feed.add(data)
+				if err != nil {
+					app.Logf("stats: bad frame: %v", err)
+					return
+				}
+				if schedule {
+					ctx.After(250*time.Millisecond, p.flushStats)
+				}
+			},
+			onNotice: func(n notice) { ctx.Dispatch(func(app.Context) { p.statsNote = n }) },
+		})
+	})
+}
+
+// OnNav rereads the sort and filter from the URL (back/forward).
+func (p *overviewPage) OnNav(ctx app.Context) {
+	p.readQuery(ctx.Page().URL())
+}
+
+func (p *overviewPage) readQuery(u *url.URL) {
+	q := u.Query()
+	p.filter = q.Get("q")
+	p.sortKey = q.Get("sort")
+	if p.sortKey == "" {
+		p.sortKey = "name"
+	}
+	p.sortDesc = q.Get("desc") == "1"
+}
+
+// writeQuery puts the sort and filter into the URL so the view is shareable.
+func (p *overviewPage) writeQuery(ctx app.Context) {
+	u := *ctx.Page().URL()
+	q := url.Values{}
+	if p.filter != "" {
+		q.Set("q", p.filter)
+	}
+	if p.sortKey != "name" {
+		q.Set("sort", p.sortKey)
+	}
+	if p.sortDesc {
+		q.Set("desc", "1")
+	}
+	u.RawQuery = q.Encode()
+	ctx.Page().ReplaceURL(&u)
+}
+
+// pollHosts refreshes the engines every 10 s until the page closes.
+func (p *overviewPage) pollHosts(ctx app.Context) {
+	for {
+		var hosts []wire.Host
+		_, err := getJSON(ctx, "/api/v1/hosts", &hosts)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			app.Logf("hosts: %v", err)
+		}
+		ctx.Dispatch(func(app.Context) {
+			p.hostsNote = noticeOf(err)
+			if err == nil {
+				p.hosts = hosts
+			}
+		})
+		if !sleepCtx(ctx, 10*time.Second) {
+			return
+		}
+	}
+}
+
+// pollContainers refreshes the container list every 10 s: it names the
+// containers that are not running (stats cover running ones) and drops the
+// removed ones.
+func (p *overviewPage) pollContainers(ctx app.Context) {
+	for {
+		var list []wire.ContainerSummary
+		_, err := getJSON(ctx, "/api/v1/containers", &list)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil && !isStatus(err, 404) {
+			app.Logf("containers: %v", err)
+		}
+		ctx.Dispatch(func(app.Context) {
+			p.listNote = noticeOf(err)
+			if err == nil {
+				p.applyList(list, time.Now())
+			}
+		})
+		wait := 10 * time.Second
+		if isStatus(err, 404) {
+			wait = time.Minute // not offered by this server: stats alone fill the list
+		}
+		if !sleepCtx(ctx, wait) {
+			return
+		}
+	}
+}
+
+// applyList merges a container listing into the rows.
+func (p *overviewPage) applyList(list []wire.ContainerSummary, now time.Time) {
+	p.listWorking = true
+	for _, r := range p.rows {
+		r.listed = false
+	}
+	for _, c := range list {
+		r := p.row(c.Host, c.ID)
+		r.name, r.image, r.state, r.status, r.listed = c.Name, c.Image, c.State, c.Status, true
+		r.seen = now
+		if c.Stats != nil && r.cpu.len() == 0 {
+			p.applyStats(*c.Stats, now)
+		}
+	}
+	for k, r := range p.rows {
+		if !r.listed {
+			delete(p.rows, k)
+		}
+	}
+}
+
+// row finds or makes the row of a container.
+func (p *overviewPage) row(host, id string) *containerRow {
+	k := rowKey(host, id)
+	r, ok := p.rows[k]
+	if !ok {
+		r = &containerRow{host: host, id: id, cpu: newRing[float64](sparkSamples), mem: newRing[float64](sparkSamples)}
+		p.rows[k] = r
+	}
+	return r
+}
+
+// applyStats adds one sample.
+func (p *overviewPage) applyStats(s wire.Stats, now time.Time) {
+	r := p.row(s.HostID, s.ID)
+	r.name, r.image, r.state, r.status = s.Name, s.Image, s.State, s.Status
+	r.cpu.push(s.CPUUsage)
+	r.mem.push(s.MemoryUsage)
+	r.lastCPU, r.lastMem = s.CPUUsage, s.MemoryUsage
+	r.memBytes, r.memLimit = s.MemoryBytes, s.MemoryLimit
+	r.seen = now
+	r.listed = true
+	delete(p.hostErrors, s.HostID)
+}
+
+// flushStats applies the batch that arrived (on the UI goroutine).
+func (p *overviewPage) flushStats(ctx app.Context) {
+	stats, errs := p.feed.take()
+	now := time.Now()
+	for _, s := range stats {
+		p.applyStats(s, now)
+	}
+	for _, e := range errs {
+		p.hostErrors[e.HostID] = e.Error
+	}
+	if !p.listWorking {
+		// Without the listing, a container that stopped sending is gone.
+		for k, r := range p.rows {
+			if now.Sub(r.seen) > 30*time.Second {
+				delete(p.rows, k)
+			}
+		}
+	}
+}
+
+// sortedRows is the rows that match the filter, in the chosen order.
+func (p *overviewPage) sortedRows() []*containerRow {
+	f := strings.ToLower(strings.TrimSpace(p.filter))
+	out := make([]*containerRow, 0, len(p.rows))
+	for _, r := range p.rows {
+		if f == "" || strings.Contains(strings.ToLower(r.name+" "+r.image+" "+r.state+" "+r.host+" "+r.id), f) {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b *containerRow) int {
+		c := compareRows(a, b, p.sortKey)
+		if c == 0 {
+			c = strings.Compare(a.name, b.name)
+		}
+		if p.sortDesc {
+			return -c
+		}
+		return c
+	})
+	return out
+}
+
+// compareRows orders two rows by one column.
+func compareRows(a, b *containerRow, key string) int {
+	cmpF := func(x, y float64) int {
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	}
+	switch key {
+	case "image":
+		return strings.Compare(a.image, b.image)
+	case "state":
+		return strings.Compare(a.state, b.state)
+	case "host":
+		return strings.Compare(a.host, b.host)
+	case "cpu":
+		return cmpF(a.lastCPU, b.lastCPU)
+	case "mem":
+		return cmpF(a.lastMem, b.lastMem)
+	default:
+		return strings.Compare(a.name, b.name)
+	}
+}
+
+// Render draws the page.
+func (p *overviewPage) Render() app.UI {
+	rows := p.sortedRows()
+	return layout("overview",
+		app.H1().Text("Overview"),
+		app.Section().Aria("labelledby", "engines-title").Body(
+			app.H2().ID("engines-title").Text("Engines"),
+			noticeView("hosts-notice", p.hostsNote),
+			app.Div().Class("cards").ID("hosts").Body(
+				app.Range(p.hosts).Slice(func(i int) app.UI {
+					h := p.hosts[i]
+					errText := h.Error
+					if e := p.hostErrors[h.Name]; e != "" && errText == "" {
+						errText = e
+					}
+					return app.Article().Class("card host").DataSet("host", h.Name).Body(
+						app.Div().Class("card-head").Body(
+							app.H3().Text(h.Name),
+							app.Span().Class(stateClass(h.State)).Text(h.State),
+						),
+						app.P().Class("muted mono small").Text(h.URL),
+						app.If(h.Version != "", app.P().Class("small").Text("Docker "+h.Version+" · API "+h.APIVersion)),
+						app.If(errText != "", app.P().Class("small error-text").Text(errText)),
+					)
+				}),
+			),
+		),
+		app.Section().Aria("labelledby", "containers-title").Body(
+			app.Div().Class("section-head").Body(
+				app.H2().ID("containers-title").Text("Containers"),
+				app.Input().
+					Type("search").
+					ID("container-filter").
+					Class("input").
+					Placeholder("Filter by name, image, state…").
+					Aria("label", "Filter containers").
+					Value(p.filter).
+					OnInput(func(ctx app.Context, e app.Event) {
+						p.filter = ctx.JSSrc().Get("value").String()
+						p.writeQuery(ctx)
+					}),
+			),
+			noticeView("stats-notice", p.statsNote),
+			app.If(p.listNote.kind != noticeNone && p.listNote.kind != noticeUnavailable, noticeView("list-notice", p.listNote)),
+			app.Div().Class("table-wrap").Body(
+				app.Table().ID("containers").Class("table").Body(
+					app.Caption().Class("sr-only").Text("Containers, live CPU and memory"),
+					app.THead().Body(app.Tr().Body(
+						p.sortHeader("name", "Name"),
+						p.sortHeader("host", "Host"),
+						p.sortHeader("image", "Image"),
+						p.sortHeader("state", "State"),
+						app.Th().Scope("col").Text("Uptime"),
+						p.sortHeader("cpu", "CPU"),
+						p.sortHeader("mem", "Memory"),
+					)),
+					app.TBody().Body(
+						app.Range(rows).Slice(func(i int) app.UI {
+							return p.rowView(rows[i])
+						}),
+					),
+				),
+				app.If(len(rows) == 0,
+					app.P().Class("empty").Text(p.emptyText()),
+				),
+			),
+		),
+	)
+}
+
+func (p *overviewPage) emptyText() string {
+	switch {
+	case p.filter != "" && len(p.rows) > 0:
+		return "No container matches “" + p.filter + "”."
+	case p.statsNote.kind == noticeUnavailable && p.listNote.kind == noticeUnavailable:
+		return "Container listing and stats are not available on this server."
+	default:
+		return "No containers yet."
+	}
+}
+
+// sortHeader is a column header that sorts by its column; a second click
+// reverses the order.
+func (p *overviewPage) sortHeader(key, label string) app.UI {
+	sortAttr := "none"
+	arrow := ""
+	if p.sortKey == key {
+		sortAttr, arrow = "ascending", " ▲"
+		if p.sortDesc {
+			sortAttr, arrow = "descending", " ▼"
+		}
+	}
+	return app.Th().Scope("col").Aria("sort", sortAttr).Body(
+		app.Button().ID("sort-" + key).Class("sort").Text(label + arrow).OnClick(func(ctx app.Context, e app.Event) {
+			if p.sortKey == key {
+				p.sortDesc = !p.sortDesc
+			} else {
+				p.sortKey, p.sortDesc = key, key == "cpu" || key == "mem"
+			}
+			p.writeQuery(ctx)
+		}),
+	)
+}
+
+// rowView is one container's row.
+func (p *overviewPage) rowView(r *containerRow) app.UI {
+	cpu, mem := r.cpu.slice(), r.mem.slice()
+	link := pathContainer + url.PathEscape(r.host) + "/" + url.PathEscape(r.id)
+	return app.Tr().DataSet("id", r.id).Body(
+		app.Td().Body(
+			app.A().Href(link).Class("strong").Text(r.name),
+			app.Div().Class("muted mono small").Text(shortID(r.id)),
+		),
+		app.Td().Text(r.host),
+		app.Td().Class("mono small truncate").Title(r.image).Text(r.image),
+		app.Td().Body(app.Span().Class(stateClass(r.state)).Text(r.state)),
+		app.Td().Class("small").Text(r.status),
+		app.Td().Class("metric").Body(
+			app.Raw(sparklineSVG(cpu, sparkSamples, chartScale(cpu, 5), "cpu", "CPU of "+r.name)),
+			app.Span().Class("num").Text(metricText(r.cpu.len(), r.lastCPU)),
+		),
+		app.Td().Class("metric").Body(
+			app.Raw(sparklineSVG(mem, sparkSamples, chartScale(mem, 5), "mem", "Memory of "+r.name)),
+			app.Span().Class("num").Title(fmtBytes(r.memBytes)+" of "+fmtBytes(r.memLimit)).Text(metricText(r.mem.len(), r.lastMem)),
+		),
+	)
+}
+
+// metricText is the latest value, or a dash before the first sample.
+func metricText(samples int, v float64) string {
+	if samples == 0 {
+		return "—"
+	}
+	return fmtPercent(v)
+}

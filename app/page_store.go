@@ -1,0 +1,336 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v9/pkg/app"
+
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// storePerPage is the page size of the store list.
+const storePerPage = 30
+
+// maxLive is how many streamed events the live panel keeps.
+const maxLive = 100
+
+// storePage is /store: the event store's list with tag and type filters
+// and pagination, a form to post an event, and the live stream.
+type storePage struct {
+	app.Compo
+
+	tags     []string
+	typ      string
+	page     int
+	events   []wire.Event
+	total    int
+	links    map[string]string
+	listNote notice
+
+	formTags, formType, formValue string
+	formErr, formOK               string
+	busy                          bool
+
+	live     []wire.Event
+	liveNote notice
+	incoming batch[wire.Event]
+	cancel   func()
+	key      string
+}
+
+// OnNav reads the filters and page from the URL, reloads the list and
+// (when the filters changed) reopens the stream.
+func (p *storePage) OnNav(ctx app.Context) {
+	q := ctx.Page().URL().Query()
+	p.tags, p.typ = cleanValues(q["tag"]), strings.TrimSpace(q.Get("type"))
+	p.page, _ = strconv.Atoi(q.Get("page"))
+	p.page = max(p.page, 1)
+	p.load(ctx)
+	key := strings.Join(p.tags, "\x00") + "\x00" + p.typ
+	if key == p.key && p.cancel != nil {
+		return
+	}
+	p.key = key
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.live, p.liveNote = nil, notice{}
+	p.incoming.take()
+	sctx, cancel := context.WithCancel(ctx)
+	p.cancel = cancel
+	fq := p.filterQuery()
+	ctx.Async(func() {
+		runSSE(sctx, sseStream{
+			name:   "store-stream",
+			target: func() string { return "/api/v1/events/stream?" + fq.Encode() },
+			onEvent: func(ev sseEvent) {
+				var e wire.Event
+				if err := json.Unmarshal([]byte(ev.data), &e); err != nil {
+					app.Logf("store stream: bad event: %v", err)
+					return
+				}
+				if p.incoming.add(e) {
+					ctx.After(100*time.Millisecond, func(app.Context) {
+						if sctx.Err() == nil {
+							p.flushLive()
+						}
+					})
+				}
+			},
+			onNotice: func(n notice) { ctx.Dispatch(func(app.Context) { p.liveNote = n }) },
+		})
+	})
+}
+
+// OnDismount stops the stream.
+func (p *storePage) OnDismount() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+}
+
+func (p *storePage) flushLive() {
+	in := p.incoming.take()
+	slices.Reverse(in)
+	p.live = append(in, p.live...)
+	if len(p.live) > maxLive {
+		p.live = p.live[:maxLive]
+	}
+}
+
+// filterQuery is the tag and type filter as the API reads it.
+func (p *storePage) filterQuery() url.Values {
+	q := url.Values{}
+	for _, t := range p.tags {
+		q.Add("tag", t)
+	}
+	if p.typ != "" {
+		q.Set("type", p.typ)
+	}
+	return q
+}
+
+// load fetches the current page of the list.
+func (p *storePage) load(ctx app.Context) {
+	q := p.filterQuery()
+	q.Set("page", strconv.Itoa(p.page))
+	q.Set("per_page", strconv.Itoa(storePerPage))
+	ctx.Async(func() {
+		var list []wire.Event
+		h, err := getJSON(ctx, "/api/v1/events?"+q.Encode(), &list)
+		if err != nil {
+			app.Logf("store: %v", err)
+		}
+		ctx.Dispatch(func(app.Context) {
+			p.listNote = noticeOf(err)
+			if err != nil {
+				return
+			}
+			p.events = list
+			p.total, _ = strconv.Atoi(h.Get("X-Total-Count"))
+			p.links = parseLinkHeader(h.Get("Link"))
+		})
+	})
+}
+
+// go navigates to the list with the given filters and page.
+func (p *storePage) goTo(ctx app.Context, tags []string, typ string, page int) {
+	q := url.Values{}
+	for _, t := range tags {
+		q.Add("tag", t)
+	}
+	if typ != "" {
+		q.Set("type", typ)
+	}
+	if page > 1 {
+		q.Set("page", strconv.Itoa(page))
+	}
+	u := *ctx.Page().URL()
+	u.RawQuery = q.Encode()
+	ctx.NavigateTo(&u)
+}
+
+// post stores the form's event.
+func (p *storePage) post(ctx app.Context) {
+	body := map[string]any{"tags": splitList(p.formTags)}
+	if t := strings.TrimSpace(p.formType); t != "" {
+		body["type"] = t
+	}
+	if v := strings.TrimSpace(p.formValue); v != "" {
+		if !json.Valid([]byte(v)) {
+			p.formErr, p.formOK = "The value is not valid JSON.", ""
+			return
+		}
+		body["value"] = json.RawMessage(v)
+	}
+	p.busy, p.formErr, p.formOK = true, "", ""
+	ctx.Async(func() {
+		var stored wire.Event
+		_, err := apiDo(ctx, http.MethodPost, "/api/v1/events", body, &stored)
+		ctx.Dispatch(func(ctx app.Context) {
+			p.busy = false
+			if err != nil {
+				p.formErr = describeErr(err)
+				return
+			}
+			p.formOK = "Stored as event " + strconv.FormatUint(stored.ID, 10) + "."
+			p.load(ctx)
+		})
+	})
+}
+
+// Render draws the page.
+func (p *storePage) Render() app.UI {
+	return layout("store",
+		app.H1().Text("Event store"),
+		app.Div().Class("split").Body(
+			app.Div().Class("split-main").Body(
+				p.filterForm(),
+				noticeView("store-notice", p.listNote),
+				p.listView(),
+				p.pager(),
+			),
+			app.Div().Class("split-side").Body(
+				p.postForm(),
+				p.liveView(),
+			),
+		),
+	)
+}
+
+func (p *storePage) filterForm() app.UI {
+	tags, typ := strings.Join(p.tags, ", "), p.typ
+	return app.Form().ID("store-filter").Class("card toolbar").Aria("label", "Event store filters").OnSubmit(func(ctx app.Context, e app.Event) {
+		e.PreventDefault()
+		p.goTo(ctx, splitList(tags), strings.TrimSpace(typ), 1)
+	}).Body(
+		app.Label().For("store-tags").Text("Tags"),
+		app.Input().Type("text").ID("store-tags").Class("input").Placeholder("e.g. deploy, env:prod (all must match)").Value(tags).
+			OnInput(func(ctx app.Context, e app.Event) { tags = ctx.JSSrc().Get("value").String() }),
+		app.Label().For("store-type").Text("Type"),
+		app.Input().Type("text").ID("store-type").Class("input input-narrow").Placeholder("any").Value(typ).
+			OnInput(func(ctx app.Context, e app.Event) { typ = ctx.JSSrc().Get("value").String() }),
+		app.Button().Type("submit").ID("store-apply").Class("btn btn-primary").Text("Filter"),
+	)
+}
+
+func (p *storePage) listView() app.UI {
+	now := time.Now()
+	return app.Div().Class("table-wrap").Body(
+		app.Table().ID("store-table").Class("table").Body(
+			app.Caption().Class("sr-only").Text("Stored events, newest first"),
+			app.THead().Body(app.Tr().Body(
+				app.Th().Scope("col").Text("ID"),
+				app.Th().Scope("col").Text("Time"),
+				app.Th().Scope("col").Text("Type"),
+				app.Th().Scope("col").Text("Tags"),
+				app.Th().Scope("col").Text("Value"),
+			)),
+			app.TBody().Body(app.Range(p.events).Slice(func(i int) app.UI {
+				return eventRow(p.events[i], now)
+			})),
+		),
+		app.If(len(p.events) == 0 && p.listNote.kind == noticeNone, app.P().Class("empty").Text("No stored events match.")),
+	)
+}
+
+// eventRow is one stored event in a table.
+func eventRow(e wire.Event, now time.Time) app.UI {
+	return app.Tr().DataSet("id", e.ID).Body(
+		app.Td().Class("mono small").Text(strconv.FormatUint(e.ID, 10)),
+		app.Td().Class("mono small nowrap").Body(app.Time().DateTime(e.Timestamp.UTC().Format(time.RFC3339Nano)).Text(fmtClock(e.Timestamp, now))),
+		app.Td().Body(app.Span().Class("badge").Text(e.Type)),
+		app.Td().Body(app.Range(e.Tags).Slice(func(i int) app.UI {
+			return app.Span().Class("tag").Text(e.Tags[i])
+		})),
+		app.Td().Class("mono small truncate").Title(string(e.Value)).Text(valueText(e.Value)),
+	)
+}
+
+// valueText is an event's value for a table cell.
+func valueText(v json.RawMessage) string {
+	s := strings.TrimSpace(string(v))
+	if s == "" || s == "null" {
+		return "—"
+	}
+	if len(s) > 160 {
+		return s[:160] + "…"
+	}
+	return s
+}
+
+// pager is the pagination from the Link header's relations.
+func (p *storePage) pager() app.UI {
+	pages := 1
+	if last := linkPage(p.links["last"]); last > 0 {
+		pages = last
+	}
+	btn := func(id, label, rel string) app.UI {
+		target := linkPage(p.links[rel])
+		return app.Button().ID(id).Class("btn btn-small").Text(label).Disabled(target == 0 || target == p.page).
+			OnClick(func(ctx app.Context, e app.Event) { p.goTo(ctx, p.tags, p.typ, target) })
+	}
+	return app.Nav().Class("pager").Aria("label", "Pages").Body(
+		btn("page-first", "« First", "first"),
+		btn("page-prev", "‹ Previous", "prev"),
+		app.Span().ID("page-info").Class("small muted").Text("Page "+itoa(p.page)+" of "+itoa(pages)+" · "+itoa(p.total)+" events"),
+		btn("page-next", "Next ›", "next"),
+		btn("page-last", "Last »", "last"),
+	)
+}
+
+func (p *storePage) postForm() app.UI {
+	return app.Form().ID("store-post").Class("card").Aria("label", "Post an event").OnSubmit(func(ctx app.Context, e app.Event) {
+		e.PreventDefault()
+		p.post(ctx)
+	}).Body(
+		app.H2().Text("Post an event"),
+		app.Div().Class("field").Body(
+			app.Label().For("post-tags").Text("Tags"),
+			app.Input().Type("text").ID("post-tags").Class("input").Required(true).Placeholder("deploy:web, env:prod").Value(p.formTags).
+				OnInput(func(ctx app.Context, e app.Event) { p.formTags = ctx.JSSrc().Get("value").String() }),
+		),
+		app.Div().Class("field").Body(
+			app.Label().For("post-type").Text("Type"),
+			app.Input().Type("text").ID("post-type").Class("input").Placeholder(wire.DefaultEventType).Pattern(`[\w-]+`).Value(p.formType).
+				OnInput(func(ctx app.Context, e app.Event) { p.formType = ctx.JSSrc().Get("value").String() }),
+		),
+		app.Div().Class("field").Body(
+			app.Label().For("post-value").Text("Value (JSON, optional)"),
+			app.Textarea().ID("post-value").Class("input code").Rows(4).Spellcheck(false).Placeholder(`{"version": "1.4.2"}`).Text(p.formValue).
+				OnInput(func(ctx app.Context, e app.Event) { p.formValue = ctx.JSSrc().Get("value").String() }),
+		),
+		app.If(p.formErr != "", app.P().ID("post-error").Class("notice notice-error").Role("alert").Text(p.formErr)),
+		app.If(p.formOK != "", app.P().ID("post-ok").Class("notice notice-ok").Role("status").Text(p.formOK)),
+		app.Button().Type("submit").ID("post-submit").Class("btn btn-primary").Disabled(p.busy).Text("Post event"),
+	)
+}
+
+func (p *storePage) liveView() app.UI {
+	now := time.Now()
+	return app.Section().Class("card").Aria("labelledby", "live-title").Body(
+		app.H2().ID("live-title").Text("Live stream"),
+		noticeView("live-notice", p.liveNote),
+		app.Ol().ID("store-live").Class("live-list").Aria("live", "polite").Body(
+			app.Range(p.live).Slice(func(i int) app.UI {
+				e := p.live[i]
+				return app.Li().DataSet("id", e.ID).Body(
+					app.Div().Body(
+						app.Span().Class("badge").Text(e.Type),
+						app.Span().Class("mono small muted").Text(" #"+strconv.FormatUint(e.ID, 10)+" · "+fmtClock(e.Timestamp, now)),
+					),
+					app.Div().Body(app.Range(e.Tags).Slice(func(j int) app.UI { return app.Span().Class("tag").Text(e.Tags[j]) })),
+					app.If(valueText(e.Value) != "—", app.Div().Class("mono small truncate").Text(valueText(e.Value))),
+				)
+			}),
+		),
+		app.If(len(p.live) == 0, app.P().Class("empty").Text("Waiting for events…")),
+	)
+}

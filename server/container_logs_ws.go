@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/hub"
+	"github.com/crowsnest-hq/crowsnest/internal/logs"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// Container log socket limits.
+const (
+	defaultContainerTail = 100
+	// maxContainerTail bounds a numeric tail; "all" asks for everything and
+	// is streamed rather than held.
+	maxContainerTail = 100_000
+	// inspectTimeout bounds resolving the container before the upgrade.
+	inspectTimeout        = 10 * time.Second
+	containerLogsEndpoint = "container_logs_ws"
+)
+
+// containerLogsRequest is a parsed container log socket request.
+type containerLogsRequest struct {
+	host       string
+	ref        string // ID, ID prefix or name
+	tail       int    // negative: all
+	since      time.Time
+	timestamps bool
+}
+
+// handleContainerLogsWS serves one container's output as a socket: stdout
+// and stderr lines with the engine's timestamps, a backlog of the last tail
+// lines first, then live ones from the one follow all viewers of the
+// container share. When the container stops the socket says so and closes
+// normally.
+func (s *Server) handleContainerLogsWS(w http.ResponseWriter, r *http.Request) {
+	req, err := parseContainerLogsRequest(r, time.Now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	cli, err := s.engines.Client(req.host)
+	if err != nil {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	ictx, cancel := context.WithTimeout(r.Context(), inspectTimeout)
+	info, err := cli.ContainerInspect(ictx, req.ref, client.ContainerInspectOptions{})
+	cancel()
+	switch {
+	case cerrdefs.IsNotFound(err):
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no such container on %s: %s", req.host, req.ref))
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, fmt.Sprintf("inspecting %s on %s: %v", req.ref, req.host, err))
+		return
+	}
+	ctr := logs.Container{ID: info.Container.ID, TTY: info.Container.Config != nil && info.Container.Config.Tty}
+
+	conn, err := s.acceptWS(w, r)
+	if err != nil {
+		s.log.Debug("container logs websocket upgrade refused", "err", err)
+		return
+	}
+	defer conn.CloseNow()
+	ctx := serveWS(r.Context(), conn)
+	code, reason := s.streamContainerLogs(ctx, conn, cli, ctr, req)
+	conn.Close(code, reason)
+}
+
+func parseContainerLogsRequest(r *http.Request, now time.Time) (containerLogsRequest, error) {
+	q := r.URL.Query()
+	req := containerLogsRequest{host: q.Get("host"), ref: r.PathValue("id"), tail: defaultContainerTail, timestamps: true}
+	if req.host == "" {
+		req.host = docker.DefaultHostName
+	}
+	if strings.TrimSpace(req.ref) == "" {
+		return req, errors.New("container: empty ID or name")
+	}
+	if v := q.Get("tail"); v != "" {
+		if v == "all" {
+			req.tail = -1
+		} else {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return req, fmt.Errorf("tail: %q is neither a non-negative integer nor \"all\"", v)
+			}
+			req.tail = min(n, maxContainerTail)
+		}
+	}
+	if v := q.Get("since"); v != "" {
+		t, err := parseTime(v, now)
+		if err != nil {
+			return req, fmt.Errorf("since: %w", err)
+		}
+		req.since = t
+	}
+	if v := q.Get("timestamps"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return req, fmt.Errorf("timestamps: %q is not a boolean", v)
+		}
+		req.timestamps = b
+	}
+	return req, nil
+}
+
+// streamContainerLogs sends the greeting, the viewer's backlog and live
+// lines until the container stops or the client leaves or falls behind.
+// It returns how to close.
+func (s *Server) streamContainerLogs(ctx context.Context, conn *websocket.Conn, cli *client.Client, ctr logs.Container, req containerLogsRequest) (websocket.StatusCode, string) {
+	write := func(v any) error {
+		frame, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encoding a log frame: %w", err)
+		}
+		if err := writeWS(ctx, conn, frame); err != nil {
+			return fmt.Errorf("writing a log frame: %w", err)
+		}
+		return nil
+	}
+	if err := write(wire.ConnectionEstablished); err != nil {
+		return websocket.StatusGoingAway, "write failed"
+	}
+	view, err := s.containerLogs.Open(ctx, req.host, cli, ctr, logs.ViewOptions{
+		Tail: req.tail, Since: req.since, Queue: s.cfg.StreamQueue,
+	})
+	if err != nil {
+		return websocket.StatusInternalError, closeReason("cannot follow the logs: " + err.Error())
+	}
+	defer view.Close()
+	var sent time.Time // timestamp of the last line sent, for the resume hint
+	writeFailed := false
+	err = view.Run(ctx, func(l wire.LogLine) error {
+		sent = l.Timestamp
+		if !req.timestamps {
+			l.Timestamp = time.Time{}
+		}
+		if err := write(l); err != nil {
+			writeFailed = true
+			return err
+		}
+		s.metrics.eventsOut.WithLabelValues(containerLogsEndpoint).Inc()
+		return nil
+	})
+	switch {
+	case writeFailed || ctx.Err() != nil:
+		return websocket.StatusGoingAway, "client gone"
+	case errors.Is(err, logs.ErrStopped):
+		if werr := write(wire.Message{Message: "container stopped"}); werr != nil {
+			return websocket.StatusGoingAway, "write failed"
+		}
+		return websocket.StatusNormalClosure, "container stopped"
+	case errors.Is(err, hub.ErrOverflow):
+		s.metrics.dropped.WithLabelValues(containerLogsEndpoint).Inc()
+		resume := ""
+		if !sent.IsZero() {
+			next := sent.Add(time.Nanosecond)
+			resume = fmt.Sprintf("; resume with since=%d.%09d", next.Unix(), next.Nanosecond())
+		}
+		return websocket.StatusTryAgainLater, closeReason("too slow: queue overflowed" + resume)
+	case errors.Is(err, logs.ErrClosed):
+		return websocket.StatusGoingAway, "server shutting down"
+	default:
+		s.log.Warn("container log stream failed", "host", req.host, "container", ctr.ID, "err", err)
+		return websocket.StatusInternalError, closeReason("log stream failed: " + err.Error())
+	}
+}
+
+// containerLogMetrics exposes how many engine log requests were made, by
+// kind: with one shared follow per container, "follow" grows with
+// containers watched, not with viewers.
+func (s *Server) containerLogMetrics() prometheus.Collector {
+	return containerLogCollector{s}
+}
+
+// containerLogCollector reads the counters of the server's logs.Streams at
+// scrape time.
+type containerLogCollector struct{ s *Server }
+
+var containerLogRequestsDesc = prometheus.NewDesc("crowsnest_container_log_requests_total",
+	"Engine container log requests, by kind (history, follow, backlog).", []string{"kind"}, nil)
+
+var containerLogFollowsDesc = prometheus.NewDesc("crowsnest_container_log_follows",
+	"Containers whose logs are followed now.", nil, nil)
+
+func (c containerLogCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- containerLogRequestsDesc
+	ch <- containerLogFollowsDesc
+}
+
+func (c containerLogCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, kind := range []string{logs.RequestHistory, logs.RequestFollow, logs.RequestBacklog} {
+		ch <- prometheus.MustNewConstMetric(containerLogRequestsDesc, prometheus.CounterValue, float64(c.s.containerLogs.Requests(kind)), kind)
+	}
+	ch <- prometheus.MustNewConstMetric(containerLogFollowsDesc, prometheus.GaugeValue, float64(c.s.containerLogs.Followers()))
+}

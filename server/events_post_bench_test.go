@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/crowsnest-hq/crowsnest/internal/store"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// benchPostWindow is how long each side of BenchmarkEventPost is loaded. Every
+// event costs a share of an fsync, so a fixed window rather than a fixed
+// count keeps the run short at 1 client and still long enough at 64.
+const benchPostWindow = 3 * time.Second
+
+// BenchmarkEventPost measures durable POST /api/v1/events through the whole
+// HTTP handler (parse, normalise, group commit with fsync, 201 with the
+// stored event) from 1, 16 and 64 concurrent clients, and in the same
+// iteration the baseline: bbolt's own db.Batch putting the same normalised
+// events into one bucket from as many goroutines, with no HTTP and no
+// indexes. Absolute figures drift on shared machines; the ratio is what the
+// target (≥ 0.6 at 64 clients) is about.
+func BenchmarkEventPost(b *testing.B) {
+	for _, clients := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			p := startInProcess(b, Config{StreamQueue: 1024})
+			client := &http.Client{Transport: &http.Transport{
+				MaxIdleConnsPerHost: clients, // keep-alive for every client: measure the handler, not dials
+				DisableCompression:  true,
+			}}
+			defer client.CloseIdleConnections()
+			db := benchOpenRawBolt(b)
+
+			var cn, base float64
+			for b.Loop() {
+				cn = benchLoadFor(b, clients, benchPostWindow, func(i int) error { return benchPostEvent(client, p.URL, i) })
+				base = benchLoadFor(b, clients, benchPostWindow, func(i int) error { return benchRawAppend(db, i) })
+			}
+			b.ReportMetric(cn, "events/s")
+			b.ReportMetric(base, "baseline-events/s")
+			b.ReportMetric(cn/base, "ratio")
+		})
+	}
+}
+
+// postBenchEvent is the i-th benchmark event as a client posts it: two tags
+// (one combined, so the store expands it), a type and a small numeric value.
+func postBenchEvent(i int) wire.Event {
+	return wire.Event{
+		Tags:  []string{"bench", fmt.Sprintf("host:h%d", i%4)},
+		Type:  "metrics",
+		Value: json.RawMessage(fmt.Sprintf(`{"cpu":%d}`, i%100)),
+	}
+}
+
+// postBody is what a client sends: no id and no timestamp, so the server
+// assigns both, as for a real client.
+type postBody struct {
+	Tags  []string        `json:"tags"`
+	Type  string          `json:"type"`
+	Value json.RawMessage `json:"value"`
+}
+
+func benchPostEvent(client *http.Client, base string, i int) error {
+	e := postBenchEvent(i)
+	body, err := json.Marshal(postBody{Tags: e.Tags, Type: e.Type, Value: e.Value})
+	if err != nil {
+		return err
+	}
+	resp, err := client.Post(base+"/api/v1/events", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body) // read it all so the connection is reused
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("POST /api/v1/events: %d %s", resp.StatusCode, data)
+	}
+	return nil
+}
+
+var benchRawBucket = []byte("events")
+
+// benchOpenRawBolt is the baseline's database: a fresh file with one bucket,
+// bbolt's default options (fsync on every commit, as the store does).
+func benchOpenRawBolt(b *testing.B) *bolt.DB {
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			b.Errorf("close raw bolt: %v", err)
+		}
+	})
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucket(benchRawBucket)
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+// benchRawAppend does what the store must do at the least for one posted
+// event: normalise it, encode it and put it under the next sequence number
+// in a shared, fsynced commit. JSON stands in for the store's record
+// encoding (same order of size, and the store is not asked for its private
+// encoder).
+func benchRawAppend(db *bolt.DB, i int) error {
+	e, err := store.Normalize(postBenchEvent(i), time.Now())
+	if err != nil {
+		return err
+	}
+	rec, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return db.Batch(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(benchRawBucket)
+		seq, err := bk.NextSequence()
+		if err != nil {
+			return err
+		}
+		return bk.Put(binary.BigEndian.AppendUint64(nil, seq), rec)
+	})
+}
+
+// benchLoadFor runs op from clients goroutines for d and returns the completed
+// operations per second. The first error fails the benchmark.
+func benchLoadFor(b *testing.B, clients int, d time.Duration, op func(i int) error) float64 {
+	b.Helper()
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error
+	start := time.Now()
+	deadline := start.Add(d)
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if err := op(int(next.Add(1))); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+	return float64(done.Load()) / elapsed.Seconds()
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/coder/websocket"
+
+	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/hub"
+	"github.com/crowsnest-hq/crowsnest/internal/stacks"
+	"github.com/crowsnest-hq/crowsnest/internal/store"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// startStacks opens the stack records, starts the manager (which resolves
+// stacks an earlier run left mid-action) and feeds it the container events
+// so stack status follows the engines. The returned stop must run before
+// the store closes: it waits for running actions to end and their messages
+// to be stored.
+func (s *Server) startStacks(ctx context.Context) (stop func(), err error) {
+	recs, err := store.NewStacks(s.store)
+	if err != nil {
+		return nil, fmt.Errorf("stack records: %w", err)
+	}
+	m, err := stacks.New(stacks.Options{
+		Records:     recs,
+		Events:      s.store,
+		Engines:     s.engines,
+		DataDir:     s.cfg.DataDir,
+		DefaultHost: docker.DefaultHostName,
+		Logger:      s.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stacks: %w", err)
+	}
+	s.stacks = m
+	ctx, cancel := context.WithCancel(ctx)
+	go m.Run(ctx)
+	go s.feedStacks(ctx, m)
+	return func() {
+		cancel()
+		if err := m.Close(); err != nil {
+			s.log.Error("closing stacks", "err", err)
+		}
+	}, nil
+}
+
+// feedStacks hands every container event to the manager. Should it fall
+// behind the feed, it subscribes again: the manager's periodic full read
+// covers what was missed.
+func (s *Server) feedStacks(ctx context.Context, m *stacks.Manager) {
+	for ctx.Err() == nil {
+		sub := s.feed.subscribe(feedQueue)
+		err := func() error {
+			defer sub.Close()
+			for {
+				select {
+				case it := <-sub.C():
+					m.Observe(it.Event)
+				case <-sub.Done():
+					return sub.Err()
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		}()
+		if !errors.Is(err, hub.ErrOverflow) {
+			return
+		}
+		s.log.Warn("stack status fell behind container events; resubscribing", "err", err)
+	}
+}
+
+// handleStacksWS serves the DockStat Stack Socket: the greeting, then every
+// stack-status, stack-progress, stack-error and stack-removed message
+// (only those of one stack with ?stack_id=). A client too slow to keep up
+// is closed with a reason; what it missed is in /api/v1/events?type=stack.
+func (s *Server) handleStacksWS(w http.ResponseWriter, r *http.Request) {
+	if !s.stacksReady(w) {
+		return
+	}
+	var filter int64 = -1
+	if v := r.URL.Query().Get("stack_id"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id < 0 {
+			writeError(w, http.StatusBadRequest, "stack_id: want a non-negative integer, got "+strconv.Quote(v))
+			return
+		}
+		filter = id
+	}
+	conn, err := s.acceptWS(w, r)
+	if err != nil {
+		s.log.Debug("stacks websocket upgrade refused", "err", err)
+		return
+	}
+	defer conn.CloseNow()
+	ctx := serveWS(r.Context(), conn)
+	// Subscribe before the greeting: a client that acts once greeted must
+	// see every message of that action.
+	sub := s.stacks.Subscribe(s.cfg.StreamQueue)
+	defer sub.Close()
+	greeting, err := json.Marshal(wire.ConnectionEstablished)
+	if err != nil {
+		panic(fmt.Sprintf("encoding the greeting: %v", err)) // a one-string struct always encodes
+	}
+	if err := writeWS(ctx, conn, greeting); err != nil {
+		return
+	}
+	for {
+		select {
+		case msg := <-sub.C():
+			if filter >= 0 && msg.StackID != filter {
+				continue
+			}
+			if err := writeWS(ctx, conn, msg.Frame); err != nil {
+				conn.Close(websocket.StatusGoingAway, "write failed")
+				return
+			}
+		case <-sub.Done():
+			if errors.Is(sub.Err(), hub.ErrOverflow) {
+				s.metrics.dropped.WithLabelValues("stacks").Inc()
+				conn.Close(websocket.StatusTryAgainLater, "too slow: queue overflowed; missed messages are in /api/v1/events?type=stack")
+				return
+			}
+			conn.Close(websocket.StatusGoingAway, "server shutting down")
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
