@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
@@ -16,50 +17,71 @@ import (
 // falls behind only under a burst far beyond any engine's event rate.
 const feedQueue = 1 << 16
 
-// feedItem is a stored container event, decoded once for every /events/ws
-// client to filter on, with the frame they send ready-made.
+// feedItem is one stored event as every stream client shares it: decoded
+// once, its frames encoded at most once, whatever the number of clients.
+// Clients receive a pointer and must not change it.
 type feedItem struct {
-	ID    uint64
-	Event wire.ContainerEvent
-	Frame []byte
+	Event     wire.Event
+	Container *wire.ContainerEvent // decoded when Event is a container event; its frame is Event.Value
+
+	sseOnce sync.Once
+	sse     []byte
+	sseErr  error
 }
 
-// eventFeed turns the store's stream into container events for /events/ws:
-// one decoding for all clients instead of one per client.
+// sseFrame is the item's server-sent-events message, encoded on first use.
+func (it *feedItem) sseFrame() ([]byte, error) {
+	it.sseOnce.Do(func() { it.sse, it.sseErr = sseFrame(it.Event) })
+	return it.sse, it.sseErr
+}
+
+// eventFeed turns the store's stream into the items stream clients read:
+// one decoding and one encoding per event instead of one per client. It has
+// two hubs so that container-event clients (/events/ws, stats, stacks) are
+// not woken by every API event, which only the SSE stream wants.
 type eventFeed struct {
-	log *slog.Logger
-	mu  sync.Mutex
-	hub *hub.Hub[feedItem]
+	log        *slog.Logger
+	mu         sync.Mutex
+	all        *hub.Hub[*feedItem]
+	containers *hub.Hub[*feedItem]
 }
 
 func newEventFeed(log *slog.Logger) *eventFeed {
-	return &eventFeed{log: log, hub: hub.New[feedItem]()}
+	return &eventFeed{log: log, all: hub.New[*feedItem](), containers: hub.New[*feedItem]()}
 }
 
-// subscribe returns a subscription to the container events stored from now on.
-func (f *eventFeed) subscribe(size int) *hub.Subscription[feedItem] {
+// subscribeAll returns a subscription to every event stored from now on.
+func (f *eventFeed) subscribeAll(size int) *hub.Subscription[*feedItem] {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.hub.Subscribe(size)
+	return f.all.Subscribe(size)
 }
 
-// clients is the number of current subscribers.
+// subscribeContainers returns a subscription to the container events stored
+// from now on.
+func (f *eventFeed) subscribeContainers(size int) *hub.Subscription[*feedItem] {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.containers.Subscribe(size)
+}
+
+// clients is the number of container-event subscribers.
 func (f *eventFeed) clients() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.hub.Len()
+	return f.containers.Len()
 }
 
-// dropped is the number of subscribers cut off as too slow.
+// dropped is the number of container-event subscribers cut off as too slow.
 func (f *eventFeed) dropped() uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.hub.Dropped()
+	return f.containers.Dropped()
 }
 
 // run feeds from st until ctx ends. Should the feed itself fall behind the
-// store, its clients are ended (they resume with since) rather than left
-// with a silent gap.
+// store, its clients are ended (they resume with since or Last-Event-ID)
+// rather than left with a silent gap.
 func (f *eventFeed) run(ctx context.Context, st store.Store) {
 	for ctx.Err() == nil {
 		sub := st.Subscribe(feedQueue)
@@ -70,29 +92,31 @@ func (f *eventFeed) run(ctx context.Context, st store.Store) {
 			f.restart()
 			continue
 		}
-		if err != nil {
-			f.log.Debug("event feed stopped", "err", err)
+		if err != nil && ctx.Err() == nil {
+			f.log.Warn("event feed stopped", "err", err)
 		}
 		break
 	}
 	f.mu.Lock()
-	f.hub.Close()
+	f.all.Close()
+	f.containers.Close()
 	f.mu.Unlock()
 }
 
-func (f *eventFeed) pump(ctx context.Context, sub *hub.Subscription[wire.Event]) error {
+func (f *eventFeed) pump(ctx context.Context, sub *hub.Subscription[*wire.Event]) error {
 	for {
 		select {
 		case e := <-sub.C():
-			if e.Type != wire.ContainerEventType {
-				continue
+			it := &feedItem{Event: *e}
+			if e.Type == wire.ContainerEventType {
+				ev, err := docker.DecodeRecord(*e)
+				if err != nil {
+					f.log.Warn("stored container event does not decode", "id", e.ID, "err", err)
+				} else {
+					it.Container = &ev
+				}
 			}
-			ev, err := docker.DecodeRecord(e)
-			if err != nil {
-				f.log.Warn("stored container event does not decode", "id", e.ID, "err", err)
-				continue
-			}
-			f.publish(feedItem{ID: e.ID, Event: ev, Frame: e.Value})
+			f.publish(it)
 		case <-sub.Done():
 			return sub.Err()
 		case <-ctx.Done():
@@ -101,17 +125,56 @@ func (f *eventFeed) pump(ctx context.Context, sub *hub.Subscription[wire.Event])
 	}
 }
 
-func (f *eventFeed) publish(it feedItem) {
+// publish hands it to the subscribers of every hub it belongs to.
+func (f *eventFeed) publish(it *feedItem) {
 	f.mu.Lock()
-	h := f.hub
+	all, containers := f.all, f.containers
 	f.mu.Unlock()
-	h.Publish(it)
+	all.Publish(it)
+	if it.Container != nil {
+		containers.Publish(it)
+	}
 }
 
-// restart ends every current subscriber and starts a fresh hub.
+// restart ends every current subscriber and starts fresh hubs.
 func (f *eventFeed) restart() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.hub.Close()
-	f.hub = hub.New[feedItem]()
+	f.all.Close()
+	f.containers.Close()
+	f.all, f.containers = hub.New[*feedItem](), hub.New[*feedItem]()
+}
+
+// followContainers calls fn with every container event stored from now on,
+// until ctx ends. When it falls behind (its queue overflows, or the feed
+// restarts), events may have been missed: it calls lost, waits a moment so
+// a feed that stays closed is not spun on, and subscribes again.
+func (s *Server) followContainers(ctx context.Context, queue int, fn func(wire.ContainerEvent), lost func(error)) {
+	for ctx.Err() == nil {
+		sub := s.feed.subscribeContainers(queue)
+		err := func() error {
+			defer sub.Close()
+			for {
+				select {
+				case it := <-sub.C():
+					fn(*it.Container)
+				case <-sub.Done():
+					return sub.Err()
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		}()
+		if ctx.Err() != nil {
+			return
+		}
+		lost(err)
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -71,7 +71,7 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 
 	// Subscribe before reading LastID: whatever is stored after last arrives
 	// on the subscription, whatever up to it is in the store for the replay.
-	sub := s.store.Subscribe(s.cfg.StreamQueue)
+	sub := s.feed.subscribeAll(s.cfg.StreamQueue)
 	defer sub.Close()
 	last := s.store.LastID()
 
@@ -93,15 +93,15 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := r.Context()
-	sendEvent := func(e wire.Event) error {
-		frame, err := sseFrame(e)
+	out := s.metrics.eventsOut.WithLabelValues(sseEndpoint)
+	sendFrame := func(frame []byte, err error) error {
 		if err != nil {
 			return err
 		}
 		if err := sw.send(frame); err != nil {
 			return err
 		}
-		s.metrics.eventsOut.WithLabelValues(sseEndpoint).Inc()
+		out.Inc()
 		return nil
 	}
 	// Replay only when there is something after the client's id: Scan's
@@ -119,7 +119,7 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 				ended = true
 				return store.ErrStop
 			default:
-				return sendEvent(e)
+				return sendFrame(sseFrame(e))
 			}
 		})
 		if err != nil {
@@ -139,11 +139,11 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 	defer heartbeat.Stop()
 	for {
 		select {
-		case e := <-sub.C():
-			if e.ID <= last || !f.Match(e) {
+		case it := <-sub.C():
+			if it.Event.ID <= last || !f.Match(it.Event) {
 				continue // in the replay already, or filtered out
 			}
-			if err := sendEvent(e); err != nil {
+			if err := sendFrame(it.sseFrame()); err != nil {
 				return
 			}
 			heartbeat.Reset(sseHeartbeat) // an event is as good as a heartbeat

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/crowsnest-hq/crowsnest/internal/store"
+	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
@@ -488,7 +489,10 @@ func TestStreamReplayStopsOnOverflow(t *testing.T) {
 	for i := range more {
 		more[i] = wire.Event{Tags: []string{"a"}}
 	}
-	ts.appendEvents(t, more...)
+	probe := ts.s.feed.subscribeAll(len(more))
+	defer probe.Close()
+	stored := ts.appendEvents(t, more...)
+	waitFed(t, probe, stored[len(stored)-1].ID)
 	close(slow.release)
 	select {
 	case <-done:
@@ -500,6 +504,23 @@ func TestStreamReplayStopsOnOverflow(t *testing.T) {
 	}
 	if n := counterValue(t, ts.s.metrics.dropped.WithLabelValues(sseEndpoint)); n != 1 {
 		t.Errorf("dropped %v, want 1", n)
+	}
+}
+
+// waitFed returns once probe, subscribed to the feed before id was stored,
+// has received it: the feed hands an event to all its subscribers at once,
+// so every other stream's queue has had its chance at id too.
+func waitFed(t *testing.T, probe *hub.Subscription[*feedItem], id uint64) {
+	t.Helper()
+	for {
+		select {
+		case it := <-probe.C():
+			if it.Event.ID >= id {
+				return
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the feed never passed on event %d", id)
+		}
 	}
 }
 

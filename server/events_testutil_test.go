@@ -47,12 +47,25 @@ func newTestServer(t *testing.T) *eventsTestServer {
 			t.Errorf("close store: %v", err)
 		}
 	})
+	log := slog.New(slog.DiscardHandler)
 	s := &Server{
 		cfg:   Config{StreamQueue: testStreamQueue},
-		log:   slog.New(slog.DiscardHandler),
+		log:   log,
 		store: st,
+		feed:  newEventFeed(log),
 	}
 	s.metrics = newMetrics(s)
+	ctx, cancel := context.WithCancel(context.Background())
+	fed := make(chan struct{})
+	go func() {
+		s.feed.run(ctx, st)
+		close(fed)
+	}()
+	// Registered after the store's cleanup, so the feed stops before it.
+	t.Cleanup(func() {
+		cancel()
+		<-fed
+	})
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		if strings.HasPrefix(rt.Path, "/api/v1/events") {

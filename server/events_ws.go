@@ -96,7 +96,7 @@ func (s *Server) liveEngineError() error {
 func (s *Server) streamEvents(ctx context.Context, conn *websocket.Conn, req eventsRequest) (websocket.StatusCode, string) {
 	// Subscribe before reading history: whatever is stored after lastID
 	// arrives live, whatever before it is in the replay.
-	sub := s.feed.subscribe(s.cfg.StreamQueue)
+	sub := s.feed.subscribeContainers(s.cfg.StreamQueue)
 	defer sub.Close()
 	lastID := s.store.LastID()
 	var sent time.Time // time of the last event sent, to tell a dropped client where to resume
@@ -123,13 +123,14 @@ func (s *Server) streamEvents(ctx context.Context, conn *websocket.Conn, req eve
 	for {
 		select {
 		case it := <-sub.C():
-			if it.ID <= lastID || !req.filters.Match(it.Event) {
+			ev := it.Container
+			if it.Event.ID <= lastID || !req.filters.Match(*ev) {
 				continue
 			}
-			if req.until != nil && it.Event.TimeNano > req.until.UnixNano() {
+			if req.until != nil && ev.TimeNano > req.until.UnixNano() {
 				return websocket.StatusNormalClosure, "until reached"
 			}
-			if err := send(it.Event, it.Frame); err != nil {
+			if err := send(*ev, it.Event.Value); err != nil {
 				return websocket.StatusGoingAway, closeReason("write failed")
 			}
 		case <-untilC:

@@ -64,24 +64,28 @@ type fanoutResult struct {
 
 // benchFrames are container events as the store holds them; timeNano is
 // overwritten with the send time to measure latency.
-func benchFrames(n int) []feedItem {
-	items := make([]feedItem, n)
+func benchFrames(n int) []*feedItem {
+	items := make([]*feedItem, n)
 	now := time.Now()
 	for i := range items {
 		ev := syntheticEvent(i, now, "")
 		rec := docker.EventRecord(ev)
-		items[i] = feedItem{ID: uint64(i + 1), Event: ev, Frame: rec.Value}
+		rec.ID = uint64(i + 1)
+		items[i] = &feedItem{Event: rec, Container: &ev}
 	}
 	return items
 }
 
-// stampFrame rewrites a frame's timeNano to now, so receivers measure latency.
-func stampFrame(it feedItem) feedItem {
+// stampFrame is a copy of it whose timeNano is now, so receivers measure
+// latency.
+func stampFrame(it *feedItem) *feedItem {
 	now := time.Now().UnixNano()
-	old := []byte(`"timeNano":` + strconv.FormatInt(it.Event.TimeNano, 10))
-	it.Frame = bytes.Replace(it.Frame, old, []byte(`"timeNano":`+strconv.FormatInt(now, 10)), 1)
-	it.Event.TimeNano = now
-	return it
+	ev := *it.Container
+	old := []byte(`"timeNano":` + strconv.FormatInt(ev.TimeNano, 10))
+	rec := it.Event
+	rec.Value = bytes.Replace(rec.Value, old, []byte(`"timeNano":`+strconv.FormatInt(now, 10)), 1)
+	ev.TimeNano = now
+	return &feedItem{Event: rec, Container: &ev}
 }
 
 // receivers dials n sockets to url and counts frames until each has want.
@@ -144,18 +148,18 @@ func percentile(d []time.Duration, p float64) time.Duration {
 
 // fanoutCrowsnest sends frames through the feed to clients on /events/ws,
 // pausing every between events (0: as fast as possible).
-func fanoutCrowsnest(b *testing.B, clients int, frames []feedItem, every time.Duration) fanoutResult {
+func fanoutCrowsnest(b *testing.B, clients int, frames []*feedItem, every time.Duration) fanoutResult {
 	p := startInProcess(b, Config{StreamQueue: len(frames) + 1})
 	r, closeAll := dialReceivers(b, p.WS("/events/ws"), clients, len(frames))
 	defer closeAll()
 	for p.srv.feed.clients() < clients {
 		time.Sleep(time.Millisecond)
 	}
-	return measure(r, clients, frames, every, func(it feedItem) { p.srv.feed.publish(stampFrame(it)) })
+	return measure(r, clients, frames, every, func(it *feedItem) { p.srv.feed.publish(stampFrame(it)) })
 }
 
 // fanoutBaseline writes the frames to every socket in a plain loop.
-func fanoutBaseline(b *testing.B, clients int, frames []feedItem) fanoutResult {
+func fanoutBaseline(b *testing.B, clients int, frames []*feedItem) fanoutResult {
 	var mu sync.Mutex
 	var conns []*websocket.Conn
 	ready := make(chan struct{}, clients)
@@ -177,17 +181,17 @@ func fanoutBaseline(b *testing.B, clients int, frames []feedItem) fanoutResult {
 	for range clients {
 		<-ready
 	}
-	return measure(r, clients, frames, 0, func(it feedItem) {
+	return measure(r, clients, frames, 0, func(it *feedItem) {
 		it = stampFrame(it)
 		for _, c := range conns {
-			if err := c.Write(context.Background(), websocket.MessageText, it.Frame); err != nil {
+			if err := c.Write(context.Background(), websocket.MessageText, it.Event.Value); err != nil {
 				b.Errorf("baseline write: %v", err)
 			}
 		}
 	})
 }
 
-func measure(r *receivers, clients int, frames []feedItem, every time.Duration, send func(feedItem)) fanoutResult {
+func measure(r *receivers, clients int, frames []*feedItem, every time.Duration, send func(*feedItem)) fanoutResult {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()

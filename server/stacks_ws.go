@@ -50,30 +50,12 @@ func (s *Server) startStacks(ctx context.Context) (stop func(), err error) {
 	}, nil
 }
 
-// feedStacks hands every container event to the manager. Should it fall
-// behind the feed, it subscribes again: the manager's periodic full read
-// covers what was missed.
+// feedStacks hands every container event to the manager. After a gap the
+// manager's periodic full read covers what was missed.
 func (s *Server) feedStacks(ctx context.Context, m *stacks.Manager) {
-	for ctx.Err() == nil {
-		sub := s.feed.subscribe(feedQueue)
-		err := func() error {
-			defer sub.Close()
-			for {
-				select {
-				case it := <-sub.C():
-					m.Observe(it.Event)
-				case <-sub.Done():
-					return sub.Err()
-				case <-ctx.Done():
-					return nil
-				}
-			}
-		}()
-		if !errors.Is(err, hub.ErrOverflow) {
-			return
-		}
+	s.followContainers(ctx, feedQueue, m.Observe, func(err error) {
 		s.log.Warn("stack status fell behind container events; resubscribing", "err", err)
-	}
+	})
 }
 
 // handleStacksWS serves the DockStat Stack Socket: the greeting, then every

@@ -79,39 +79,13 @@ func (s *Server) startStats(ctx context.Context) (wait func(), err error) {
 }
 
 // feedStats passes every stored container event to the collector, so its
-// inventory follows starts and deaths as they happen. Should it fall
-// behind the feed, it subscribes again and has every engine listed anew.
+// inventory follows starts and deaths as they happen; after a gap it has
+// every engine listed anew.
 func (s *Server) feedStats(ctx context.Context) {
-	for ctx.Err() == nil {
-		sub := s.feed.subscribe(statsFeedQueue)
-		err := func() error {
-			for {
-				select {
-				case it := <-sub.C():
-					s.stats.HandleEvent(it.Event)
-				case <-sub.Done():
-					return sub.Err()
-				case <-ctx.Done():
-					return nil
-				}
-			}
-		}()
-		sub.Close()
-		if ctx.Err() != nil {
-			return
-		}
-		// Overflowed, or the feed restarted its hub (ErrClosed) after
-		// falling behind the store itself: events may have been missed.
+	s.followContainers(ctx, statsFeedQueue, s.stats.HandleEvent, func(err error) {
 		s.log.Warn("stats lost events of the feed; listing containers again", "err", err)
 		s.stats.Resync()
-		t := time.NewTimer(time.Second) // never spin on a feed that stays closed
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // handleStatsWS serves DockStat's "Docker Stats socket": a greeting, then a

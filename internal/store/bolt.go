@@ -40,7 +40,7 @@ type boltStore struct {
 	db   *bolt.DB
 	opts Options
 	log  *slog.Logger
-	hub  *hub.Hub[wire.Event]
+	hub  *hub.Hub[*wire.Event]
 
 	lastID atomic.Uint64 // newest committed id, set before publishing
 
@@ -85,7 +85,7 @@ func Open(path string, opts Options) (Store, error) {
 		db:    db,
 		opts:  opts,
 		log:   opts.Logger.With("component", "store"),
-		hub:   hub.New[wire.Event](),
+		hub:   hub.New[*wire.Event](),
 		wake:  make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 		maxTs: math.MinInt64,
@@ -135,7 +135,7 @@ func (s *boltStore) init() error {
 func (s *boltStore) LastID() uint64 { return s.lastID.Load() }
 
 // Subscribe registers with the hub the writer publishes to.
-func (s *boltStore) Subscribe(size int) *hub.Subscription[wire.Event] {
+func (s *boltStore) Subscribe(size int) *hub.Subscription[*wire.Event] {
 	return s.hub.Subscribe(size)
 }
 

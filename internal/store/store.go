@@ -34,8 +34,9 @@ type Store interface {
 	// LastID is the id of the newest stored event, 0 when there is none.
 	LastID() uint64
 	// Subscribe returns a subscription to the events appended from now on,
-	// with a queue of size events.
-	Subscribe(size int) *hub.Subscription[wire.Event]
+	// with a queue of size events. Subscribers share each event: they
+	// must not change it.
+	Subscribe(size int) *hub.Subscription[*wire.Event]
 	// Close stops subscriptions and background work and closes the file.
 	Close() error
 }
