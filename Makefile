@@ -8,7 +8,7 @@ ADDR     ?= 127.0.0.1:8080
 PKGS     := ./...
 FUZZTIME ?= 30s
 
-.PHONY: all build run test bench fuzz image vet clean wasm icons templ chromium
+.PHONY: all build run test bench fuzz soak image vet clean wasm icons templ build-tools test-tools
 
 all: build
 
@@ -27,7 +27,7 @@ vet:
 
 ## test: every test, with the race detector, on the real engine (and, for
 ## the UI, in Debian's chromium, installed here when missing)
-test: wasm vet chromium openssh
+test: test-tools wasm vet
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 ## bench: the benchmarks, with a report in BENCHMARKS.md
@@ -54,8 +54,7 @@ web/app.wasm: $(WASM_SRC)
 
 # Level 11 with a 16 MiB window: the best ratio, about 20 s on two cores, and
 # only when the app changed.
-web/app.wasm.br: web/app.wasm
-	@command -v brotli >/dev/null 2>&1 || apt-get install -y brotli
+web/app.wasm.br: web/app.wasm | build-tools
 	brotli -f -q 11 -w 24 -o $@ $<
 
 web/app.wasm.gz: web/app.wasm
@@ -82,16 +81,22 @@ icons:
 templ:
 	$(GO) run github.com/a-h/templ/cmd/templ@v0.3.977 generate
 
-## chromium: Debian's browser for the browser tests, installed only when it is
-## not on PATH already (apt-get needs root, as on the CI machine)
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update && apt-get install -y chromium; }
+# Debian packages, installed only when missing (apt-get needs root, as on
+# the CI machine): brotli to build the UI; chromium and OpenSSH for the
+# browser and ssh:// engine tests (the latter run a private sshd on 127.0.0.1).
+APT_INSTALL = apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-## openssh: Debian's sshd and ssh client, for the ssh:// engine tests (a
-## private sshd on 127.0.0.1), installed only when missing
-.PHONY: openssh
-openssh:
-	@{ command -v sshd || test -x /usr/sbin/sshd; } >/dev/null 2>&1 && command -v ssh >/dev/null 2>&1 || { apt-get update && apt-get install -y openssh-server openssh-client; }
+## build-tools: what building needs beyond Go
+build-tools:
+	@command -v brotli >/dev/null 2>&1 || { $(APT_INSTALL) brotli; }
+
+## test-tools: what the tests need beyond Go and an engine
+test-tools:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	{ command -v sshd || test -x /usr/sbin/sshd; } >/dev/null 2>&1 || missing="$$missing openssh-server"; \
+	command -v ssh >/dev/null 2>&1 || missing="$$missing openssh-client"; \
+	if [ -n "$$missing" ]; then $(APT_INSTALL) $$missing; fi
 
 clean:
 	rm -rf bin web/app.wasm web/app.wasm.br web/app.wasm.gz web/wasm_exec.js web/version.txt
