@@ -228,6 +228,8 @@ func (u *uiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p {
 	case "/app.wasm", "/goapp.wasm": // go-app's aliases of the wasm
 		p = "/web/app.wasm"
+	case "/favicon.ico": // asked for by every browser, whatever the page links
+		p = "/web/icon-192.png"
 	}
 	if a, ok := u.assets[p]; ok {
 		u.serveAsset(w, r, p, a)
