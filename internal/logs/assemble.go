@@ -109,6 +109,19 @@ func (a *assembler) line(stream string, p *pending, partial bool) {
 	p.buf, p.marks = p.buf[:0], p.marks[:0]
 }
 
+// pendingSince is the timestamp of the oldest entry an unfinished line
+// still holds bytes of, zero when no line is unfinished. The engine stamps
+// the rest of such a line no earlier.
+func (a *assembler) pendingSince() time.Time {
+	var oldest time.Time
+	for _, p := range a.pend {
+		if len(p.marks) > 0 && (oldest.IsZero() || p.marks[0].ts.Before(oldest)) {
+			oldest = p.marks[0].ts
+		}
+	}
+	return oldest
+}
+
 // flush sends every unfinished line. partial says whether more of them may
 // follow elsewhere (the end of a backlog that live lines continue) or not
 // (the container stopped).

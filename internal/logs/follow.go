@@ -19,12 +19,16 @@ import (
 // newest of them, publishing every line to the viewers' hub and
 // remembering it for viewers that join later.
 //
-// Why this is gap-free: history and follow are cut at one engine timestamp
-// (follow's since is the newest history timestamp plus 1 ns), and every
-// line has exactly one engine timestamp, so each line is in one of the two
-// whatever the clocks of crowsnest and the engine say. A viewer copies the
-// memory and subscribes under the lock that publishing holds, so a line is
-// either in its copy or in its queue, never both or neither.
+// Why this is gap-free: the follow starts at an engine timestamp no later
+// than that of any entry history may have missed, and drops the entries it
+// reads again that history already passed on (see handover), so each entry
+// is taken from one of the two whatever the clocks of crowsnest and the
+// engine say. Cutting just after the newest history entry would not do:
+// the engine stamps all 16 KiB pieces of a long line alike, so the rest of
+// a line being written during history is stamped no later than its start.
+// A viewer copies the memory and subscribes under the lock that publishing
+// holds, so a line is either in its copy or in its queue, never both or
+// neither.
 type follower struct {
 	s      *Streams
 	key    string
@@ -68,18 +72,15 @@ func (f *follower) run() {
 	log := f.s.opts.Logger.With("host", f.host, "container", shortID(f.id))
 	asm := newAssembler(f.s.opts.MaxLine, f.tty, f.add)
 
-	entries := 0
-	var newest time.Time
+	var seen []seenEntry
 	err := f.read(RequestHistory, client.ContainerLogsOptions{Tail: strconv.Itoa(f.s.opts.Recent)},
 		func(stream string, ts time.Time, content []byte) error {
-			entries++
-			if ts.After(newest) {
-				newest = ts
-			}
+			seen = append(seen, newSeenEntry(stream, ts, content))
 			return asm.add(stream, ts, content)
 		})
+	fromStart := len(seen) < f.s.opts.Recent
 	f.mu.Lock()
-	f.fromStart = entries < f.s.opts.Recent
+	f.fromStart = fromStart
 	f.mu.Unlock()
 	close(f.ready)
 	if err != nil {
@@ -88,12 +89,22 @@ func (f *follower) run() {
 		return
 	}
 
+	// A line history ended in the middle of stays in asm: the follow
+	// continues it, starting early enough to have its rest (see handover).
+	since, skip := handover(seen, asm.pendingSince(), fromStart)
+	seen = nil // only skip is needed from here on
 	opts := client.ContainerLogsOptions{Follow: true}
-	if !newest.IsZero() {
-		opts.Since = engineTime(newest.Add(time.Nanosecond))
+	if !since.IsZero() {
+		opts.Since = engineTime(since)
 	}
-	log.Debug("following container logs", "since", opts.Since)
-	err = f.read(RequestFollow, opts, asm.add)
+	log.Debug("following container logs", "since", opts.Since, "rereading", len(skip))
+	sk := skipper{skip: skip}
+	err = f.read(RequestFollow, opts, func(stream string, ts time.Time, content []byte) error {
+		if sk.seen(stream, ts, content) {
+			return nil
+		}
+		return asm.add(stream, ts, content)
+	})
 	switch {
 	case err == nil:
 		asm.flush(false) // the container stopped: its last line is complete
