@@ -227,11 +227,13 @@ func TestSourcesAgreeWithTheEngine(t *testing.T) {
 	t.Logf("holder memory: engine API %.1f MiB, engine source %.1f MiB, cgroup source %.1f MiB",
 		mib(engHeld), mib(mem[0]), mib(mem[1]))
 
-	// Two cores shared with whatever else runs: a busy core is 100 % give
-	// or take a lot, but both sources must see what the engine sees.
+	// Two cores shared with whatever else runs (go test runs packages in
+	// parallel): the burner gets a full core only on an idle machine, so
+	// the absolute bounds only prove it registers as busy; what the user
+	// relies on is that both sources see what the engine sees.
 	for i, name := range []string{"engine", "cgroup"} {
-		if cpu[i] < 40 || cpu[i] > 130 {
-			t.Errorf("%s source: burner at %.1f %%, want about 100", name, cpu[i])
+		if cpu[i] < 15 || cpu[i] > 130 {
+			t.Errorf("%s source: burner at %.1f %%, want a busy core (the engine says %.1f %%)", name, cpu[i], engCPU)
 		}
 		if math.Abs(cpu[i]-engCPU) > 25 {
 			t.Errorf("%s source: burner at %.1f %%, the engine says %.1f %%", name, cpu[i], engCPU)
