@@ -18,6 +18,16 @@ import (
 // hung engine counts as unreachable instead of stalling its goroutine.
 const connectTimeout = 15 * time.Second
 
+// While the event stream is open the engine is pinged every
+// livenessInterval and must answer within livenessTimeout. An engine that
+// hangs (or a link that silently drops) keeps the stream open without
+// sending anything, and a quiet engine sends nothing either, so only a
+// request of our own can tell them apart.
+const (
+	livenessInterval = 5 * time.Second
+	livenessTimeout  = 5 * time.Second
+)
+
 // run keeps the engine's event stream going until ctx ends: connect,
 // stream, and on any failure mark the engine unreachable, wait, and resume
 // from the cursor.
@@ -48,8 +58,8 @@ func (e *engine) stream(ctx context.Context, cur *cursor, b *backoff) error {
 	if err != nil {
 		return err
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel() // ends the client's reading goroutine
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil) // ends the client's reading goroutine and the liveness check
 	res := e.cli.Events(sctx, client.EventsListOptions{
 		Since:   sinceParam(cur.nano),
 		Filters: make(client.Filters).Add("type", string(events.ContainerEventType)),
@@ -63,8 +73,17 @@ func (e *engine) stream(ctx context.Context, cur *cursor, b *backoff) error {
 	}
 	e.connected(version, apiVersion)
 	b.reset()
+	live := make(chan struct{})
+	go func() {
+		defer close(live)
+		e.checkLiveness(sctx, cancel)
+	}()
+	// Wait for the check, so no ping outlives Run and the client's Close.
+	defer func() { cancel(nil); <-live }()
 	for {
 		select {
+		case <-sctx.Done():
+			return context.Cause(sctx)
 		case m := <-res.Messages:
 			ev := convert(e.name, m)
 			if cur.seen(ev) {
@@ -75,10 +94,35 @@ func (e *engine) stream(ctx context.Context, cur *cursor, b *backoff) error {
 			}
 			cur.advance(ev)
 		case err := <-res.Err:
+			if sctx.Err() != nil {
+				return context.Cause(sctx) // the liveness check ended it: say why
+			}
 			if errors.Is(err, io.EOF) || err == nil {
 				return errors.New("event stream: the engine closed it")
 			}
 			return fmt.Errorf("event stream: %w", err)
+		}
+	}
+}
+
+// checkLiveness pings the engine until ctx ends, and ends the stream with
+// the reason when a ping fails, so a hung engine is reported unreachable
+// and reconnected rather than shown connected forever.
+func (e *engine) checkLiveness(ctx context.Context, fail context.CancelCauseFunc) {
+	t := time.NewTicker(livenessInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, livenessTimeout)
+		_, err := e.cli.Ping(pctx, client.PingOptions{})
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			fail(fmt.Errorf("engine stopped answering: ping: %w", err))
+			return
 		}
 	}
 }

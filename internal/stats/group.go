@@ -80,6 +80,15 @@ func (c *Collector) collectLocked(queries []Query, d time.Duration, now time.Tim
 	var frames []wire.Stats
 	var errs []wire.StatsError
 	next := make(map[key]wire.Stats, len(sent))
+	// An engine whose event stream broke is unreachable now, though the
+	// inventory may not list it again for a whole Resync period: say so at
+	// once rather than repeat its containers' last samples silently.
+	down := map[string]string{}
+	for _, h := range c.eng.Hosts() {
+		if h.State == wire.HostUnreachable {
+			down[h.Name] = h.Error
+		}
+	}
 	for _, host := range c.order {
 		h := c.hosts[host]
 		if !slices.ContainsFunc(queries, func(q Query) bool { return q.Host == "" || q.Host == host }) {
@@ -87,6 +96,8 @@ func (c *Collector) collectLocked(queries []Query, d time.Duration, now time.Tim
 		}
 		if h.err != nil {
 			errs = append(errs, wire.StatsError{HostID: host, Error: h.err.Error()})
+		} else if reason, ok := down[host]; ok {
+			errs = append(errs, wire.StatsError{HostID: host, Error: "engine unreachable: " + reason})
 		}
 		ids := make([]string, 0, len(h.containers))
 		for id, ct := range h.containers {
