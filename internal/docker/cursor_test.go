@@ -55,18 +55,3 @@ func TestSinceParam(t *testing.T) {
 		t.Error("sinceParam(0) is not empty")
 	}
 }
-
-func TestBackoffGrowsWithJitterAndResets(t *testing.T) {
-	b := backoff{min: 100 * time.Millisecond, max: time.Second}
-	for i, want := range []time.Duration{100, 200, 400, 800, 1000, 1000} {
-		want *= time.Millisecond
-		d := b.next()
-		if d < want/2 || d > want {
-			t.Errorf("attempt %d: %v, want within [%v, %v]", i, d, want/2, want)
-		}
-	}
-	b.reset()
-	if d := b.next(); d > 100*time.Millisecond {
-		t.Errorf("after reset: %v", d)
-	}
-}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crowsnest-hq/crowsnest/internal/backoff"
 	"io"
 	"maps"
 	"time"
@@ -38,14 +39,14 @@ func (e *engine) run(ctx context.Context) {
 			cur = after(nano)
 		}
 	}
-	b := backoff{min: e.minB, max: e.maxB}
+	b := backoff.Backoff{Min: e.minB, Max: e.maxB}
 	for {
 		err := e.stream(ctx, &cur, &b)
 		if ctx.Err() != nil {
 			return
 		}
 		e.unreachable(err)
-		if !b.wait(ctx) {
+		if !b.Wait(ctx) {
 			return
 		}
 	}
@@ -53,7 +54,7 @@ func (e *engine) run(ctx context.Context) {
 
 // stream connects once and passes events to the sink until the stream
 // fails; it always returns an error, ctx's own when ctx ended.
-func (e *engine) stream(ctx context.Context, cur *cursor, b *backoff) error {
+func (e *engine) stream(ctx context.Context, cur *cursor, b *backoff.Backoff) error {
 	version, apiVersion, err := e.handshake(ctx, cur)
 	if err != nil {
 		return err
@@ -72,7 +73,7 @@ func (e *engine) stream(ctx context.Context, cur *cursor, b *backoff) error {
 	default:
 	}
 	e.connected(version, apiVersion)
-	b.reset()
+	b.Reset()
 	live := make(chan struct{})
 	go func() {
 		defer close(live)
@@ -160,7 +161,7 @@ func (e *engine) handshake(ctx context.Context, cur *cursor) (version, apiVersio
 // it is kept or ctx ends: skipping it would lose it for good. The stream is
 // not read meanwhile; the engine buffers for a while.
 func (e *engine) deliver(ctx context.Context, ev wire.ContainerEvent) error {
-	b := backoff{min: e.minB, max: e.maxB}
+	b := backoff.Backoff{Min: e.minB, Max: e.maxB}
 	for {
 		err := e.sink(ctx, ev)
 		if err == nil {
@@ -170,7 +171,7 @@ func (e *engine) deliver(ctx context.Context, ev wire.ContainerEvent) error {
 			return ctx.Err()
 		}
 		e.log.Warn("event not kept, retrying", "id", ev.ID, "action", ev.Action, "timeNano", ev.TimeNano, "err", err)
-		if !b.wait(ctx) {
+		if !b.Wait(ctx) {
 			return ctx.Err()
 		}
 	}

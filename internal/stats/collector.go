@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crowsnest-hq/crowsnest/internal/backoff"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -225,7 +226,7 @@ func (c *Collector) runSource(ctx context.Context, s *source) {
 		c.log.Error("stats: no client for host", "host", s.key.host, "err", err)
 		return
 	}
-	b := backoff{min: time.Second, max: 30 * time.Second}
+	b := backoff.Backoff{Min: time.Second, Max: 30 * time.Second}
 	for {
 		target, err := c.prepare(ctx, s, cli)
 		if err == nil {
@@ -242,7 +243,7 @@ func (c *Collector) runSource(ctx context.Context, s *source) {
 			return
 		}
 		c.log.Warn("stats: cannot start collecting", "host", s.key.host, "container", short(s.key.id), "err", err)
-		if !b.wait(ctx) {
+		if !b.Wait(ctx) {
 			return
 		}
 	}

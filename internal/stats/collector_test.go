@@ -289,11 +289,18 @@ func TestStreamsFollowContainers(t *testing.T) {
 	if got := c.Counters().EngineStreamsOpened; got != 1 {
 		t.Errorf("20 watchers opened %d engine streams, want 1", got)
 	}
+	// Stopped in the background while watches[0] is read: on a busy engine
+	// a stop can outlast the watcher's queue, which would drop it as slow.
 	timeout := 1
-	if _, err := cli.ContainerStop(context.Background(), id, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
+	stopped := make(chan error, 1)
+	go func() {
+		_, err := cli.ContainerStop(context.Background(), id, client.ContainerStopOptions{Timeout: &timeout})
+		stopped <- err
+	}()
+	last := waitStats(t, watches[0], id, 30*time.Second, func(s wire.Stats) bool { return s.State != "running" })
+	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
-	last := waitStats(t, watches[0], id, 30*time.Second, func(s wire.Stats) bool { return s.State != "running" })
 	if last.State != "exited" || last.CPUUsage != 0 || last.MemoryUsage != 0 || !strings.HasPrefix(last.Status, "Exited (143)") {
 		t.Errorf("last frame = %+v, want exited with zero usage", last)
 	}

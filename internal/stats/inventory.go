@@ -3,6 +3,7 @@ package stats
 import (
 	"context"
 	"fmt"
+	"github.com/crowsnest-hq/crowsnest/internal/backoff"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,7 @@ type hostInventory struct {
 // missed (a dropped feed, an engine restart) are corrected within one
 // period. A failing engine is retried with backoff.
 func (c *Collector) runInventory(ctx context.Context, h *hostInventory) {
-	b := backoff{min: time.Second, max: c.opts.Resync}
+	b := backoff.Backoff{Min: time.Second, Max: c.opts.Resync}
 	for {
 		err := c.list(ctx, h)
 		if ctx.Err() != nil {
@@ -49,9 +50,9 @@ func (c *Collector) runInventory(ctx context.Context, h *hostInventory) {
 		}
 		wait := c.opts.Resync
 		if err != nil {
-			wait = b.next()
+			wait = b.Next()
 		} else {
-			b.reset()
+			b.Reset()
 		}
 		t := time.NewTimer(wait)
 		select {

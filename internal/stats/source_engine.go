@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/crowsnest-hq/crowsnest/internal/backoff"
 	"io"
 	"strings"
 	"time"
@@ -18,21 +19,21 @@ import (
 // into a sample. A failed or ended stream is reopened with backoff while
 // the source lives.
 func (c *Collector) runEngine(ctx context.Context, s *source, cli *client.Client) {
-	b := backoff{min: time.Second, max: 30 * time.Second}
+	b := backoff.Backoff{Min: time.Second, Max: 30 * time.Second}
 	for {
 		err := c.streamEngine(ctx, s, cli, &b)
 		if ctx.Err() != nil {
 			return
 		}
 		c.log.Debug("engine stats stream ended; reopening", "host", s.key.host, "container", short(s.key.id), "err", err)
-		if !b.wait(ctx) {
+		if !b.Wait(ctx) {
 			return
 		}
 	}
 }
 
 // streamEngine reads one stats stream until it fails.
-func (c *Collector) streamEngine(ctx context.Context, s *source, cli *client.Client, b *backoff) error {
+func (c *Collector) streamEngine(ctx context.Context, s *source, cli *client.Client, b *backoff.Backoff) error {
 	c.streamsOpened.Add(1)
 	res, err := cli.ContainerStats(ctx, s.key.id, client.ContainerStatsOptions{Stream: true})
 	if err != nil {
@@ -51,7 +52,7 @@ func (c *Collector) streamEngine(ctx context.Context, s *source, cli *client.Cli
 			}
 			return fmt.Errorf("reading the stats stream of %.12s: %w", s.key.id, err)
 		}
-		b.reset()
+		b.Reset()
 		cur := engineReading(f.CPUStats, f)
 		// The engine puts its previous frame's CPU figures in precpu_stats;
 		// the first frame has none, and then our own previous reading (if
