@@ -38,6 +38,14 @@ bench:
 fuzz:
 	bash .ci/fuzz $(FUZZTIME)
 
+## soak: the real binary on loopback under 1,000 websockets, 200 SSE streams,
+## 500 event POSTs/s and the stats of 50 helper containers for $(SOAK_DURATION)
+## (server/soak_test.go); it stops by itself, removes its containers and
+## writes the soak section of BENCHMARKS.md. make soak SOAK_DURATION=3m
+SOAK_DURATION ?= 10m
+soak:
+	CROWSNEST_SOAK=1 SOAK_DURATION=$(SOAK_DURATION) $(GO) test -run '^TestSoak$$' -count=1 -timeout 3h -v ./server
+
 ## image: the container image, from a binary built here (no base image needed)
 image: build
 	mkdir -p bin/data

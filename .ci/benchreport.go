@@ -291,6 +291,9 @@ func main() {
 		}
 		b.WriteString("\n")
 	}
+	// The soak section comes from `make soak` (server/soak_test.go), not
+	// from bench.out: carry the one already in the report over.
+	b.WriteString(keptSoak(*out))
 	b.WriteString("## Targets not met\n\n")
 	if len(missed) == 0 {
 		b.WriteString("None of the measured figures misses its target.\n")
@@ -491,4 +494,24 @@ func scale(unit string, v float64, base string) (float64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// keptSoak is the soak section of the report at path, between the markers
+// server/soak_test.go writes, followed by a blank line; "" when it has none.
+func keptSoak(path string) string {
+	const begin, end = "<!-- soak:begin -->", "<!-- soak:end -->"
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	s := string(old)
+	i := strings.Index(s, begin)
+	if i < 0 {
+		return ""
+	}
+	j := strings.Index(s[i:], end)
+	if j < 0 {
+		return ""
+	}
+	return s[i:i+j+len(end)] + "\n\n"
 }

@@ -69,10 +69,24 @@ func fmtCoord(v float64) string {
 	return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
 }
 
-// sparklineSVG is the small chart of the container list.
+// sparkFloor is the smallest top of a percentage chart's scale (the list's
+// sparklines and a container page's charts), in percent.
+// Most containers idle well under 1 % CPU: on a 0–5 % scale their line lay
+// on the baseline and the chart looked empty, while 0–1 % shows an idle
+// container's small movements and still grows (chartScale) under load.
+const sparkFloor = 1
+
+// sparkLift is how far above the baseline a sparkline's zero sits, in
+// viewBox units (the box is 28 high): a container at 0 % still shows its
+// coloured line and a sliver of fill over the grey baseline, so "idle"
+// reads differently from "no data yet", which draws the baseline alone.
+const sparkLift = 3.0
+
+// sparklineSVG is the small chart of the container list: a grey baseline,
+// the filled area under the samples and their line.
 func sparklineSVG(samples []float64, capacity int, top float64, class, label string) string {
 	const w, h = 120.0, 28.0
-	line := sparkPoints(samples, capacity, w, h, top)
+	line := sparkPoints(samples, capacity, w, h-sparkLift, top)
 	var b strings.Builder
 	b.WriteString(`<svg class="spark ` + class + `" viewBox="0 -1 120 30" preserveAspectRatio="none" role="img" aria-label="` + html.EscapeString(label) + `">`)
 	b.WriteString(`<line class="base" x1="0" x2="120" y1="28" y2="28"/>`)

@@ -50,10 +50,16 @@ func TestChartScale(t *testing.T) {
 
 func TestSparklineSVG(t *testing.T) {
 	svg := sparklineSVG([]float64{1, 2}, 3, 2, "cpu", `CPU of "web"`)
-	for _, want := range []string{`class="spark cpu"`, `aria-label="CPU of &#34;web&#34;"`, `<polyline class="line" points="60,14 120,0"/>`} {
+	// The line is drawn in the 25 units above the lift; the area closes
+	// on the baseline at 28, under the lift.
+	for _, want := range []string{`class="spark cpu"`, `aria-label="CPU of &#34;web&#34;"`, `<polyline class="line" points="60,12.5 120,0"/>`, `<polygon class="area" points="60,28 60,12.5 120,0 120,28"/>`} {
 		if !strings.Contains(svg, want) {
 			t.Errorf("sparkline lacks %s: %s", want, svg)
 		}
+	}
+	// An idle container's line sits above the baseline, not on it.
+	if idle := sparklineSVG([]float64{0, 0}, 3, 1, "cpu", "idle"); !strings.Contains(idle, `points="60,25 120,25"`) {
+		t.Errorf("idle sparkline on the baseline: %s", idle)
 	}
 	// It must be a single root element for app.Raw.
 	if err := app.TestMatch(app.Raw(svg), app.TestUIDescriptor{Expected: app.Raw(svg)}); err != nil {

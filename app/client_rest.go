@@ -59,6 +59,12 @@ func origin() string {
 // apiDo sends a request and decodes a JSON answer into out (when out is not
 // nil). It returns the answer's headers, for X-Total-Count and Link.
 func apiDo(ctx context.Context, method, path string, body any, out any) (http.Header, error) {
+	return apiDoWith(ctx, apiClient, method, path, body, out)
+}
+
+// apiDoWith is apiDo with another client, for a request that may take
+// longer than apiClient's timeout.
+func apiDoWith(ctx context.Context, cl *http.Client, method, path string, body any, out any) (http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -75,7 +81,7 @@ func apiDo(ctx context.Context, method, path string, body any, out any) (http.He
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := apiClient.Do(req)
+	resp, err := cl.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

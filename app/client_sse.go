@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/maxence-charriere/go-app/v9/pkg/app"
 )
 
 // The event store's stream is read with fetch and parsed here rather than
@@ -129,7 +127,7 @@ func runSSE(ctx context.Context, s sseStream) {
 				continue
 			}
 		}
-		app.Logf("%s: stream lost: %v", s.name, err)
+		logWarn("%s: stream lost, reconnecting: %v", s.name, err)
 		wait := t.failed()
 		if t.failures == 1 {
 			wait = 200 * time.Millisecond

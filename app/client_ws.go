@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/maxence-charriere/go-app/v9/pkg/app"
 )
 
 // notice is what a page shows about its stream besides data.
@@ -99,7 +98,7 @@ func runWS(ctx context.Context, s stream) {
 		}
 		// Dropped: the server restarted, or closed a slow client (1013, whose
 		// reason carries the since to resume from; target already does).
-		app.Logf("%s: connection lost: %v", s.name, err)
+		logWarn("%s: connection lost, reconnecting: %v", s.name, err)
 		wait := t.failed()
 		if t.failures == 1 {
 			wait = 200 * time.Millisecond // a restart: try again almost at once

@@ -29,5 +29,26 @@ func main() {
 	app.Route(pathStacks, &stacksPage{})
 	app.Route(pathStore, &storePage{})
 	app.RouteWithRegexp(`^/containers/[^/]+/[^/]+$`, &containerPage{})
+	allowZoom()
 	app.RunWhenOnBrowser()
+}
+
+// viewport is the page's viewport: go-app's page carries
+// "maximum-scale=1, user-scalable=0", which stops pinch-zoom and so fails
+// WCAG 1.4.4 for anyone who needs to enlarge text, and go-app v9.8.0's
+// Handler has no setting for it (it is hard-coded, and RawHeaders can only
+// add a tag, not replace it).
+const viewport = "width=device-width, initial-scale=1, viewport-fit=cover"
+
+// allowZoom rewrites the viewport meta tag as soon as the app runs;
+// browsers apply a changed viewport at once. Until then (the loading
+// screen) go-app's tag applies.
+func allowZoom() {
+	if !app.IsClient {
+		return
+	}
+	meta := app.Window().Get("document").Call("querySelector", `meta[name="viewport"]`)
+	if meta.Truthy() {
+		meta.Call("setAttribute", "content", viewport)
+	}
 }

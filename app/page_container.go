@@ -16,11 +16,9 @@ import (
 // default interval that is 300 samples.
 const historySpan = 5 * time.Minute
 
-// containerPage is /containers/{host}/{id}: a container's inspect summary
-// and larger CPU and memory charts with the history since the page opened.
-//
-// It has no start/stop/restart buttons: crowsnest's route table offers no
-// container action endpoint, and the UI uses only public endpoints.
+// containerPage is /containers/{host}/{id}: a container's inspect summary,
+// larger CPU and memory charts with the history since the page opened, and
+// start/stop/restart for admins.
 type containerPage struct {
 	app.Compo
 
@@ -32,6 +30,13 @@ type containerPage struct {
 	last       *wire.Stats
 	feed       statsFeed
 	cancel     func()
+
+	session   wire.Session
+	sessionOK bool          // session asked for already (once per page)
+	busy      string        // the action under way, or ""
+	actionErr string        // the last action's failure
+	actionOK  string        // the last action's success
+	refresh   chan struct{} // asks pollDetail to read the container now
 }
 
 // OnInit gives the charts their rings before the first render.
@@ -52,10 +57,28 @@ func (p *containerPage) OnNav(ctx app.Context) {
 	p.host, p.id, p.detail, p.last = host, id, nil, nil
 	p.detailNote, p.statsNote = notice{}, notice{}
 	p.cpu, p.mem = newRing[chartSample](600), newRing[chartSample](600)
+	p.busy, p.actionErr, p.actionOK = "", "", ""
+	p.refresh = make(chan struct{}, 1)
 	sctx, cancel := context.WithCancel(ctx)
 	p.cancel = cancel
 	ctx.Page().SetTitle(id + " · crowsnest")
-	ctx.Async(func() { p.pollDetail(ctx, sctx) })
+	if !p.sessionOK {
+		p.sessionOK = true
+		ctx.Async(func() {
+			s, err := loadSession(ctx)
+			if err != nil {
+				// No answer, no actions: the safe side, and the server
+				// would refuse a non-admin's anyway.
+				if ctx.Err() == nil && !isStatus(err, 404) {
+					app.Logf("session: %v", err)
+				}
+				return
+			}
+			ctx.Dispatch(func(app.Context) { p.session = s })
+		})
+	}
+	refresh := p.refresh
+	ctx.Async(func() { p.pollDetail(ctx, sctx, refresh) })
 	q := url.Values{"host": {host}, "container": {id}}
 	ctx.Async(func() {
 		runWS(sctx, stream{
@@ -98,8 +121,9 @@ func parseContainerPath(path string) (host, id string) {
 	return host, id
 }
 
-// pollDetail reads the inspect summary now and every 15 s (state, restarts).
-func (p *containerPage) pollDetail(ctx app.Context, sctx context.Context) {
+// pollDetail reads the inspect summary now, every 15 s (state, restarts)
+// and when an action asks (refresh).
+func (p *containerPage) pollDetail(ctx app.Context, sctx context.Context, refresh <-chan struct{}) {
 	path := "/api/v1/containers/" + url.PathEscape(p.id) + "?host=" + url.QueryEscape(p.host)
 	for {
 		var d wire.ContainerDetail
@@ -119,9 +143,42 @@ func (p *containerPage) pollDetail(ctx app.Context, sctx context.Context) {
 		select {
 		case <-sctx.Done():
 			return
+		case <-refresh:
 		case <-time.After(15 * time.Second):
 		}
 	}
+}
+
+// act runs a container action; the buttons are disabled, with a spinner on
+// the one clicked, until the engine is done, then the page rereads the
+// container.
+func (p *containerPage) act(ctx app.Context, a containerAction, name string) {
+	host, id, refresh := p.host, p.id, p.refresh
+	p.busy, p.actionErr, p.actionOK = a.name, "", ""
+	ctx.Async(func() {
+		err := runContainerAction(ctx, host, id, a.name)
+		if ctx.Err() != nil {
+			return
+		}
+		ctx.Dispatch(func(app.Context) {
+			if p.host != host || p.id != id {
+				return // the page moved on to another container
+			}
+			p.busy = ""
+			if err != nil {
+				p.actionErr = a.label + " " + name + " failed: " + describeErr(err)
+				return
+			}
+			p.actionOK = actionDone(a.name, name)
+			if p.detail != nil {
+				p.detail.State = actionState(a.name) // until the reread says more
+			}
+		})
+		select {
+		case refresh <- struct{}{}:
+		default:
+		}
+	})
 }
 
 // flush applies the stats that arrived.
@@ -162,6 +219,10 @@ func (p *containerPage) Render() app.UI {
 	} else if p.last != nil {
 		name = p.last.Name
 	}
+	state := ""
+	if p.detail != nil {
+		state = p.detail.State
+	}
 	var cpuNow, memNow string = "—", "—"
 	if p.last != nil {
 		cpuNow = fmtPercent(p.last.CPUUsage)
@@ -174,22 +235,32 @@ func (p *containerPage) Render() app.UI {
 			app.Span().Text(p.host),
 		),
 		app.Div().Class("section-head").Body(
-			app.H1().ID("container-name").Text(name),
+			app.Div().Class("title-line").Body(
+				app.H1().ID("container-name").Text(name),
+				app.If(state != "", app.Span().ID("container-state").Class(stateClass(state)).Text(state)),
+			),
 			app.Div().Class("actions").Body(
+				app.If(canAct(p.session) && p.detail != nil,
+					actionButtons(rowKey(p.host, p.id), "container-", name, state, p.busy, false, func(ctx app.Context, a containerAction) {
+						p.act(ctx, a, name)
+					}),
+				),
 				app.A().Class("btn").ID("container-logs").Href(pathLogs+"?"+url.Values{"host": {p.host}, "container": {p.id}}.Encode()).Text("Logs"),
 				app.A().Class("btn").ID("container-events").Href(pathEvents+"?"+url.Values{"container": {name}, "host": {p.host}, "since": {"24h"}}.Encode()).Text("Events"),
 			),
 		),
+		app.If(p.actionErr != "", app.P().ID("action-error").Class("notice notice-error").Role("alert").Text(p.actionErr)),
+		app.If(p.actionOK != "", app.P().ID("action-ok").Class("notice notice-ok").Role("status").Text(p.actionOK)),
 		noticeView("detail-notice", p.detailNote),
 		noticeView("stats-notice", p.statsNote),
 		app.Div().Class("charts").Body(
 			app.Figure().Class("card chart-card").Body(
 				app.FigCaption().Body(app.Span().Text("CPU"), app.Span().ID("cpu-now").Class("num").Text(cpuNow)),
-				app.Raw(historyChartSVG(window(p.cpu, now), historySpan, now, 5, "%", "cpu", "CPU usage, last 5 minutes")),
+				app.Raw(historyChartSVG(window(p.cpu, now), historySpan, now, sparkFloor, "%", "cpu", "CPU usage, last 5 minutes")),
 			),
 			app.Figure().Class("card chart-card").Body(
 				app.FigCaption().Body(app.Span().Text("Memory"), app.Span().ID("mem-now").Class("num").Text(memNow)),
-				app.Raw(historyChartSVG(window(p.mem, now), historySpan, now, 5, "%", "mem", "Memory usage, last 5 minutes")),
+				app.Raw(historyChartSVG(window(p.mem, now), historySpan, now, sparkFloor, "%", "mem", "Memory usage, last 5 minutes")),
 			),
 		),
 		p.detailView(),

@@ -142,7 +142,7 @@ func (p *eventsPage) Render() app.UI {
 		noticeView("events-notice", p.note),
 		app.P().ID("events-summary").Class("muted small").Role("status").Text(p.summary()),
 		app.Div().Class("table-wrap").Body(
-			app.Table().ID("events-table").Class("table").Body(
+			app.Table().ID("events-table").Class("table table-stack").Body(
 				app.Caption().Class("sr-only").Text("Container events, newest first"),
 				app.THead().Body(app.Tr().Body(
 					app.Th().Scope("col").Text("Time"),
@@ -159,12 +159,12 @@ func (p *eventsPage) Render() app.UI {
 						t = time.Unix(ev.Time, 0)
 					}
 					return app.Tr().DataSet("action", ev.Action).Body(
-						app.Td().Class("mono small nowrap").Body(app.Time().DateTime(t.UTC().Format(time.RFC3339Nano)).Title(t.Local().Format(time.RFC1123)).Text(fmtClock(t, now))),
-						app.Td().Text(ev.Host),
-						app.Td().Body(app.Span().Class(actionClass(ev.Action)).Text(ev.Action)),
-						app.Td().Body(app.A().Href(pathContainer+url.PathEscape(ev.Host)+"/"+url.PathEscape(ev.Actor.ID)).Text(ev.Name())),
-						app.Td().Class("mono small truncate").Text(ev.Image()),
-						app.Td().Class("small muted").Text(eventDetails(ev)),
+						app.Td().Class("mono small nowrap").DataSet("label", "Time").Body(app.Time().DateTime(t.UTC().Format(time.RFC3339Nano)).Title(t.Local().Format(time.RFC1123)).Text(fmtClock(t, now))),
+						app.Td().DataSet("label", "Host").Text(ev.Host),
+						app.Td().DataSet("label", "Event").Body(app.Span().Class(actionClass(ev.Action)).Text(ev.Action)),
+						app.Td().DataSet("label", "Container").Body(app.A().Href(pathContainer+url.PathEscape(ev.Host)+"/"+url.PathEscape(ev.Actor.ID)).Text(ev.Name())),
+						app.Td().Class("mono small truncate").DataSet("label", "Image").Text(ev.Image()),
+						app.Td().Class("small muted wide").DataSet("label", "Details").Text(eventDetails(ev)),
 					)
 				})),
 			),
@@ -235,9 +235,9 @@ func (p *eventsPage) filterForm() app.UI {
 		p.apply(ctx)
 	}).Body(
 		app.Div().Class("filter-grid").Body(
-			textField("f-container", "Container", "name or ID, comma-separated", strings.Join(p.draft.Containers, ", "), func(v string) { p.draft.Containers = splitList(v) }),
-			textField("f-image", "Image", "e.g. nginx or nginx:1.27", strings.Join(p.draft.Images, ", "), func(v string) { p.draft.Images = splitList(v) }),
-			textField("f-label", "Label", "key or key=value; all must match", strings.Join(p.draft.Labels, ", "), func(v string) { p.draft.Labels = splitList(v) }),
+			textField("f-container", "Container", "name or ID", "Several: separate with commas", strings.Join(p.draft.Containers, ", "), func(v string) { p.draft.Containers = splitList(v) }),
+			textField("f-image", "Image", "nginx or nginx:1.27", "With or without a tag", strings.Join(p.draft.Images, ", "), func(v string) { p.draft.Images = splitList(v) }),
+			textField("f-label", "Label", "key or key=value", "Several: all must match", strings.Join(p.draft.Labels, ", "), func(v string) { p.draft.Labels = splitList(v) }),
 			app.Div().Class("field").Body(
 				app.Label().For("f-host").Text("Host"),
 				app.Select().ID("f-host").Class("input").OnChange(func(ctx app.Context, e app.Event) {
@@ -303,12 +303,16 @@ func actionsSummary(events []string) string {
 	return "Events: " + strings.Join(events, ", ")
 }
 
-// textField is a labelled text input that reports every change.
-func textField(id, label, placeholder, value string, set func(string)) app.UI {
+// textField is a labelled text input that reports every change. The
+// placeholder is a short example that fits the input; the rules go in the
+// hint under it, which stays visible while typing and which screen readers
+// read with the input (aria-describedby).
+func textField(id, label, placeholder, hint, value string, set func(string)) app.UI {
 	return app.Div().Class("field").Body(
 		app.Label().For(id).Text(label),
-		app.Input().Type("text").ID(id).Class("input").Placeholder(placeholder).Value(value).
+		app.Input().Type("text").ID(id).Class("input").Placeholder(placeholder).Aria("describedby", id+"-hint").Value(value).
 			AutoComplete(false).
 			OnInput(func(ctx app.Context, e app.Event) { set(ctx.JSSrc().Get("value").String()) }),
+		app.Span().ID(id+"-hint").Class("hint").Text(hint),
 	)
 }

@@ -43,13 +43,33 @@ type overviewPage struct {
 	feed        statsFeed
 	started     bool
 	listWorking bool // /api/v1/containers answered at least once
+
+	session   wire.Session      // what the viewer may do: actions for admins
+	busy      map[string]string // rowKey → the action under way on it
+	actionErr string            // the last action's failure, with the engine's words
+	actionOK  string            // the last action's success
+	refresh   chan struct{}     // asks pollContainers for a listing now
 }
 
 // OnMount starts the refresh loops and the stats stream.
 func (p *overviewPage) OnMount(ctx app.Context) {
 	p.rows = map[string]*containerRow{}
 	p.hostErrors = map[string]string{}
+	p.busy = map[string]string{}
+	p.refresh = make(chan struct{}, 1)
 	p.readQuery(ctx.Page().URL())
+	ctx.Async(func() {
+		s, err := loadSession(ctx)
+		if err != nil {
+			// Without an answer the page shows no actions: the safe side,
+			// and the server would refuse a non-admin's anyway.
+			if ctx.Err() == nil && !isStatus(err, 404) {
+				app.Logf("session: %v", err)
+			}
+			return
+		}
+		ctx.Dispatch(func(app.Context) { p.session = s })
+	})
 	ctx.Async(func() { p.pollHosts(ctx) })
 	ctx.Async(func() { p.pollContainers(ctx) })
 	ctx.Async(func() {
@@ -126,13 +146,14 @@ func (p *overviewPage) pollHosts(ctx app.Context) {
 	}
 }
 
-// pollContainers refreshes the container list every 10 s: it names the
-// containers that are not running (stats cover running ones) and drops the
-// removed ones.
+// pollContainers refreshes the container list every 10 s, and at once
+// after an action: it names the containers that are not running (stats
+// cover running ones), so a stopped container stays on the page with its
+// Start button, and drops the removed ones.
 func (p *overviewPage) pollContainers(ctx app.Context) {
 	for {
 		var list []wire.ContainerSummary
-		_, err := getJSON(ctx, "/api/v1/containers", &list)
+		_, err := getJSON(ctx, "/api/v1/containers?all=1", &list)
 		if ctx.Err() != nil {
 			return
 		}
@@ -149,10 +170,42 @@ func (p *overviewPage) pollContainers(ctx app.Context) {
 		if isStatus(err, 404) {
 			wait = time.Minute // not offered by this server: stats alone fill the list
 		}
-		if !sleepCtx(ctx, wait) {
+		select {
+		case <-ctx.Done():
 			return
+		case <-p.refresh:
+		case <-time.After(wait):
 		}
 	}
+}
+
+// act runs a container action and shows its outcome; the row's buttons are
+// disabled, with a spinner on the one clicked, until the engine is done.
+func (p *overviewPage) act(ctx app.Context, r *containerRow, a containerAction) {
+	key, host, id, name := rowKey(r.host, r.id), r.host, r.id, r.name
+	p.busy[key] = a.name
+	p.actionErr, p.actionOK = "", ""
+	ctx.Async(func() {
+		err := runContainerAction(ctx, host, id, a.name)
+		if ctx.Err() != nil {
+			return // the page closed; the next one reads the new state
+		}
+		ctx.Dispatch(func(app.Context) {
+			delete(p.busy, key)
+			if err != nil {
+				p.actionErr = a.label + " " + name + " failed: " + describeErr(err)
+				return
+			}
+			p.actionOK = actionDone(a.name, name)
+			if row, ok := p.rows[key]; ok {
+				row.state = actionState(a.name) // until the listing says more
+			}
+		})
+		select {
+		case p.refresh <- struct{}{}:
+		default: // a refresh is already asked for
+		}
+	})
 }
 
 // applyList merges a container listing into the rows.
@@ -312,9 +365,11 @@ func (p *overviewPage) Render() app.UI {
 					}),
 			),
 			noticeView("stats-notice", p.statsNote),
+			app.If(p.actionErr != "", app.P().ID("action-error").Class("notice notice-error").Role("alert").Text(p.actionErr)),
+			app.If(p.actionOK != "", app.P().ID("action-ok").Class("notice notice-ok").Role("status").Text(p.actionOK)),
 			app.If(p.listNote.kind != noticeNone && p.listNote.kind != noticeUnavailable, noticeView("list-notice", p.listNote)),
 			app.Div().Class("table-wrap").Body(
-				app.Table().ID("containers").Class("table").Body(
+				app.Table().ID("containers").Class("table table-stack").Body(
 					app.Caption().Class("sr-only").Text("Containers, live CPU and memory"),
 					app.THead().Body(app.Tr().Body(
 						p.sortHeader("name", "Name"),
@@ -324,6 +379,7 @@ func (p *overviewPage) Render() app.UI {
 						app.Th().Scope("col").Text("Uptime"),
 						p.sortHeader("cpu", "CPU"),
 						p.sortHeader("mem", "Memory"),
+						app.If(canAct(p.session), app.Th().Scope("col").Text("Actions")),
 					)),
 					app.TBody().Body(
 						app.Range(rows).Slice(func(i int) app.UI {
@@ -377,22 +433,29 @@ func (p *overviewPage) sortHeader(key, label string) app.UI {
 func (p *overviewPage) rowView(r *containerRow) app.UI {
 	cpu, mem := r.cpu.slice(), r.mem.slice()
 	link := pathContainer + url.PathEscape(r.host) + "/" + url.PathEscape(r.id)
-	return app.Tr().DataSet("id", r.id).Body(
-		app.Td().Body(
+	return app.Tr().DataSet("id", r.id).DataSet("state", r.state).Body(
+		app.Td().Class("wide").Body(
 			app.A().Href(link).Class("strong").Text(r.name),
 			app.Div().Class("muted mono small").Text(shortID(r.id)),
 		),
-		app.Td().Text(r.host),
-		app.Td().Class("mono small truncate").Title(r.image).Text(r.image),
-		app.Td().Body(app.Span().Class(stateClass(r.state)).Text(r.state)),
-		app.Td().Class("small").Text(r.status),
-		app.Td().Class("metric").Body(
-			app.Raw(sparklineSVG(cpu, sparkSamples, chartScale(cpu, 5), "cpu", "CPU of "+r.name)),
+		app.Td().DataSet("label", "Host").Text(r.host),
+		app.Td().Class("mono small truncate").DataSet("label", "Image").Title(r.image).Text(r.image),
+		app.Td().DataSet("label", "State").Body(app.Span().Class(stateClass(r.state)).Text(r.state)),
+		app.Td().Class("small").DataSet("label", "Uptime").Text(r.status),
+		app.Td().Class("metric").DataSet("label", "CPU").Body(
+			app.Raw(sparklineSVG(cpu, sparkSamples, chartScale(cpu, sparkFloor), "cpu", "CPU of "+r.name+", last minute")),
 			app.Span().Class("num").Text(metricText(r.cpu.len(), r.lastCPU)),
 		),
-		app.Td().Class("metric").Body(
-			app.Raw(sparklineSVG(mem, sparkSamples, chartScale(mem, 5), "mem", "Memory of "+r.name)),
+		app.Td().Class("metric").DataSet("label", "Memory").Body(
+			app.Raw(sparklineSVG(mem, sparkSamples, chartScale(mem, sparkFloor), "mem", "Memory of "+r.name+", last minute")),
 			app.Span().Class("num").Title(fmtBytes(r.memBytes)+" of "+fmtBytes(r.memLimit)).Text(metricText(r.mem.len(), r.lastMem)),
+		),
+		app.If(canAct(p.session),
+			app.Td().Class("actions-cell wide").Body(
+				actionButtons(rowKey(r.host, r.id), "act-"+shortID(r.id)+"-", r.name, r.state, p.busy[rowKey(r.host, r.id)], true, func(ctx app.Context, a containerAction) {
+					p.act(ctx, r, a)
+				}),
+			),
 		),
 	)
 }

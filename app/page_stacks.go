@@ -115,6 +115,7 @@ func decodeStackMessage(data []byte) (progressLine, bool, error) {
 // statuses they change.
 func (p *stacksPage) flush(ctx app.Context) {
 	in := p.incoming.take()
+	refreshCurrent := false
 	for _, l := range in {
 		if l.kind == wire.StackStatusType {
 			for i := range p.stacks {
@@ -122,7 +123,15 @@ func (p *stacksPage) flush(ctx app.Context) {
 					p.stacks[i].Status = l.status
 				}
 			}
+			if l.stackID == p.selected && p.selected != 0 {
+				refreshCurrent = true
+			}
 		}
+	}
+	if refreshCurrent {
+		// The editor's record shows the services' states, which the
+		// action just changed; the form keeps what the user typed.
+		p.loadCurrent(ctx, p.selected, false)
 	}
 	p.progress = append(p.progress, in...)
 	if over := len(p.progress) - maxProgress; over > 0 {
@@ -183,16 +192,33 @@ func (p *stacksPage) OnNav(ctx app.Context) {
 	if id == 0 {
 		return
 	}
+	p.loadCurrent(ctx, id, true)
+}
+
+// loadCurrent reads stack id's record for the editor; withForm also puts
+// its texts into the form (on selection, not on a refresh, which would
+// overwrite what the user is editing).
+func (p *stacksPage) loadCurrent(ctx app.Context, id int64, withForm bool) {
 	ctx.Async(func() {
 		var st wire.Stack
 		_, err := getJSON(ctx, "/api/v1/stacks/"+strconv.FormatInt(id, 10), &st)
+		if ctx.Err() != nil {
+			return
+		}
 		ctx.Dispatch(func(app.Context) {
+			if p.selected != id {
+				return // another stack was selected meanwhile
+			}
 			if err != nil {
-				p.formErr = describeErr(err)
+				if withForm {
+					p.formErr = describeErr(err)
+				}
 				return
 			}
 			p.current = &st
-			p.form = wire.StackRequest{Name: st.Name, Host: st.Host, Compose: st.Compose, Env: st.Env}
+			if withForm {
+				p.form = wire.StackRequest{Name: st.Name, Host: st.Host, Compose: st.Compose, Env: st.Env}
+			}
 		})
 	})
 }
@@ -308,7 +334,12 @@ func (p *stacksPage) editorView() app.UI {
 		p.send(ctx, http.MethodPut, "/api/v1/stacks/"+strconv.FormatInt(p.selected, 10), p.form, "Saved. Deploy to apply the changes.", nil)
 	}).Body(
 		app.H2().Text(title),
-		app.If(p.current != nil, p.servicesView()),
+		// servicesView takes the record and draws nothing without one: the
+		// record arrives after OnNav, and app.If evaluates its body eagerly,
+		// so a body that dereferenced p.current panicked on every render in
+		// between, which killed the app (go-app then released its click
+		// and history handlers: "call to released function").
+		servicesView(p.current),
 		app.If(p.creating,
 			app.Div().Class("filter-grid").Body(
 				app.Div().Class("field").Body(
@@ -371,8 +402,12 @@ func (p *stacksPage) actionButton(action, label, class string) app.UI {
 		})
 }
 
-func (p *stacksPage) servicesView() app.UI {
-	st := p.current
+// servicesView is a stack's state and services, or nothing while the
+// record is not loaded.
+func servicesView(st *wire.Stack) app.UI {
+	if st == nil {
+		return nil
+	}
 	return app.Div().Class("services").Body(
 		app.P().Class("small muted").Body(
 			app.Span().Class(stateClass(st.Status)).Text(st.Status),

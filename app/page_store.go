@@ -26,13 +26,15 @@ const maxLive = 100
 type storePage struct {
 	app.Compo
 
-	tags     []string
-	typ      string
-	page     int
-	events   []wire.Event
-	total    int
-	links    map[string]string
-	listNote notice
+	tags []string
+	typ  string
+	page int
+
+	draftTags, draftType string // the filter form's text, applied on submit
+	events               []wire.Event
+	total                int
+	links                map[string]string
+	listNote             notice
 
 	formTags, formType, formValue string
 	formErr, formOK               string
@@ -50,6 +52,7 @@ type storePage struct {
 func (p *storePage) OnNav(ctx app.Context) {
 	q := ctx.Page().URL().Query()
 	p.tags, p.typ = cleanValues(q["tag"]), strings.TrimSpace(q.Get("type"))
+	p.draftTags, p.draftType = strings.Join(p.tags, ", "), p.typ
 	p.page, _ = strconv.Atoi(q.Get("page"))
 	p.page = max(p.page, 1)
 	p.load(ctx)
@@ -205,26 +208,38 @@ func (p *storePage) Render() app.UI {
 	)
 }
 
+// filterForm edits the draft filter in the page's fields, not in locals of
+// this function: go-app keeps the handlers mounted at the first render, so
+// closures over locals would keep that render's values, and a filter set
+// by a tag link would be submitted as the text typed before it.
 func (p *storePage) filterForm() app.UI {
-	tags, typ := strings.Join(p.tags, ", "), p.typ
-	return app.Form().ID("store-filter").Class("card toolbar").Aria("label", "Event store filters").OnSubmit(func(ctx app.Context, e app.Event) {
+	return app.Form().ID("store-filter").Class("card filter-row").Aria("label", "Event store filters").OnSubmit(func(ctx app.Context, e app.Event) {
 		e.PreventDefault()
-		p.goTo(ctx, splitList(tags), strings.TrimSpace(typ), 1)
+		p.goTo(ctx, splitList(p.draftTags), strings.TrimSpace(p.draftType), 1)
 	}).Body(
-		app.Label().For("store-tags").Text("Tags"),
-		app.Input().Type("text").ID("store-tags").Class("input").Placeholder("e.g. deploy, env:prod (all must match)").Value(tags).
-			OnInput(func(ctx app.Context, e app.Event) { tags = ctx.JSSrc().Get("value").String() }),
-		app.Label().For("store-type").Text("Type"),
-		app.Input().Type("text").ID("store-type").Class("input input-narrow").Placeholder("any").Value(typ).
-			OnInput(func(ctx app.Context, e app.Event) { typ = ctx.JSSrc().Get("value").String() }),
-		app.Button().Type("submit").ID("store-apply").Class("btn btn-primary").Text("Filter"),
+		app.Div().Class("field field-grow").Body(
+			app.Label().For("store-tags").Text("Tags"),
+			app.Input().Type("text").ID("store-tags").Class("input").Placeholder("deploy, env:prod").Aria("describedby", "store-tags-hint").Value(p.draftTags).
+				AutoComplete(false).
+				OnInput(func(ctx app.Context, e app.Event) { p.draftTags = ctx.JSSrc().Get("value").String() }),
+			app.Span().ID("store-tags-hint").Class("hint").Text("All must match; env matches every env:…"),
+		),
+		app.Div().Class("field").Body(
+			app.Label().For("store-type").Text("Type"),
+			app.Input().Type("text").ID("store-type").Class("input input-narrow").Placeholder("any").Value(p.draftType).
+				AutoComplete(false).
+				OnInput(func(ctx app.Context, e app.Event) { p.draftType = ctx.JSSrc().Get("value").String() }),
+		),
+		app.Div().Class("field field-button").Body(
+			app.Button().Type("submit").ID("store-apply").Class("btn btn-primary").Text("Filter"),
+		),
 	)
 }
 
 func (p *storePage) listView() app.UI {
 	now := time.Now()
 	return app.Div().Class("table-wrap").Body(
-		app.Table().ID("store-table").Class("table").Body(
+		app.Table().ID("store-table").Class("table table-stack").Body(
 			app.Caption().Class("sr-only").Text("Stored events, newest first"),
 			app.THead().Body(app.Tr().Body(
 				app.Th().Scope("col").Text("ID"),
@@ -244,20 +259,65 @@ func (p *storePage) listView() app.UI {
 // eventRow is one stored event in a table.
 func eventRow(e wire.Event, now time.Time) app.UI {
 	return app.Tr().DataSet("id", e.ID).Body(
-		app.Td().Class("mono small").Text(strconv.FormatUint(e.ID, 10)),
-		app.Td().Class("mono small nowrap").Body(app.Time().DateTime(e.Timestamp.UTC().Format(time.RFC3339Nano)).Text(fmtClock(e.Timestamp, now))),
-		app.Td().Body(app.Span().Class("badge").Text(e.Type)),
-		app.Td().Body(app.Range(e.Tags).Slice(func(i int) app.UI {
-			return app.Span().Class("tag").Text(e.Tags[i])
-		})),
-		app.Td().Class("mono small truncate").Title(string(e.Value)).Text(valueText(e.Value)),
+		app.Td().Class("mono small").DataSet("label", "ID").Text(strconv.FormatUint(e.ID, 10)),
+		app.Td().Class("mono small nowrap").DataSet("label", "Time").Body(app.Time().DateTime(e.Timestamp.UTC().Format(time.RFC3339Nano)).Text(fmtClock(e.Timestamp, now))),
+		app.Td().DataSet("label", "Type").Body(app.Span().Class("badge").Text(e.Type)),
+		app.Td().Class("wide").DataSet("label", "Tags").Body(tagsView(e.Tags)),
+		app.Td().Class("mono small truncate wide").DataSet("label", "Value").Title(valueTitle(e.Value)).Text(valueText(e.Value)),
 	)
 }
 
-// valueText is an event's value for a table cell.
+// tagsView shows an event's tags as links that filter the list by that tag.
+func tagsView(tags []string) app.UI {
+	shown := displayTags(tags)
+	return app.Span().Class("tags").Body(app.Range(shown).Slice(func(i int) app.UI {
+		t := shown[i]
+		return app.A().Class("tag").Href(pathStore + "?" + url.Values{"tag": {t}}.Encode()).Title("Show events tagged " + t).Text(t)
+	}))
+}
+
+// displayTags is the tags worth showing: the store keeps a:b also as a
+// (so a filter on either finds it), and showing both says the same thing
+// twice, so a plain tag is dropped when a combined one names it. Order is
+// kept; a plain tag that stands alone stays.
+func displayTags(tags []string) []string {
+	out := make([]string, 0, len(tags))
+	for _, t := range tags {
+		covered := false
+		if !strings.Contains(t, ":") {
+			for _, o := range tags {
+				if strings.HasPrefix(o, t+":") {
+					covered = true
+					break
+				}
+			}
+		}
+		if !covered {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// noValue reports whether an event carries no value worth showing: none,
+// null, or the empty string a client sends for "nothing".
+func noValue(v json.RawMessage) bool {
+	s := strings.TrimSpace(string(v))
+	return s == "" || s == "null" || s == `""`
+}
+
+// valueTitle is the full value for a cell's tooltip, or none.
+func valueTitle(v json.RawMessage) string {
+	if noValue(v) {
+		return ""
+	}
+	return string(v)
+}
+
+// valueText is an event's value for a table cell: an em dash for none.
 func valueText(v json.RawMessage) string {
 	s := strings.TrimSpace(string(v))
-	if s == "" || s == "null" {
+	if noValue(v) {
 		return "—"
 	}
 	if len(s) > 160 {
@@ -274,8 +334,11 @@ func (p *storePage) pager() app.UI {
 	}
 	btn := func(id, label, rel string) app.UI {
 		target := linkPage(p.links[rel])
+		// target is the handler's scope: go-app keeps a mounted handler
+		// whose code and scope are unchanged, and the closure's target
+		// changes with every page.
 		return app.Button().ID(id).Class("btn btn-small").Text(label).Disabled(target == 0 || target == p.page).
-			OnClick(func(ctx app.Context, e app.Event) { p.goTo(ctx, p.tags, p.typ, target) })
+			OnClick(func(ctx app.Context, e app.Event) { p.goTo(ctx, p.tags, p.typ, target) }, rel, target)
 	}
 	return app.Nav().Class("pager").Aria("label", "Pages").Body(
 		btn("page-first", "« First", "first"),
@@ -326,8 +389,8 @@ func (p *storePage) liveView() app.UI {
 						app.Span().Class("badge").Text(e.Type),
 						app.Span().Class("mono small muted").Text(" #"+strconv.FormatUint(e.ID, 10)+" · "+fmtClock(e.Timestamp, now)),
 					),
-					app.Div().Body(app.Range(e.Tags).Slice(func(j int) app.UI { return app.Span().Class("tag").Text(e.Tags[j]) })),
-					app.If(valueText(e.Value) != "—", app.Div().Class("mono small truncate").Text(valueText(e.Value))),
+					app.Div().Body(tagsView(e.Tags)),
+					app.If(!noValue(e.Value), app.Div().Class("mono small live-value").Title(valueTitle(e.Value)).Text(valueText(e.Value))),
 				)
 			}),
 		),

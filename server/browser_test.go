@@ -8,11 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -85,6 +88,11 @@ func TestBrowserOverviewChart(t *testing.T) {
 		"document.querySelector("+jsString(line)+").getAttribute('points') !== "+jsString(first),
 		"document.querySelector("+jsString(line)+").getAttribute('points')")
 	b.expectNoProblems("overview")
+	// Some seconds of history first, so the screenshot shows what a user
+	// sees after a glance rather than the first sample at the right edge.
+	b.waitJS("ten CPU samples", 30*time.Second,
+		"document.querySelector("+jsString(line)+").getAttribute('points').split(' ').length >= 10",
+		"document.querySelector("+jsString(line)+").getAttribute('points')")
 	b.screenshots("overview")
 
 	// The container's own page, reached as a user would: its link.
@@ -156,6 +164,11 @@ func TestBrowserStackDeploy(t *testing.T) {
 	t.Cleanup(func() { deleteStack(t, srv, id) })
 
 	b := openUI(t, srv, "/stacks")
+	t.Cleanup(func() {
+		if t.Failed() { // a dead app or refused socket explains a missing element
+			t.Logf("console problems so far: %q", b.problemsSoFar())
+		}
+	})
 	row := `#stacks-table tr[data-stack="` + name + `"]`
 	b.waitSelector("the stack in the stacks table", row+" a", uiTimeout)
 	b.run("select the stack", chromedp.Click(row+" a", chromedp.ByQuery))
@@ -402,4 +415,140 @@ func TestBrowserPagesWithoutJavaScript(t *testing.T) {
 		t.Errorf("/login after logging in does not say so:\n%s", html)
 	}
 	b.expectNoProblems("pages without JavaScript")
+}
+
+// TestBrowserContainerActions: an admin restarts, stops and starts a
+// container from its page, with the confirmation answered yes, and the
+// page follows the engine's state; the overview offers the same actions in
+// the container's row.
+func TestBrowserContainerActions(t *testing.T) {
+	eng := testenv.Engine(t)
+	chromiumPath(t)
+	id, name := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-lines", "1", "-sleep", "1h"}})
+	testenv.WaitLog(t, eng, id, "line 1")
+	srv := startServer(t) // open: the viewer is admin
+	b := openUI(t, srv, "/containers/Localhost/"+id)
+
+	state := "(e => e ? e.innerText : 'no #container-state')(document.querySelector('#container-state'))"
+	b.waitSelector("the admin's stop button", "#container-stop:not([disabled])", uiTimeout)
+	if got := b.attr("#container-stop", "aria-label"); got != "Stop "+name {
+		t.Errorf("stop button's accessible name %q", got)
+	}
+	// Stop and restart ask first; the test answers yes, and counts.
+	var asked int
+	b.eval("answer confirmations", `(window.__asked = 0, window.confirm = () => { window.__asked++; return true }, 0)`, &asked)
+
+	b.run("restart", chromedp.Click("#container-restart", chromedp.ByQuery))
+	b.waitJS("the restart is reported", uiTimeout, `(e => e && e.innerText.startsWith('Restarted'))(document.querySelector('#action-ok'))`, mainText+".slice(0, 600)")
+	b.run("stop", chromedp.Click("#container-stop", chromedp.ByQuery))
+	b.waitSelector("the start button once stopped", "#container-start:not([disabled])", uiTimeout)
+	b.waitJS("the state shows exited", uiTimeout, state+" === 'exited'", state)
+	b.eval("confirmations asked", `window.__asked`, &asked)
+	if asked != 2 {
+		t.Errorf("%d confirmations for a restart and a stop, want 2", asked)
+	}
+	b.screenshots("container-stopped")
+	b.run("start", chromedp.Click("#container-start", chromedp.ByQuery))
+	b.waitSelector("the stop button once running", "#container-stop:not([disabled])", uiTimeout)
+	b.waitJS("the state shows running", uiTimeout, state+" === 'running'", state)
+	b.eval("confirmations asked", `window.__asked`, &asked)
+	if asked != 2 {
+		t.Error("starting asked for a confirmation")
+	}
+
+	// The overview row carries the actions too, named for the container.
+	b.run("back to the overview", chromedp.Click("#nav-overview", chromedp.ByQuery))
+	row := `#containers tr[data-id="` + id + `"]`
+	b.waitSelector("the row's restart button", row+` button[data-action="restart"]`, uiTimeout)
+	if got := b.attr(row+` button[data-action="restart"]`, "aria-label"); got != "Restart "+name {
+		t.Errorf("row restart button's accessible name %q", got)
+	}
+	b.expectNoProblems("container actions")
+	b.screenshots("overview-admin")
+}
+
+// TestBrowserActionsHiddenForReaders: a viewer whose session has the read
+// scope sees the container but no action buttons.
+func TestBrowserActionsHiddenForReaders(t *testing.T) {
+	eng := testenv.Engine(t)
+	chromiumPath(t)
+	id, _ := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-lines", "1", "-sleep", "1h"}})
+	const readToken = "browser-read-token-0123456789"
+	srv := startServer(t, "--token", "read:"+readToken, "--token", "admin:browser-admin-token-0123456789")
+	requireUI(t, srv)
+	b := newBrowser(t)
+	b.run("set the read session cookie", chromedp.ActionFunc(func(ctx context.Context) error {
+		return network.SetCookie(sessionCookie, readToken).WithURL(srv.URL + "/").WithHTTPOnly(true).Do(ctx)
+	}))
+	b.navigate(srv.URL + "/containers/Localhost/" + id)
+	b.waitSelector("the container's inspect summary", "#inspect-title", uiTimeout)
+	b.navigate(srv.URL + "/")
+	row := `#containers tr[data-id="` + id + `"]`
+	b.waitSelector("the container's row", row, uiTimeout)
+	time.Sleep(time.Second) // the session answer has long arrived
+	var buttons int
+	b.eval("action buttons", `document.querySelectorAll('button[data-action]').length`, &buttons)
+	if buttons != 0 {
+		t.Errorf("a read-only viewer sees %d action buttons", buttons)
+	}
+	b.expectNoProblems("read-only viewer")
+}
+
+// TestBrowserPhoneLayout visits every page at a phone's size and checks
+// that none is wider than the screen (wide tables scroll inside their
+// card, not the page); it saves NAME-phone screenshots to look at.
+func TestBrowserPhoneLayout(t *testing.T) {
+	eng := testenv.Engine(t)
+	chromiumPath(t)
+	srv := startServer(t) // first, so the container's start is in its store for the events page
+	id, _ := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-lines", "-1", "-every", "500ms", "-text", "phone-tick"}})
+	resp, err := http.Post(srv.URL+"/api/v1/events", "application/json", strings.NewReader(`{"tags":["deploy:web","env:prod"],"value":{"version":"1.4.2"}}`))
+	if err != nil {
+		t.Fatalf("post an event: %v", err)
+	}
+	resp.Body.Close()
+	b := openUI(t, srv, "/")
+	b.run("phone screen", emulation.SetDeviceMetricsOverride(390, 844, 2, true))
+	for _, p := range []struct{ path, name, ready string }{
+		{"/", "overview", `#containers tr[data-id="` + id + `"]`},
+		{"/containers/Localhost/" + id, "container", "#inspect-title"},
+		{"/events?since=1h", "events", "#events-table tr[data-action]"},
+		{"/logs?" + url.Values{"host": {"Localhost"}, "container": {id}}.Encode(), "logs", "#log-view"},
+		{"/stacks", "stacks", "#stacks-table"},
+		{"/store", "store", "#store-table tr[data-id]"},
+	} {
+		b.navigate(srv.URL + p.path)
+		b.waitSelector(p.name+" page renders", p.ready, uiTimeout)
+		time.Sleep(time.Second)
+		var overflow int
+		b.eval("page overflow", `document.documentElement.scrollWidth - window.innerWidth`, &overflow)
+		if overflow > 0 {
+			var wide string
+			b.eval("widest element", `[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-wrap, .logview')).slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id).join(', ')`, &wide)
+			t.Errorf("%s is %d px wider than a 390 px phone; overflowing: %s", p.path, overflow, wide)
+		}
+		b.expectNoProblems(p.path + " on a phone")
+		phoneScreenshots(b, p.name)
+	}
+}
+
+// phoneScreenshots saves what a phone shows of the current page (the
+// viewport, not the full page, which would be too long to look at) in the
+// dark and the light theme, as NAME-phone-dark.png and NAME-phone-light.png.
+func phoneScreenshots(b *browser, name string) {
+	b.tb.Helper()
+	dir := filepath.Join(repoRoot(b.tb), ".artifacts", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.tb.Fatalf("screenshot dir: %v", err)
+	}
+	for _, scheme := range []string{"dark", "light"} {
+		b.setColorScheme(scheme)
+		var done bool
+		b.eval("paint "+scheme, "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))", &done)
+		var png []byte
+		b.run("screenshot "+name, chromedp.CaptureScreenshot(&png))
+		if err := os.WriteFile(filepath.Join(dir, name+"-phone-"+scheme+".png"), png, 0o644); err != nil {
+			b.tb.Fatalf("save screenshot: %v", err)
+		}
+	}
 }

@@ -76,6 +76,8 @@ func (s *Server) handleContainerLogsWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.CloseNow()
+	s.metrics.clients.WithLabelValues(containerLogsEndpoint).Inc()
+	defer s.metrics.clients.WithLabelValues(containerLogsEndpoint).Dec()
 	ctx := serveWS(r.Context(), conn)
 	code, reason := s.streamContainerLogs(ctx, conn, cli, ctr, req)
 	conn.Close(code, reason)

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
 
 	"github.com/crowsnest-hq/crowsnest/internal/stats"
 )
@@ -60,4 +64,84 @@ func (s *Server) handleContainer(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, d)
 	}
+}
+
+// containerActionTimeout bounds one start, stop or restart: stop waits the
+// container's stop timeout (10 s by default, configurable per container)
+// before the engine kills it, so this leaves room for long graceful stops
+// without letting a hung engine hold the request for ever.
+const containerActionTimeout = 2 * time.Minute
+
+// containerActions are the lifecycle actions of
+// POST /api/v1/containers/{id}/{action}, each one engine call. Stop and
+// restart use the container's own stop signal and timeout, as docker stop
+// does without flags.
+var containerActions = map[string]func(ctx context.Context, cli *client.Client, id string) error{
+	"start": func(ctx context.Context, cli *client.Client, id string) error {
+		_, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
+		return err
+	},
+	"stop": func(ctx context.Context, cli *client.Client, id string) error {
+		_, err := cli.ContainerStop(ctx, id, client.ContainerStopOptions{})
+		return err
+	},
+	"restart": func(ctx context.Context, cli *client.Client, id string) error {
+		_, err := cli.ContainerRestart(ctx, id, client.ContainerRestartOptions{})
+		return err
+	},
+}
+
+// handleContainerAction starts, stops or restarts one container, named as
+// for inspect (ID, ID prefix or name, on ?host= or the engine that has it),
+// and answers 204 once the engine has done it, so a client that sees the
+// answer sees the new state. Starting a running container or stopping a
+// stopped one is not an error (the engine answers 304, as docker does).
+func (s *Server) handleContainerAction(w http.ResponseWriter, r *http.Request) {
+	act, ok := containerActions[r.PathValue("action")]
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown container action "+r.PathValue("action")+": want start, stop or restart")
+		return
+	}
+	if s.stats == nil {
+		writeError(w, http.StatusServiceUnavailable, "containers are not being tracked")
+		return
+	}
+	host := r.URL.Query().Get("host")
+	if host != "" {
+		if _, err := s.engines.Client(host); err != nil {
+			writeError(w, http.StatusNotFound, err.Error())
+			return
+		}
+	}
+	// Resolve the reference to a full ID on one engine first: a name or a
+	// prefix could otherwise mean different containers on different
+	// engines, and the action must hit exactly the one inspect shows.
+	d, err := s.stats.Inspect(r.Context(), host, r.PathValue("id"))
+	switch {
+	case errors.Is(err, stats.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	cli, err := s.engines.Client(d.Host)
+	if err != nil {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), containerActionTimeout)
+	defer cancel()
+	if err := act(ctx, cli, d.ID); err != nil {
+		if cerrdefs.IsNotFound(err) { // removed between inspect and action
+			writeError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		// The engine's own words (a start whose command cannot run, a
+		// conflict), so the caller can act on them.
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	s.log.Info("container action", "action", r.PathValue("action"), "host", d.Host, "container", d.Name, "id", d.ID)
+	w.WriteHeader(http.StatusNoContent)
 }

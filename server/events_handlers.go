@@ -399,7 +399,10 @@ func setQuery(raw string, set map[string]string) string {
 				continue
 			}
 		}
-		parts = append(parts, p)
+		// A raw '#' reaches the server inside the query (a request target
+		// has no fragment), but in a link it would start one and cut off
+		// the page parameters that follow.
+		parts = append(parts, strings.ReplaceAll(p, "#", "%23"))
 	}
 	for _, key := range []string{"page", "per_page"} {
 		if v, ok := set[key]; ok && !done[key] {

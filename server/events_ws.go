@@ -45,6 +45,8 @@ func (s *Server) handleEventsWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.CloseNow()
+	s.metrics.clients.WithLabelValues("events_ws").Inc()
+	defer s.metrics.clients.WithLabelValues("events_ws").Dec()
 	ctx := serveWS(r.Context(), conn)
 	code, reason := s.streamEvents(ctx, conn, req)
 	conn.Close(code, reason)

@@ -42,6 +42,8 @@ func (s *Server) handleLogsWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.CloseNow()
+	s.metrics.clients.WithLabelValues(logsEndpoint).Inc()
+	defer s.metrics.clients.WithLabelValues(logsEndpoint).Dec()
 	ctx := serveWS(r.Context(), conn)
 	code, reason := s.streamLogs(ctx, conn, minLevel, tail)
 	conn.Close(code, reason)

@@ -84,7 +84,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer engines.Close()
 	srv = newServer(cfg, log, st, engines, auth)
-	srv.stopping = ctx // streams end when shutdown starts (see endOnStop)
 	srv.logs = logRing
 	defer srv.containerLogs.Close()
 	go func() {
@@ -138,14 +137,28 @@ func lastEventTime(ctx context.Context, st store.Store, host string, log *slog.L
 	return ev.TimeNano, true
 }
 
+// Listener timeouts, variables so tests can shorten them. readHeaderTimeout
+// cuts a client that opens a connection and never finishes its request
+// header (slowloris); it also bounds the TLS handshake, which net/http
+// derives from it. idleTimeout closes kept-alive connections nobody uses.
+var (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
 // serveHTTP listens until ctx ends, then drains connections for a while.
 // With tlsCfg (see serverTLS) it serves https and wss.
 func serveHTTP(ctx context.Context, cfg Config, h http.Handler, log *slog.Logger, tlsCfg *tls.Config) error {
+	// No ReadTimeout or WriteTimeout: they bound a connection's whole
+	// request, so they would cut every websocket and SSE stream. The
+	// request/response routes get per-request deadlines instead
+	// (withDeadlines), and the streams bound their own writes (the
+	// websocket ping watchdog, sseWriteTimeout).
 	hs := &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		TLSConfig:         tlsCfg,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -37,10 +36,6 @@ type Server struct {
 	stacks *stacks.Manager
 	// ui serves the web UI's pages and embedded assets (server/ui.go).
 	ui *uiHandler
-	// stopping ends when the server starts shutting down (set by run; nil:
-	// never). Streams end with it: http.Server.Shutdown waits for every
-	// request, and an SSE stream would hold it for its whole timeout.
-	stopping context.Context
 }
 
 // newServer wires the handlers to the domain. The engines and the feed are
@@ -69,17 +64,17 @@ func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		h := s.authorize(rt.Scope, rt.handler)
-		if rt.Stream {
-			h = s.endOnStop(h)
-		}
 		h = s.limits.wrap(rt.Stream, h)
+		if !rt.Stream {
+			h = withDeadlines(h) // outside the limiter: a Hyper signature's body is read there
+		}
 		mux.Handle(rt.Method+" "+rt.Path, s.metrics.instrument(rt.Path, h))
 	}
 	// The UI is the fallback for GET: it answers its pages and assets and
 	// gives any other path the API's JSON 404. Registered as "GET /", it never
 	// shadows a route of the table, and a wrong method on an API path still
 	// gets the mux's 405. Its pages are public: they hold no data.
-	ui := s.metrics.instrument("ui", s.ui)
+	ui := s.metrics.instrument("ui", withDeadlines(s.ui))
 	mux.Handle("GET /", ui)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A UI page whose path is also a socket (GET /stacks): a browser
@@ -95,21 +90,4 @@ func (s *Server) handler() http.Handler {
 // isWebsocketUpgrade reports whether r asks to become a websocket.
 func isWebsocketUpgrade(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
-}
-
-// endOnStop cancels a stream's request context when the server starts
-// shutting down, so its handler returns (a socket closes, an SSE response
-// ends) and clients reconnect to the next server instead of holding the
-// shutdown open until its timeout.
-func (s *Server) endOnStop(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.stopping == nil {
-			next.ServeHTTP(w, r)
-			return
-		}
-		ctx, cancel := context.WithCancel(r.Context())
-		defer cancel()
-		defer context.AfterFunc(s.stopping, cancel)()
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
 }

@@ -81,6 +81,8 @@ func (s *Server) handleStacksWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.CloseNow()
+	s.metrics.clients.WithLabelValues("stacks").Inc()
+	defer s.metrics.clients.WithLabelValues("stacks").Dec()
 	ctx := serveWS(r.Context(), conn)
 	// Subscribe before the greeting: a client that acts once greeted must
 	// see every message of that action.

@@ -405,10 +405,15 @@ const cacheName = "crowsnest-{{.Version}}";
 const resourcesToCache = {{.ResourcesToCache}};
 const pagePath = /^\/(events|logs|stacks|store|containers\/[^/]+\/[^/]+)?$/;
 
+// Each file is cached on its own: cache.addAll fails the whole install when
+// one file fails (a 404 while a deploy is half done), which left the app
+// with no offline shell at all. A file that failed is fetched from the
+// network when it is asked for, and cached by the next version's install.
 self.addEventListener("install", (event) => {
   event.waitUntil(
     caches.open(cacheName)
-      .then((cache) => cache.addAll(resourcesToCache))
+      .then((cache) => Promise.all(resourcesToCache.map((url) =>
+        cache.add(url).catch((err) => console.warn("crowsnest service worker: not cached: " + url + ": " + err)))))
       .then(() => self.skipWaiting())
   );
 });

@@ -24,13 +24,30 @@ func (s *Server) acceptWS(w http.ResponseWriter, r *http.Request) (*websocket.Co
 	})
 }
 
-// serveWS runs a send-only socket: it discards what the client sends (only
-// control frames are expected) and returns a context that ends when the
-// client goes away. It is also the socket's watchdog: a ping that gets no
-// answer in time, because the peer is dead or no longer reads, closes the
-// connection at once, which releases a writer blocked in writeWS.
+// serveWS runs a send-only socket: it reads the client's control frames
+// (pings, pongs, the close) and returns a context that ends when the client
+// goes away. A data message has no place on these sockets and drops the
+// connection at once, unread. It is also the socket's watchdog: a ping that
+// gets no answer in time, because the peer is dead or no longer reads,
+// closes the connection at once, which releases a writer blocked in writeWS.
 func serveWS(ctx context.Context, conn *websocket.Conn) context.Context {
-	ctx = conn.CloseRead(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer cancel()
+		// Not conn.CloseRead: on a data message it starts a close
+		// handshake, and coder/websocket then reads and discards
+		// everything the client sends until its close frame, a byte at a
+		// time and with no time limit. A client that announced a
+		// terabyte frame, or never stopped sending frames, kept a
+		// goroutine busy (about a core) for as long as it liked. Here
+		// the connection is dropped as soon as reading ends, whatever
+		// ended it (a data message, the client's close frame, which the
+		// library has answered by then, a pong that could not be sent to
+		// a client that does not read, or the request's end), as
+		// CloseRead does in every case but the data message.
+		defer conn.CloseNow()
+		_, _, _ = conn.Reader(ctx)
+	}()
 	go func() {
 		t := time.NewTicker(wsPingEvery)
 		defer t.Stop()
