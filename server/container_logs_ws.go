@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -70,17 +69,9 @@ func (s *Server) handleContainerLogsWS(w http.ResponseWriter, r *http.Request) {
 	}
 	ctr := logs.Container{ID: info.Container.ID, TTY: info.Container.Config != nil && info.Container.Config.Tty}
 
-	conn, err := s.acceptWS(w, r)
-	if err != nil {
-		s.log.Debug("container logs websocket upgrade refused", "err", err)
-		return
-	}
-	defer conn.CloseNow()
-	s.metrics.clients.WithLabelValues(containerLogsEndpoint).Inc()
-	defer s.metrics.clients.WithLabelValues(containerLogsEndpoint).Dec()
-	ctx := serveWS(r.Context(), conn)
-	code, reason := s.streamContainerLogs(ctx, conn, cli, ctr, req)
-	conn.Close(code, reason)
+	s.serveSocket(w, r, containerLogsEndpoint, func(ctx context.Context, conn *websocket.Conn) (websocket.StatusCode, string) {
+		return s.streamContainerLogs(ctx, conn, cli, ctr, req)
+	})
 }
 
 func parseContainerLogsRequest(r *http.Request, now time.Time) (containerLogsRequest, error) {
@@ -124,16 +115,7 @@ func parseContainerLogsRequest(r *http.Request, now time.Time) (containerLogsReq
 // lines until the container stops or the client leaves or falls behind.
 // It returns how to close.
 func (s *Server) streamContainerLogs(ctx context.Context, conn *websocket.Conn, cli *client.Client, ctr logs.Container, req containerLogsRequest) (websocket.StatusCode, string) {
-	write := func(v any) error {
-		frame, err := json.Marshal(v)
-		if err != nil {
-			return fmt.Errorf("encoding a log frame: %w", err)
-		}
-		if err := writeWS(ctx, conn, frame); err != nil {
-			return fmt.Errorf("writing a log frame: %w", err)
-		}
-		return nil
-	}
+	write := func(v any) error { return writeJSONWS(ctx, conn, v) }
 	if err := write(wire.ConnectionEstablished); err != nil {
 		return websocket.StatusGoingAway, "write failed"
 	}

@@ -39,17 +39,9 @@ func (s *Server) handleEventsWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	conn, err := s.acceptWS(w, r)
-	if err != nil {
-		s.log.Debug("events websocket upgrade refused", "err", err)
-		return
-	}
-	defer conn.CloseNow()
-	s.metrics.clients.WithLabelValues("events_ws").Inc()
-	defer s.metrics.clients.WithLabelValues("events_ws").Dec()
-	ctx := serveWS(r.Context(), conn)
-	code, reason := s.streamEvents(ctx, conn, req)
-	conn.Close(code, reason)
+	s.serveSocket(w, r, "events_ws", func(ctx context.Context, conn *websocket.Conn) (websocket.StatusCode, string) {
+		return s.streamEvents(ctx, conn, req)
+	})
 }
 
 func parseEventsRequest(r *http.Request, now time.Time) (eventsRequest, error) {

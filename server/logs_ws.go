@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,17 +35,9 @@ func (s *Server) handleLogsWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	conn, err := s.acceptWS(w, r)
-	if err != nil {
-		s.log.Debug("logs websocket upgrade refused", "err", err)
-		return
-	}
-	defer conn.CloseNow()
-	s.metrics.clients.WithLabelValues(logsEndpoint).Inc()
-	defer s.metrics.clients.WithLabelValues(logsEndpoint).Dec()
-	ctx := serveWS(r.Context(), conn)
-	code, reason := s.streamLogs(ctx, conn, minLevel, tail)
-	conn.Close(code, reason)
+	s.serveSocket(w, r, logsEndpoint, func(ctx context.Context, conn *websocket.Conn) (websocket.StatusCode, string) {
+		return s.streamLogs(ctx, conn, minLevel, tail)
+	})
 }
 
 // parseLogsQuery reads level (minimum, default debug: everything kept) and
@@ -82,16 +73,7 @@ func (s *Server) streamLogs(ctx context.Context, conn *websocket.Conn, minLevel 
 	defer sub.Close()
 	backlog, last := s.logs.Tail(tail, minLevel)
 
-	send := func(v any) error {
-		frame, err := json.Marshal(v)
-		if err != nil {
-			return fmt.Errorf("encoding a log frame: %w", err)
-		}
-		if err := writeWS(ctx, conn, frame); err != nil {
-			return fmt.Errorf("writing a log frame: %w", err)
-		}
-		return nil
-	}
+	send := func(v any) error { return writeJSONWS(ctx, conn, v) }
 	if err := send(wire.ConnectionEstablished); err != nil {
 		return websocket.StatusGoingAway, "write failed"
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -75,25 +74,20 @@ func (s *Server) handleStacksWS(w http.ResponseWriter, r *http.Request) {
 		}
 		filter = id
 	}
-	conn, err := s.acceptWS(w, r)
-	if err != nil {
-		s.log.Debug("stacks websocket upgrade refused", "err", err)
-		return
-	}
-	defer conn.CloseNow()
-	s.metrics.clients.WithLabelValues("stacks").Inc()
-	defer s.metrics.clients.WithLabelValues("stacks").Dec()
-	ctx := serveWS(r.Context(), conn)
+	s.serveSocket(w, r, "stacks", func(ctx context.Context, conn *websocket.Conn) (websocket.StatusCode, string) {
+		return s.streamStacks(ctx, conn, filter)
+	})
+}
+
+// streamStacks sends the greeting and then the stack messages (of one stack
+// when filter is not negative) until the client leaves or falls behind.
+func (s *Server) streamStacks(ctx context.Context, conn *websocket.Conn, filter int64) (websocket.StatusCode, string) {
 	// Subscribe before the greeting: a client that acts once greeted must
 	// see every message of that action.
 	sub := s.stacks.Subscribe(s.cfg.StreamQueue)
 	defer sub.Close()
-	greeting, err := json.Marshal(wire.ConnectionEstablished)
-	if err != nil {
-		panic(fmt.Sprintf("encoding the greeting: %v", err)) // a one-string struct always encodes
-	}
-	if err := writeWS(ctx, conn, greeting); err != nil {
-		return
+	if err := writeJSONWS(ctx, conn, wire.ConnectionEstablished); err != nil {
+		return websocket.StatusGoingAway, "write failed"
 	}
 	for {
 		select {
@@ -102,19 +96,16 @@ func (s *Server) handleStacksWS(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			if err := writeWS(ctx, conn, msg.Frame); err != nil {
-				conn.Close(websocket.StatusGoingAway, "write failed")
-				return
+				return websocket.StatusGoingAway, "write failed"
 			}
 		case <-sub.Done():
 			if errors.Is(sub.Err(), hub.ErrOverflow) {
 				s.metrics.dropped.WithLabelValues("stacks").Inc()
-				conn.Close(websocket.StatusTryAgainLater, "too slow: queue overflowed; missed messages are in /api/v1/events?type=stack")
-				return
+				return websocket.StatusTryAgainLater, "too slow: queue overflowed; missed messages are in /api/v1/events?type=stack"
 			}
-			conn.Close(websocket.StatusGoingAway, "server shutting down")
-			return
+			return websocket.StatusGoingAway, "server shutting down"
 		case <-ctx.Done():
-			return
+			return websocket.StatusGoingAway, "client gone"
 		}
 	}
 }

@@ -107,17 +107,9 @@ func (s *Server) handleStatsWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer watch.Close()
-	conn, err := s.acceptWS(w, r)
-	if err != nil {
-		s.log.Debug("stats websocket upgrade refused", "err", err)
-		return
-	}
-	defer conn.CloseNow()
-	s.metrics.clients.WithLabelValues(statsEndpoint).Inc()
-	defer s.metrics.clients.WithLabelValues(statsEndpoint).Dec()
-	ctx := serveWS(r.Context(), conn)
-	code, reason := s.streamStats(ctx, conn, watch)
-	conn.Close(code, reason)
+	s.serveSocket(w, r, statsEndpoint, func(ctx context.Context, conn *websocket.Conn) (websocket.StatusCode, string) {
+		return s.streamStats(ctx, conn, watch)
+	})
 }
 
 // streamStats writes the greeting and the batches until the client leaves

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -22,6 +24,36 @@ func (s *Server) acceptWS(w http.ResponseWriter, r *http.Request) (*websocket.Co
 		OriginPatterns:  s.cfg.AllowedOrigins,
 		CompressionMode: websocket.CompressionDisabled,
 	})
+}
+
+// serveSocket upgrades the request and runs stream on the socket: the client
+// is counted on /metrics under endpoint while connected, serveWS watches the
+// connection, and the socket is closed with the code and reason stream
+// returns. Every crowsnest socket is served through it.
+func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, endpoint string, stream func(context.Context, *websocket.Conn) (websocket.StatusCode, string)) {
+	conn, err := s.acceptWS(w, r)
+	if err != nil {
+		s.log.Debug("websocket upgrade refused", "endpoint", endpoint, "err", err)
+		return
+	}
+	defer conn.CloseNow()
+	clients := s.metrics.clients.WithLabelValues(endpoint)
+	clients.Inc()
+	defer clients.Dec()
+	code, reason := stream(serveWS(r.Context(), conn), conn)
+	conn.Close(code, reason)
+}
+
+// writeJSONWS sends v as one JSON text frame (see writeWS).
+func writeJSONWS(ctx context.Context, conn *websocket.Conn, v any) error {
+	frame, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding a frame: %w", err)
+	}
+	if err := writeWS(ctx, conn, frame); err != nil {
+		return fmt.Errorf("writing a frame: %w", err)
+	}
+	return nil
 }
 
 // serveWS runs a send-only socket: it reads the client's control frames
