@@ -14,16 +14,39 @@ import (
 const (
 	wsPingTimeout = 10 * time.Second
 	wsPingEvery   = 30 * time.Second
+	// wsMaxPingsPerSecond is far above any keep-alive and far below a flood.
+	wsMaxPingsPerSecond = 50
 )
 
 // acceptWS upgrades the request. coder/websocket refuses (403) an Origin that
 // is neither the request's own host nor one of --allowed-origin, so a page on
 // another site cannot ride a user's cookie into the engine.
+//
+// A peer may ping (tools do, to keep a proxy's connection open), but every
+// ping costs a pong to write: past wsMaxPingsPerSecond the connection is
+// dropped, so a ping flood cannot keep the server writing.
 func (s *Server) acceptWS(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
-	return websocket.Accept(w, r, &websocket.AcceptOptions{
+	var conn *websocket.Conn
+	var window time.Time
+	pings := 0
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		OriginPatterns:  s.cfg.AllowedOrigins,
 		CompressionMode: websocket.CompressionDisabled,
+		// Called by the connection's reader only, which starts after
+		// Accept has returned and conn is set.
+		OnPingReceived: func(context.Context, []byte) bool {
+			if now := time.Now(); now.Sub(window) > time.Second {
+				window, pings = now, 0
+			}
+			pings++
+			if pings <= wsMaxPingsPerSecond {
+				return true
+			}
+			go conn.CloseNow() // not from inside the reader, which CloseNow waits for
+			return false
+		},
 	})
+	return conn, err
 }
 
 // serveSocket upgrades the request and runs stream on the socket: the client
