@@ -135,6 +135,15 @@ func TestStackLifecycle(t *testing.T) {
 	// Replace web's command and redeploy: web is recreated, db kept.
 	mustAPI(t, srv, "PUT", base, wire.StackRequest{Compose: twoServiceStack(t, image, "changed"), Env: "GREETING=again\n"}, &st, http.StatusOK)
 	mustAPI(t, srv, "POST", base+"/deploy", nil, nil, http.StatusAccepted)
+	// While the action runs, the stack's containers exist: the list must
+	// still show them as this stack, never as an external project.
+	var listed []wire.Stack
+	mustAPI(t, srv, "GET", "/api/v1/stacks", nil, &listed, http.StatusOK)
+	for _, l := range listed {
+		if l.External && l.Name == name {
+			t.Errorf("the stack is listed as external while it deploys: %+v", l)
+		}
+	}
 	if msgs := ws.untilDone(t, st.ID, actionTimeout); msgs[len(msgs)-1].Data.Status != wire.StackDeployed {
 		t.Fatalf("redeploy: %v", msgs)
 	}

@@ -151,13 +151,14 @@ func (m *Manager) sync(ctx context.Context) ([]wire.Stack, error) {
 			projects[p] = append(projects[p], ctr)
 		}
 		for _, r := range byHost[h.Name] {
+			found := projects[r.Name]
+			delete(projects, r.Name) // a recorded stack is never external, busy or not
 			if m.busy(r.ID) {
-				continue
+				continue // its action reports its state
 			}
-			if err := m.apply(ctx, r.ID, deriveState(m.declaredOf(ctx, r), projects[r.Name])); err != nil {
+			if err := m.apply(ctx, r.ID, deriveState(m.declaredOf(ctx, r), found)); err != nil {
 				return nil, err
 			}
-			delete(projects, r.Name)
 		}
 		for name, list := range projects {
 			ext = append(ext, external(h.Name, name, list))
