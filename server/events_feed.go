@@ -79,6 +79,14 @@ func (f *eventFeed) dropped() uint64 {
 	return f.containers.Dropped()
 }
 
+// droppedAll is the number of subscribers to every event (the SSE
+// streams) cut off as too slow.
+func (f *eventFeed) droppedAll() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.all.Dropped()
+}
+
 // run feeds from st until ctx ends. Should the feed itself fall behind the
 // store, its clients are ended (they resume with since or Last-Event-ID)
 // rather than left with a silent gap.

@@ -493,6 +493,13 @@ func TestStreamReplayStopsOnOverflow(t *testing.T) {
 	defer probe.Close()
 	stored := ts.appendEvents(t, more...)
 	waitFed(t, probe, stored[len(stored)-1].ID)
+	// The probe may hear of the last event just before the same Publish
+	// ends the slow subscription: wait for the overflow itself.
+	for deadline := time.Now().Add(5 * time.Second); ts.s.feed.droppedAll() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow client's queue never overflowed")
+		}
+	}
 	close(slow.release)
 	select {
 	case <-done:

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/crowsnest-hq/crowsnest/internal/testenv"
@@ -160,32 +159,6 @@ func engineRecord(t *testing.T, c *client.Client, label string, since, until tim
 	}
 }
 
-// waitNotRunning waits for a container to stop running.
-func waitNotRunning(t *testing.T, c *client.Client, id string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	w := c.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
-	select {
-	case <-w.Result:
-	case err := <-w.Error:
-		t.Fatalf("waiting for %.12s to stop: %v", id, err)
-	}
-}
-
-// stopHelper stops a helper that printed its first line (so its SIGTERM
-// handler is in place) on the real engine.
-func stopHelper(t *testing.T, c *client.Client, id string) {
-	t.Helper()
-	testenv.WaitLog(t, c, id, "line")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	timeout := 10
-	if _, err := c.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
-		t.Fatalf("stopping %.12s: %v", id, err)
-	}
-}
-
 // TestFaultsEventsExactlyOnceAcrossACut cuts the engine while containers
 // start and stop before, during and after the cut: every /events/ws client
 // gets every event the engine recorded in the window exactly once.
@@ -221,15 +194,15 @@ func TestFaultsEventsExactlyOnceAcrossACut(t *testing.T) {
 	proxy.Cut()
 	down := waitHost(t, s, "Localhost", 10*time.Second, wire.HostUnreachable)
 	t.Logf("cut: Localhost %s: %s", down.State, down.Error)
-	stopHelper(t, c, spanning)
-	waitNotRunning(t, c, run("-exit", "3"))
+	testenv.Stop(t, c, spanning)
+	testenv.WaitExit(t, c, run("-exit", "3"))
 	lifecycle(t, c, labels)
-	waitNotRunning(t, c, run("-lines", "2", "-exit", "0"))
+	testenv.WaitExit(t, c, run("-lines", "2", "-exit", "0"))
 
 	proxy.Restore()
 	// Right after the restore, while crowsnest is still reconnecting and
 	// replaying the outage, then once it is live again.
-	waitNotRunning(t, c, run("-exit", "1"))
+	testenv.WaitExit(t, c, run("-exit", "1"))
 	waitHost(t, s, "Localhost", 20*time.Second, wire.HostConnected)
 	lifecycle(t, c, labels)
 	until := engineClock(t, c)

@@ -33,8 +33,8 @@ func TestContainerEventsReachSink(t *testing.T) {
 		Labels: map[string]string{"org.crowsnest.test.kind": "short"},
 	})
 	longID, longName := testenv.Run(t, c, testenv.RunOptions{Args: []string{"-lines", "-1", "-every", "200ms"}})
-	waitExit(t, c, shortID)
-	stop(t, c, longID)
+	testenv.WaitExit(t, c, shortID)
+	testenv.Stop(t, c, longID)
 
 	key, value := testenv.Label(t)
 	check := func(ev wire.ContainerEvent, id, name, action string) {
@@ -130,7 +130,7 @@ func TestCutEngineDeliversEveryEventOnce(t *testing.T) {
 
 	since := engineNow(t, c)
 	a, _ := testenv.Run(t, c, testenv.RunOptions{Args: []string{"-exit", "1"}})
-	waitExit(t, c, a)
+	testenv.WaitExit(t, c, a)
 	col.wait(t, "a die before the cut", is(a, "die"))
 
 	proxy.Cut()
@@ -141,8 +141,8 @@ func TestCutEngineDeliversEveryEventOnce(t *testing.T) {
 	// Events while the engine is out of reach.
 	b, _ := testenv.Run(t, c, testenv.RunOptions{Args: []string{"-exit", "2"}})
 	long, _ := testenv.Run(t, c, testenv.RunOptions{Args: []string{"-lines", "-1", "-every", "100ms"}})
-	waitExit(t, c, b)
-	stop(t, c, long)
+	testenv.WaitExit(t, c, b)
+	testenv.Stop(t, c, long)
 	if e.Up() != 0 {
 		t.Errorf("Up = %d while cut", e.Up())
 	}
@@ -150,7 +150,7 @@ func TestCutEngineDeliversEveryEventOnce(t *testing.T) {
 	proxy.Restore()
 	waitState(t, e, "proxied", wire.HostConnected)
 	d, _ := testenv.Run(t, c, testenv.RunOptions{Args: []string{"-exit", "0"}})
-	waitExit(t, c, d)
+	testenv.WaitExit(t, c, d)
 	col.wait(t, "d die after restore", is(d, "die"))
 	until := engineNow(t, c)
 
@@ -183,7 +183,7 @@ func TestCutEngineDeliversEveryEventOnce(t *testing.T) {
 func TestResumeDeliversOnlyLaterEvents(t *testing.T) {
 	c := testenv.Engine(t)
 	x, _ := testenv.Run(t, c, testenv.RunOptions{Args: []string{"-sleep", "300ms", "-exit", "4"}})
-	waitExit(t, c, x)
+	testenv.WaitExit(t, c, x)
 	var resumeAt int64
 	for _, ev := range engineEvents(t, c, engineNow(t, c)-int64(time.Minute), engineNow(t, c)) {
 		if ev.Actor.ID == x && ev.Action == "start" {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/crowsnest-hq/crowsnest/internal/testenv"
@@ -164,30 +163,6 @@ func engineNow(t *testing.T, c *client.Client) int64 {
 		t.Fatal(err)
 	}
 	return now.UnixNano()
-}
-
-// waitExit waits for a container to stop running.
-func waitExit(t *testing.T, c *client.Client, id string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	w := c.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
-	select {
-	case <-w.Result:
-	case err := <-w.Error:
-		t.Fatalf("waiting for %.12s: %v", id, err)
-	}
-}
-
-// stop stops a running helper printing lines with SIGTERM, which it obeys
-// at once.
-func stop(t *testing.T, c *client.Client, id string) {
-	t.Helper()
-	testenv.WaitLog(t, c, id, "line 1") // the SIGTERM handler is in place
-	timeout := 10
-	if _, err := c.ContainerStop(context.Background(), id, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
-		t.Fatalf("stopping %.12s: %v", id, err)
-	}
 }
 
 // engineEvents is what the engine itself reports for this run's containers

@@ -92,7 +92,7 @@ func TestSSHEngine(t *testing.T) {
 	if ev.Actor.Attributes["image"] == "" {
 		t.Errorf("event through ssh without attributes: %+v", ev)
 	}
-	waitExit(t, c, a)
+	testenv.WaitExit(t, c, a)
 	col.wait(t, "a die through ssh", onHost("remote", is(a, "die")))
 
 	sshd.Kill()
@@ -104,8 +104,8 @@ func TestSSHEngine(t *testing.T) {
 	// delivering.
 	b, _ := testenv.Run(t, c, testenv.RunOptions{Args: []string{"-exit", "2"}})
 	long, _ := testenv.Run(t, c, testenv.RunOptions{Args: []string{"-lines", "-1", "-every", "100ms"}})
-	waitExit(t, c, b)
-	stop(t, c, long)
+	testenv.WaitExit(t, c, b)
+	testenv.Stop(t, c, long)
 	col.wait(t, "b die on the local engine meanwhile", onHost(DefaultHostName, is(b, "die")))
 	if hs := e.Hosts(); hs[0].State != wire.HostConnected || hs[1].State != wire.HostUnreachable {
 		t.Errorf("during the outage Hosts = %+v", hs)
@@ -114,7 +114,7 @@ func TestSSHEngine(t *testing.T) {
 	sshd.Start()
 	waitState(t, e, "remote", wire.HostConnected)
 	d, _ := testenv.Run(t, c, testenv.RunOptions{Args: []string{"-exit", "0"}})
-	waitExit(t, c, d)
+	testenv.WaitExit(t, c, d)
 	col.wait(t, "d die through ssh after restart", onHost("remote", is(d, "die")))
 	until := engineNow(t, c)
 	checkEachOnce(t, col, "remote", engineEvents(t, c, since, until), since, until)

@@ -148,3 +148,31 @@ func remove(tb testing.TB, c *client.Client, id string) {
 		tb.Errorf("removing container %.12s: %v", id, err)
 	}
 }
+
+// Stop stops a running helper container. It first waits for the helper's
+// first line: the helper runs as PID 1, which ignores a SIGTERM that comes
+// before its handler is in place, so an early stop would take the whole
+// timeout and end in a kill. Once it printed, it exits at once (143).
+func Stop(tb testing.TB, c *client.Client, id string) {
+	tb.Helper()
+	WaitLog(tb, c, id, "line")
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	timeout := 10
+	if _, err := c.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
+		tb.Fatalf("stopping %.12s: %v", id, err)
+	}
+}
+
+// WaitExit waits until a container no longer runs.
+func WaitExit(tb testing.TB, c *client.Client, id string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	w := c.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	select {
+	case <-w.Result:
+	case err := <-w.Error:
+		tb.Fatalf("waiting for %.12s to stop: %v", id, err)
+	}
+}
