@@ -10,6 +10,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/crowsnest-hq/crowsnest/internal/stats"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
 // containersStatsWait bounds how long listing containers waits for the
@@ -44,26 +45,36 @@ func (s *Server) handleContainers(w http.ResponseWriter, r *http.Request) {
 // handleContainer answers the inspect summary of one container, named by
 // ID, ID prefix or name, on ?host= or the engine that has it.
 func (s *Server) handleContainer(w http.ResponseWriter, r *http.Request) {
+	if d, ok := s.resolveContainer(w, r); ok {
+		writeJSON(w, http.StatusOK, d)
+	}
+}
+
+// resolveContainer inspects the container the request names by {id} (ID,
+// ID prefix or name) on ?host= or the engine that has it. When it cannot,
+// it has answered the request itself (503, 404 or 500) and reports false.
+func (s *Server) resolveContainer(w http.ResponseWriter, r *http.Request) (wire.ContainerDetail, bool) {
 	if s.stats == nil {
 		writeError(w, http.StatusServiceUnavailable, "containers are not being tracked")
-		return
+		return wire.ContainerDetail{}, false
 	}
 	host := r.URL.Query().Get("host")
 	if host != "" {
 		if _, err := s.engines.Client(host); err != nil {
 			writeError(w, http.StatusNotFound, err.Error())
-			return
+			return wire.ContainerDetail{}, false
 		}
 	}
 	d, err := s.stats.Inspect(r.Context(), host, r.PathValue("id"))
 	switch {
 	case errors.Is(err, stats.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
+		return wire.ContainerDetail{}, false
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, err.Error())
-	default:
-		writeJSON(w, http.StatusOK, d)
+		return wire.ContainerDetail{}, false
 	}
+	return d, true
 }
 
 // containerActionTimeout bounds one start, stop or restart: stop waits the
@@ -102,27 +113,11 @@ func (s *Server) handleContainerAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "unknown container action "+r.PathValue("action")+": want start, stop or restart")
 		return
 	}
-	if s.stats == nil {
-		writeError(w, http.StatusServiceUnavailable, "containers are not being tracked")
-		return
-	}
-	host := r.URL.Query().Get("host")
-	if host != "" {
-		if _, err := s.engines.Client(host); err != nil {
-			writeError(w, http.StatusNotFound, err.Error())
-			return
-		}
-	}
 	// Resolve the reference to a full ID on one engine first: a name or a
 	// prefix could otherwise mean different containers on different
 	// engines, and the action must hit exactly the one inspect shows.
-	d, err := s.stats.Inspect(r.Context(), host, r.PathValue("id"))
-	switch {
-	case errors.Is(err, stats.ErrNotFound):
-		writeError(w, http.StatusNotFound, err.Error())
-		return
-	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
+	d, ok := s.resolveContainer(w, r)
+	if !ok {
 		return
 	}
 	cli, err := s.engines.Client(d.Host)
