@@ -43,19 +43,7 @@ func BenchmarkEventsSSE(b *testing.B) {
 	if testing.Short() {
 		b.Skip("1,000 streams against the real binary; skipped under -short")
 	}
-	// 100 clients beside the 1,000 of the target tell a load-bound latency
-	// (CPU saturated) from a fixed delay in the path.
-	for _, clients := range []int{100, paceClients} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			var r pacedResult
-			for b.Loop() {
-				srv := startBinary(b, b.TempDir(), benchBinaryArgs...)
-				r = pacedFanout(b, srv, clients, dialSSEClients, ssePostBody)
-				srv.kill()
-			}
-			r.report(b)
-		})
-	}
+	benchPacedBinary(b, dialSSEClients, ssePostBody)
 }
 
 // pacedResult are the figures of one paced run.
@@ -100,6 +88,24 @@ type dialer func(b *testing.B, base string, n int) *streamClients
 
 // bodyFunc is the POST body of an event stamped with sent.
 type bodyFunc func(i int, sent time.Time) []byte
+
+// benchPacedBinary runs pacedFanout against a fresh real binary per
+// iteration, at 100 clients and at paceClients: 100 beside the 1,000 of the
+// target tell a load-bound latency (CPU saturated) from a fixed delay in
+// the path.
+func benchPacedBinary(b *testing.B, dial dialer, body bodyFunc) {
+	for _, clients := range []int{100, paceClients} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			var r pacedResult
+			for b.Loop() {
+				srv := startBinary(b, b.TempDir(), benchBinaryArgs...)
+				r = pacedFanout(b, srv, clients, dial, body)
+				srv.kill()
+			}
+			r.report(b)
+		})
+	}
+}
 
 // pacedFanout connects clients, posts paceRate events/s for paceDuration,
 // waits for them to arrive and gathers the figures.

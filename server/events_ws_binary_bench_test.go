@@ -56,17 +56,7 @@ func BenchmarkEventsLatencyBinary(b *testing.B) {
 	if testing.Short() {
 		b.Skip("1,000 sockets against the real binary; skipped under -short")
 	}
-	for _, clients := range []int{100, paceClients} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			var r pacedResult
-			for b.Loop() {
-				srv := startBinary(b, b.TempDir(), benchBinaryArgs...)
-				r = pacedFanout(b, srv, clients, dialWSClients, containerPostBody)
-				srv.kill()
-			}
-			r.report(b)
-		})
-	}
+	benchPacedBinary(b, dialWSClients, containerPostBody)
 }
 
 // containerPostBody is a start or stop container event stamped with sent,
