@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
@@ -17,6 +18,7 @@ import (
 // real binary mid-load with SIGKILL, restarts it on the same file, and
 // finds every event that got a 201, unchanged.
 func TestAcknowledgedEventsSurviveSIGKILL(t *testing.T) {
+	testenv.ShareEngineMemory(t) // a flood elsewhere would make this a gap
 	if testing.Short() {
 		t.Skip("builds and kills the real binary")
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
@@ -30,6 +31,7 @@ func postEvent(t *testing.T, base, body string) wire.Event {
 // new server process on the same store: the missed events come once, in
 // order, then live ones.
 func TestEventStreamResumesAcrossARestart(t *testing.T) {
+	testenv.ShareEngineMemory(t) // a flood elsewhere would make this a gap
 	data := t.TempDir()
 	noEngine := []string{"--host", "Localhost=unix:///nonexistent/docker.sock"}
 	first := startServerIn(t, data, noEngine...)

@@ -163,6 +163,7 @@ func engineRecord(t *testing.T, c *client.Client, label string, since, until tim
 // start and stop before, during and after the cut: every /events/ws client
 // gets every event the engine recorded in the window exactly once.
 func TestFaultsEventsExactlyOnceAcrossACut(t *testing.T) {
+	testenv.ShareEngineMemory(t) // a flood elsewhere would make this a gap
 	c := testenv.Engine(t)
 	testenv.HelperImage(t) // built and loaded before the window opens
 	proxy := testenv.NewProxy(t, c)
@@ -264,6 +265,7 @@ func TestFaultsEventsExactlyOnceAcrossACut(t *testing.T) {
 // with the reason, while it is cut and connected once restored, and
 // /metrics' crowsnest_engines_up follows.
 func TestFaultsHostsDownThenUp(t *testing.T) {
+	testenv.ShareEngineMemory(t) // a flood elsewhere would make this a gap
 	c := testenv.Engine(t)
 	proxy := testenv.NewProxy(t, c)
 	s := startServer(t, "--host", "Localhost="+proxy.URL())
@@ -313,6 +315,7 @@ func TestFaultsHostsDownThenUp(t *testing.T) {
 // reconnecting with since= just after the last line received and tail=all
 // continues exactly where it stopped: no line lost, none repeated.
 func TestFaultsStatsAndLogsResume(t *testing.T) {
+	testenv.ShareEngineMemory(t) // a flood elsewhere would make this a gap
 	c := testenv.Engine(t)
 	proxy := testenv.NewProxy(t, c)
 	id, name := testenv.Run(t, c, testenv.RunOptions{Args: []string{"-lines", "-1", "-every", "100ms"}})
@@ -436,6 +439,7 @@ func TestFaultsStatsAndLogsResume(t *testing.T) {
 // real engine's events and stats keep flowing, and the stalled one is
 // reported unreachable once its liveness ping times out.
 func TestFaultsStalledEngineBlocksNothing(t *testing.T) {
+	testenv.ShareEngineMemory(t) // a flood elsewhere would make this a gap
 	c := testenv.Engine(t)
 	proxy := testenv.NewProxy(t, c)
 	id, name := testenv.Run(t, c, testenv.RunOptions{Args: []string{"-lines", "1", "-sleep", "5m"}})
@@ -548,6 +552,7 @@ func TestFaultsStalledEngineBlocksNothing(t *testing.T) {
 // TestFaultsDelayedEngineStillWorks runs everything through a proxy adding
 // 200 ms to every chunk each way: slower, but nothing breaks.
 func TestFaultsDelayedEngineStillWorks(t *testing.T) {
+	testenv.ShareEngineMemory(t) // a flood elsewhere would make this a gap
 	const delay = 200 * time.Millisecond
 	c := testenv.Engine(t)
 	proxy := testenv.NewProxy(t, c)

@@ -201,9 +201,9 @@ func startInProcess(tb testing.TB, cfg Config) *inProcess {
 		tb.Fatal(err)
 	}
 	engines, err := docker.New(docker.Options{
-		Hosts:  []docker.HostConfig{docker.DefaultHost()},
-		Logger: log,
-		Sink:   func(ctx context.Context, ev wire.ContainerEvent) error { return nil },
+		Hosts:   []docker.HostConfig{docker.DefaultHost()},
+		Logger:  log,
+		Journal: discardJournal{},
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -238,4 +238,17 @@ func startInProcess(tb testing.TB, cfg Config) *inProcess {
 // WS is the ws:// form of the server's URL plus path.
 func (p *inProcess) WS(path string) string {
 	return "ws" + strings.TrimPrefix(p.URL, "http") + path
+}
+
+// discardJournal drops engine events: in-process servers serve what tests
+// post, undisturbed by other packages' containers on the shared engine.
+type discardJournal struct{}
+
+func (discardJournal) Store(context.Context, []wire.ContainerEvent) error { return nil }
+func (discardJournal) Recent(context.Context, string, time.Duration) ([]wire.ContainerEvent, error) {
+	return nil, nil
+}
+func (discardJournal) Gap(context.Context, docker.Gap) error { return nil }
+func (discardJournal) LastActions(context.Context, string, int) (map[string]wire.ContainerEvent, error) {
+	return nil, nil
 }

@@ -68,16 +68,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	var srv *Server
 	engines, err := docker.New(docker.Options{
-		Hosts:  withLocalhost(cfg.Hosts),
-		Logger: log,
-		Sink: func(ctx context.Context, ev wire.ContainerEvent) error {
-			if _, err := st.Append(ctx, docker.EventRecord(ev)); err != nil {
-				return fmt.Errorf("store container event: %w", err)
-			}
-			srv.metrics.eventsIn.WithLabelValues("engine").Inc()
-			return nil
-		},
-		Resume: func(host string) (int64, bool) { return lastEventTime(ctx, st, host, log) },
+		Hosts:   withLocalhost(cfg.Hosts),
+		Logger:  log,
+		Journal: countedJournal{docker.StoreJournal(st), func(n int) { srv.metrics.eventsIn.WithLabelValues("engine").Add(float64(n)) }},
 	})
 	if err != nil {
 		return fmt.Errorf("engines: %w", err)
@@ -115,26 +108,18 @@ func withLocalhost(hosts []docker.HostConfig) []docker.HostConfig {
 	return append([]docker.HostConfig{docker.DefaultHost()}, hosts...)
 }
 
-// lastEventTime is when the newest stored event of host happened, so an
-// engine's stream resumes where crowsnest's last run stopped.
-func lastEventTime(ctx context.Context, st store.Store, host string, log *slog.Logger) (int64, bool) {
-	page, err := st.Query(ctx, store.Query{
-		Filter:  store.Filter{Type: wire.ContainerEventType, Tags: []string{"host:" + host}},
-		PerPage: 1,
-	})
-	if err != nil {
-		log.Warn("cannot read the last stored event; resuming from now", "host", host, "err", err)
-		return 0, false
+// countedJournal counts the engine events stored, for /metrics.
+type countedJournal struct {
+	docker.Journal
+	stored func(n int)
+}
+
+func (j countedJournal) Store(ctx context.Context, events []wire.ContainerEvent) error {
+	if err := j.Journal.Store(ctx, events); err != nil {
+		return err
 	}
-	if len(page.Events) == 0 {
-		return 0, false
-	}
-	ev, err := docker.DecodeRecord(page.Events[0])
-	if err != nil {
-		log.Warn("last stored event does not decode; resuming from now", "host", host, "err", err)
-		return 0, false
-	}
-	return ev.TimeNano, true
+	j.stored(len(events))
+	return nil
 }
 
 // Listener timeouts, variables so tests can shorten them. readHeaderTimeout

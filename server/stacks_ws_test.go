@@ -191,6 +191,7 @@ func TestStackLifecycle(t *testing.T) {
 // TestStackCrashRecovery: records an earlier run left "pending" (a crash
 // mid-deploy) are resolved at start-up to what the engine shows, or error.
 func TestStackCrashRecovery(t *testing.T) {
+	testenv.ShareEngineMemory(t) // a flood elsewhere would make this a gap
 	eng := testenv.Engine(t)
 	image := testenv.HelperImage(t)
 	t.Cleanup(func() { testenv.RemoveAll(t, eng) })

@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -14,14 +13,20 @@ import (
 // engine is one configured Docker engine: its client, its options and the
 // state Hosts reports.
 type engine struct {
-	name   string
-	url    string
-	cli    *client.Client
-	log    *slog.Logger
-	sink   func(ctx context.Context, ev wire.ContainerEvent) error
-	resume func(host string) (int64, bool)
-	minB   time.Duration
-	maxB   time.Duration
+	name string
+	url  string
+	cli  *client.Client
+	log  *slog.Logger
+	minB time.Duration
+	maxB time.Duration
+
+	// Ingest: only the engine's run goroutine and the writer it waits for
+	// touch these, never at once.
+	journal   Journal
+	queueSize int
+	window    time.Duration
+	seen      *seenSet
+	mark      int64 // engine time the first subscription started from; 0: none yet
 
 	mu    sync.Mutex
 	state wire.Host
@@ -34,14 +39,17 @@ func newEngine(h HostConfig, cli *client.Client, opts Options) *engine {
 		url = cli.DaemonHost()
 	}
 	e := &engine{
-		name:   h.Name,
-		url:    url,
-		cli:    cli,
-		log:    opts.Logger.With("host", h.Name),
-		sink:   opts.Sink,
-		resume: opts.Resume,
-		minB:   opts.MinBackoff,
-		maxB:   opts.MaxBackoff,
+		name: h.Name,
+		url:  url,
+		cli:  cli,
+		log:  opts.Logger.With("host", h.Name),
+		minB: opts.MinBackoff,
+		maxB: opts.MaxBackoff,
+
+		journal:   opts.Journal,
+		queueSize: opts.QueueSize,
+		window:    opts.DedupeWindow,
+		seen:      newSeenSet(opts.DedupeWindow),
 	}
 	e.state = wire.Host{Name: h.Name, URL: url, State: wire.HostConnecting, Since: time.Now().UTC()}
 	return e

@@ -22,15 +22,18 @@ type Options struct {
 	// Hosts are the engines to watch, in the order Hosts reports them;
 	// empty means DefaultHost.
 	Hosts []HostConfig
-	// Sink receives every container event of every engine, in order per
-	// engine; engines call it concurrently. An error makes the engine retry
-	// the same event with backoff, so returning nil must mean "kept".
+	// Journal stores every container event of every engine, exactly once
+	// whatever the engine's timestamp order, and the gaps where the record
+	// cannot be proven complete; it also tells where a fresh start resumes.
 	// Required.
-	Sink func(ctx context.Context, ev wire.ContainerEvent) error
-	// Resume returns the timeNano of the last event already kept for host,
-	// so a fresh start delivers only what came after it, including what
-	// happened while crowsnest was down. Optional.
-	Resume func(host string) (timeNano int64, ok bool)
+	Journal Journal
+	// QueueSize bounds the events read from an engine and not stored yet;
+	// when it fills, the engine's stream is resubscribed from the last
+	// stored event. Zero means DefaultIngestQueue.
+	QueueSize int
+	// DedupeWindow is how far out of timestamp order an engine's events may
+	// arrive and still be stored once; zero means DefaultDedupeWindow.
+	DedupeWindow time.Duration
 	// Logger receives connection changes and failures; nil means
 	// slog.Default.
 	Logger *slog.Logger
@@ -51,8 +54,14 @@ type Engines struct {
 // New checks opts and builds a client per host; it does not connect yet
 // (Run does), so crowsnest starts even when no engine is reachable.
 func New(opts Options) (*Engines, error) {
-	if opts.Sink == nil {
-		return nil, errors.New("docker: Options.Sink is required")
+	if opts.Journal == nil {
+		return nil, errors.New("docker: Options.Journal is required")
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultIngestQueue
+	}
+	if opts.DedupeWindow <= 0 {
+		opts.DedupeWindow = DefaultDedupeWindow
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -89,7 +98,7 @@ func New(opts Options) (*Engines, error) {
 	return e, nil
 }
 
-// Run connects every engine and streams its events to Sink, reconnecting
+// Run connects every engine and stores its events in the Journal, reconnecting
 // as needed, until ctx ends; it then returns nil once every engine has
 // stopped. Calling Run while it runs is an error.
 func (e *Engines) Run(ctx context.Context) error {

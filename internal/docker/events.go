@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crowsnest-hq/crowsnest/internal/backoff"
 	"io"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
 
+	"github.com/crowsnest-hq/crowsnest/internal/backoff"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
@@ -29,40 +30,57 @@ const (
 	livenessTimeout  = 5 * time.Second
 )
 
-// run keeps the engine's event stream going until ctx ends: connect,
-// stream, and on any failure mark the engine unreachable, wait, and resume
-// from the cursor.
+// run keeps the engine's event stream going until ctx ends: connect, catch
+// up on what the engine still remembers, stream, and on any failure mark
+// the engine unreachable, wait, and do it again.
 func (e *engine) run(ctx context.Context) {
-	var cur cursor
-	if e.resume != nil {
-		if nano, ok := e.resume(e.name); ok {
-			cur = after(nano)
-		}
-	}
+	e.seed(ctx)
 	b := backoff.Backoff{Min: e.minB, Max: e.maxB}
+	var cause error // why the previous stream ended
 	for {
-		err := e.stream(ctx, &cur, &b)
+		cause = e.stream(ctx, cause, &b)
 		if ctx.Err() != nil {
 			return
 		}
-		e.unreachable(err)
+		if errors.Is(cause, errOverflow) {
+			e.log.Warn("event stream fell behind", "err", cause)
+			continue // the engine is fine: resubscribe at once
+		}
+		e.unreachable(cause)
 		if !b.Wait(ctx) {
 			return
 		}
 	}
 }
 
-// stream connects once and passes events to the sink until the stream
+// seed loads the identities of the recently stored events, so a stream
+// resumed after crowsnest's own restart stores each event once.
+func (e *engine) seed(ctx context.Context) {
+	recent, err := e.journal.Recent(ctx, e.name, e.window)
+	if err != nil {
+		e.log.Warn("cannot read the last stored events; resuming from now", "err", err)
+		return
+	}
+	for _, ev := range recent {
+		e.seen.add(ev)
+	}
+}
+
+// stream connects once, catches up, and stores events until the stream
 // fails; it always returns an error, ctx's own when ctx ended.
-func (e *engine) stream(ctx context.Context, cur *cursor, b *backoff.Backoff) error {
-	version, apiVersion, err := e.handshake(ctx, cur)
+func (e *engine) stream(ctx context.Context, cause error, b *backoff.Backoff) error {
+	version, apiVersion, now, err := e.handshake(ctx)
+	if err != nil {
+		return err
+	}
+	since, err := e.catchUp(ctx, now, cause)
 	if err != nil {
 		return err
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil) // ends the client's reading goroutine and the liveness check
 	res := e.cli.Events(sctx, client.EventsListOptions{
-		Since:   sinceParam(cur.nano),
+		Since:   sinceParam(since),
 		Filters: make(client.Filters).Add("type", string(events.ContainerEventType)),
 	})
 	// Events returns once the engine answered (or the request failed), so
@@ -74,29 +92,40 @@ func (e *engine) stream(ctx context.Context, cur *cursor, b *backoff.Backoff) er
 	}
 	e.connected(version, apiVersion)
 	b.Reset()
+
+	queue := make(chan wire.ContainerEvent, e.queueSize)
+	written := make(chan error, 1)
+	go func() { written <- e.writeQueue(ctx, queue) }()
 	live := make(chan struct{})
 	go func() {
 		defer close(live)
 		e.checkLiveness(sctx, cancel)
 	}()
-	// Wait for the check, so no ping outlives Run and the client's Close.
-	defer func() { cancel(nil); <-live }()
+	err = e.read(sctx, cancel, res, queue)
+	cancel(nil)
+	<-live // no ping outlives Run and the client's Close
+	close(queue)
+	if werr := <-written; werr != nil {
+		return werr
+	}
+	return err
+}
+
+// read moves the engine's messages to queue until the stream ends, and
+// ends it with errOverflow when queue is full.
+func (e *engine) read(ctx context.Context, cancel context.CancelCauseFunc, res client.EventsResult, queue chan<- wire.ContainerEvent) error {
 	for {
 		select {
-		case <-sctx.Done():
-			return context.Cause(sctx)
+		case <-ctx.Done():
+			return context.Cause(ctx)
 		case m := <-res.Messages:
-			ev := convert(e.name, m)
-			if cur.seen(ev) {
-				continue // repeated because "since" is inclusive
+			if !enqueue(queue, convert(e.name, m)) {
+				cancel(errOverflow)
+				return errOverflow
 			}
-			if err := e.deliver(ctx, ev); err != nil {
-				return err
-			}
-			cur.advance(ev)
 		case err := <-res.Err:
-			if sctx.Err() != nil {
-				return context.Cause(sctx) // the liveness check ended it: say why
+			if ctx.Err() != nil {
+				return context.Cause(ctx) // the liveness check ended it: say why
 			}
 			if errors.Is(err, io.EOF) || err == nil {
 				return errors.New("event stream: the engine closed it")
@@ -104,6 +133,75 @@ func (e *engine) stream(ctx context.Context, cur *cursor, b *backoff.Backoff) er
 			return fmt.Errorf("event stream: %w", err)
 		}
 	}
+}
+
+// catchUp stores what the engine remembers and crowsnest has not stored
+// yet, up to now (engine clock). When the engine's memory no longer reaches
+// back to the last stored event, it stores a gap and reconciles the record
+// with the engine's container list. On the very first connection there is
+// nothing to catch up on: it only marks now as the point to resume from.
+// It returns where the live subscription starts: far enough back that
+// nothing between the catch-up and the subscription is missed.
+func (e *engine) catchUp(ctx context.Context, now int64, cause error) (since int64, err error) {
+	last, from := e.seen.newest, e.mark // last: before the catch-up stores anything
+	if last > 0 {
+		from = e.seen.resumeFrom()
+	}
+	if from == 0 {
+		e.mark = now
+		return now, nil
+	}
+	r, err := e.readRing(ctx, now)
+	if err != nil {
+		return 0, err
+	}
+	var replay []wire.ContainerEvent
+	for _, ev := range r.events {
+		if ev.TimeNano >= from {
+			replay = append(replay, ev)
+		}
+	}
+	for chunk := range slices.Chunk(replay, maxIngestBatch) {
+		if err := e.storeBatch(ctx, chunk); err != nil {
+			return 0, err
+		}
+	}
+	since = max(now-e.window.Nanoseconds(), 1)
+	if reason := gapReason(r, last, cause); reason != "" {
+		return since, e.recordGap(ctx, reason, last, now)
+	}
+	return since, nil
+}
+
+// recordGap stores a gap of the given reason between the last stored event
+// and now, and the changes a reconciliation finds.
+func (e *engine) recordGap(ctx context.Context, reason string, last, now int64) error {
+	g := Gap{
+		Host:    e.name,
+		Reason:  reason,
+		From:    time.Unix(0, last).UTC(),
+		To:      time.Unix(0, now).UTC(),
+		Message: gapMessages[reason],
+	}
+	e.log.Warn("event record has a gap; reconciling with the container list", "reason", reason, "from", g.From, "to", g.To)
+	changes, err := e.reconcile(ctx, now)
+	if err != nil {
+		return err
+	}
+	if err := e.journal.Gap(ctx, g); err != nil {
+		return err
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	return e.journal.Store(ctx, changes)
+}
+
+// gapMessages say in words what each gap reason means for the record.
+var gapMessages = map[string]string{
+	GapEngineRestart: "the engine restarted while crowsnest was not subscribed; its events in this window are lost, and changes found in its container list are recorded as reconciled",
+	GapOutage:        "crowsnest was cut off from the engine longer than the engine's memory of 256 events covers; changes found in its container list are recorded as reconciled",
+	GapOverflow:      "crowsnest fell behind the engine's stream and the engine had forgotten the events in between; changes found in its container list are recorded as reconciled",
 }
 
 // checkLiveness pings the engine until ctx ends, and ends the stream with
@@ -128,53 +226,28 @@ func (e *engine) checkLiveness(ctx context.Context, fail context.CancelCauseFunc
 	}
 }
 
-// handshake pings the engine, learns its versions and, on the very first
-// connection without a resume point, starts the cursor at the engine's own
-// clock so events during a later outage are replayed even if none came
-// before it.
-func (e *engine) handshake(ctx context.Context, cur *cursor) (version, apiVersion string, err error) {
+// handshake pings the engine and learns its versions and its clock, from
+// which the stream resumes.
+func (e *engine) handshake(ctx context.Context) (version, apiVersion string, now int64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	// Negotiate on every connection: the engine may have been upgraded.
 	if _, err := e.cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true, ForceNegotiate: true}); err != nil {
-		return "", "", fmt.Errorf("ping: %w", err)
+		return "", "", 0, fmt.Errorf("ping: %w", err)
 	}
 	v, err := e.cli.ServerVersion(ctx, client.ServerVersionOptions{})
 	if err != nil {
-		return "", "", fmt.Errorf("version: %w", err)
+		return "", "", 0, fmt.Errorf("version: %w", err)
 	}
-	if !cur.set() {
-		info, err := e.cli.Info(ctx, client.InfoOptions{})
-		if err != nil {
-			return "", "", fmt.Errorf("info: %w", err)
-		}
-		now, err := time.Parse(time.RFC3339Nano, info.Info.SystemTime)
-		if err != nil {
-			return "", "", fmt.Errorf("engine clock %q: %w", info.Info.SystemTime, err)
-		}
-		*cur = from(now.UnixNano())
+	info, err := e.cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return "", "", 0, fmt.Errorf("info: %w", err)
 	}
-	return v.Version, v.APIVersion, nil
-}
-
-// deliver passes ev to the sink, retrying the same event with backoff until
-// it is kept or ctx ends: skipping it would lose it for good. The stream is
-// not read meanwhile; the engine buffers for a while.
-func (e *engine) deliver(ctx context.Context, ev wire.ContainerEvent) error {
-	b := backoff.Backoff{Min: e.minB, Max: e.maxB}
-	for {
-		err := e.sink(ctx, ev)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		e.log.Warn("event not kept, retrying", "id", ev.ID, "action", ev.Action, "timeNano", ev.TimeNano, "err", err)
-		if !b.Wait(ctx) {
-			return ctx.Err()
-		}
+	clock, err := time.Parse(time.RFC3339Nano, info.Info.SystemTime)
+	if err != nil {
+		return "", "", 0, fmt.Errorf("engine clock %q: %w", info.Info.SystemTime, err)
 	}
+	return v.Version, v.APIVersion, clock.UnixNano(), nil
 }
 
 // convert turns the engine's message into the /events/ws frame. The legacy

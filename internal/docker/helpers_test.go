@@ -16,14 +16,17 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
-// collector is a Sink that keeps the events of this test run's containers;
-// other packages' containers on the same engine are ignored.
+// collector is a Journal that keeps the events of this test run's
+// containers; other packages' containers on the same engine are ignored.
 type collector struct {
 	key, value string
-	fail       func(ev wire.ContainerEvent) error // optional: refuse an event
+	fail       func(batch []wire.ContainerEvent) error // optional: refuse a batch
+	recent     []wire.ContainerEvent                   // what Recent answers
+	gate       chan struct{}                           // while set, Store waits for it to close
 
 	mu      sync.Mutex
 	events  []wire.ContainerEvent
+	gaps    []Gap
 	changed chan struct{}
 }
 
@@ -32,21 +35,101 @@ func newCollector(t *testing.T) *collector {
 	return &collector{key: key, value: value, changed: make(chan struct{})}
 }
 
-func (c *collector) sink(ctx context.Context, ev wire.ContainerEvent) error {
-	if ev.Actor.Attributes[c.key] != c.value {
-		return nil
+func (c *collector) Store(ctx context.Context, batch []wire.ContainerEvent) error {
+	c.mu.Lock()
+	gate := c.gate
+	c.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.fail != nil {
-		if err := c.fail(ev); err != nil {
+		if err := c.fail(batch); err != nil {
 			return err
 		}
 	}
-	c.events = append(c.events, ev)
+	for _, ev := range batch {
+		if ev.Actor.Attributes[c.key] == c.value {
+			c.events = append(c.events, ev)
+		}
+	}
+	c.notify()
+	return nil
+}
+
+func (c *collector) Recent(context.Context, string, time.Duration) ([]wire.ContainerEvent, error) {
+	return c.recent, nil
+}
+
+func (c *collector) Gap(_ context.Context, g Gap) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gaps = append(c.gaps, g)
+	c.notify()
+	return nil
+}
+
+func (c *collector) LastActions(_ context.Context, host string, _ int) (map[string]wire.ContainerEvent, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]wire.ContainerEvent{}
+	for _, ev := range c.events {
+		if ev.Host == host {
+			out[ev.Actor.ID] = ev
+		}
+	}
+	return out, nil
+}
+
+// notify wakes the waiters; called with c.mu held.
+func (c *collector) notify() {
 	close(c.changed)
 	c.changed = make(chan struct{})
-	return nil
+}
+
+// block makes Store wait until the returned function is called.
+func (c *collector) block() (unblock func()) {
+	gate := make(chan struct{})
+	c.mu.Lock()
+	c.gate = gate
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		c.gate = nil
+		c.mu.Unlock()
+		close(gate)
+	}
+}
+
+// waitGap returns the first gap stored, failing the test after a while.
+func (c *collector) waitGap(t *testing.T) Gap {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		c.mu.Lock()
+		gaps, changed := slices.Clone(c.gaps), c.changed
+		c.mu.Unlock()
+		if len(gaps) > 0 {
+			return gaps[0]
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("no gap stored; events:%s", describe(c.snapshot()))
+		}
+	}
+}
+
+// gapsSnapshot returns the gaps stored so far.
+func (c *collector) gapsSnapshot() []Gap {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.gaps)
 }
 
 func (c *collector) snapshot() []wire.ContainerEvent {

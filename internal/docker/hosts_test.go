@@ -83,23 +83,23 @@ func TestParseHost(t *testing.T) {
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
-	sink := (&collector{}).sink
+	sink := &collector{}
 	for name, opts := range map[string]Options{
-		"no sink":    {},
-		"duplicate":  {Sink: sink, Hosts: []HostConfig{{Name: "a"}, {Name: "a"}}},
-		"bad url":    {Sink: sink, Hosts: []HostConfig{{Name: "a", URL: "ftp://x"}}},
-		"ssh + tls":  {Sink: sink, Hosts: []HostConfig{{Name: "a", URL: "ssh://x", TLSCA: "/ca.pem"}}},
-		"tcp + ssh":  {Sink: sink, Hosts: []HostConfig{{Name: "a", URL: "tcp://x", SSHOptions: []string{"-v"}}}},
-		"bad query":  {Sink: sink, Hosts: []HostConfig{{Name: "a", URL: "ssh://x?proxy-command=sh"}}},
-		"bad tls":    {Sink: sink, Hosts: []HostConfig{{Name: "a", URL: "tcp+tls://h", TLSCA: "/nonexistent/ca.pem"}}},
-		"backoff":    {Sink: sink, MinBackoff: 2, MaxBackoff: 1},
-		"empty name": {Sink: sink, Hosts: []HostConfig{{URL: "unix:///x"}}},
+		"no journal": {},
+		"duplicate":  {Journal: sink, Hosts: []HostConfig{{Name: "a"}, {Name: "a"}}},
+		"bad url":    {Journal: sink, Hosts: []HostConfig{{Name: "a", URL: "ftp://x"}}},
+		"ssh + tls":  {Journal: sink, Hosts: []HostConfig{{Name: "a", URL: "ssh://x", TLSCA: "/ca.pem"}}},
+		"tcp + ssh":  {Journal: sink, Hosts: []HostConfig{{Name: "a", URL: "tcp://x", SSHOptions: []string{"-v"}}}},
+		"bad query":  {Journal: sink, Hosts: []HostConfig{{Name: "a", URL: "ssh://x?proxy-command=sh"}}},
+		"bad tls":    {Journal: sink, Hosts: []HostConfig{{Name: "a", URL: "tcp+tls://h", TLSCA: "/nonexistent/ca.pem"}}},
+		"backoff":    {Journal: sink, MinBackoff: 2, MaxBackoff: 1},
+		"empty name": {Journal: sink, Hosts: []HostConfig{{URL: "unix:///x"}}},
 	} {
 		if _, err := New(opts); err == nil {
 			t.Errorf("%s: New accepted %+v", name, opts)
 		}
 	}
-	e, err := New(Options{Sink: sink})
+	e, err := New(Options{Journal: sink})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func TestTLSEngine(t *testing.T) {
 	// A client that does not trust the proxy's CA refuses it in turn.
 	untrusted := HostConfig{Name: "untrusted", URL: tlsEngine.URL, TLSCert: tlsEngine.Cert, TLSKey: tlsEngine.Key}
 	col := newCollector(t)
-	e := newEngines(t, Options{Sink: col.sink, Hosts: []HostConfig{good, noCert, otherCA, untrusted}})
+	e := newEngines(t, Options{Journal: col, Hosts: []HostConfig{good, noCert, otherCA, untrusted}})
 	start(t, e)
 
 	h := waitState(t, e, "secure", wire.HostConnected)

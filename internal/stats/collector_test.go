@@ -36,11 +36,7 @@ func startCollector(t *testing.T, opts Options, hosts ...docker.HostConfig) *Col
 		Hosts:      append([]docker.HostConfig{docker.DefaultHost()}, hosts...),
 		Logger:     log,
 		MinBackoff: 100 * time.Millisecond,
-		Sink: func(ctx context.Context, ev wire.ContainerEvent) error {
-			<-ready
-			c.HandleEvent(ev)
-			return nil
-		},
+		Journal: handOver{ready: ready, to: func(ev wire.ContainerEvent) { c.HandleEvent(ev) }},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +60,29 @@ func startCollector(t *testing.T, opts Options, hosts ...docker.HostConfig) *Col
 		}
 	})
 	return c
+}
+
+// handOver is a docker.Journal that passes each engine event to the
+// collector instead of storing it, once the collector exists.
+type handOver struct {
+	ready <-chan struct{}
+	to    func(wire.ContainerEvent)
+}
+
+func (h handOver) Store(_ context.Context, events []wire.ContainerEvent) error {
+	<-h.ready
+	for _, ev := range events {
+		h.to(ev)
+	}
+	return nil
+}
+
+func (handOver) Recent(context.Context, string, time.Duration) ([]wire.ContainerEvent, error) {
+	return nil, nil
+}
+func (handOver) Gap(context.Context, docker.Gap) error { return nil }
+func (handOver) LastActions(context.Context, string, int) (map[string]wire.ContainerEvent, error) {
+	return nil, nil
 }
 
 type testWriter struct{ t *testing.T }

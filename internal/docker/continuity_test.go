@@ -1,0 +1,31 @@
+package docker
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestGapReason(t *testing.T) {
+	const last = 1000
+	full := engineMemory
+	for name, tc := range map[string]struct {
+		r     ring
+		last  int64
+		cause error
+		want  string
+	}{
+		"nothing stored yet":               {r: ring{size: 3, oldest: 2000}, last: 0, want: ""},
+		"memory reaches back to the last":  {r: ring{size: full, oldest: 900}, last: last, want: ""},
+		"memory starts at the last event":  {r: ring{size: 10, oldest: last}, last: last, want: ""},
+		"engine forgot it without filling": {r: ring{size: 10, oldest: 2000}, last: last, want: GapEngineRestart},
+		"restarted engine, empty memory":   {r: ring{}, last: last, want: GapEngineRestart},
+		"memory overflowed while cut off":  {r: ring{size: full, oldest: 2000}, last: last, cause: errors.New("event stream: EOF"), want: GapOutage},
+		"memory overflowed while behind":   {r: ring{size: full, oldest: 2000}, last: last, cause: errOverflow, want: GapOverflow},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := gapReason(tc.r, tc.last, tc.cause); got != tc.want {
+				t.Errorf("gapReason = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

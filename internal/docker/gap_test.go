@@ -1,0 +1,95 @@
+package docker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// reconciledAs waits for the reconciled event of container id with action.
+func reconciledAs(t *testing.T, col *collector, id, action string) wire.ContainerEvent {
+	t.Helper()
+	return col.wait(t, "reconciled "+action+" of "+id[:12], func(ev wire.ContainerEvent) bool {
+		return ev.Actor.ID == id && ev.Action == action && ev.Actor.Attributes[ReconciledAttribute] == "true"
+	})
+}
+
+func TestOutageLongerThanEngineMemoryIsAGapAndReconciled(t *testing.T) {
+	c := testenv.Engine(t)
+	testenv.HelperImage(t)
+	proxy := testenv.NewProxy(t, c)
+	col := newCollector(t)
+	e := newEngines(t, Options{Journal: col, Hosts: []HostConfig{{Name: "proxied", URL: proxy.URL()}}})
+	start(t, e)
+	waitState(t, e, "proxied", wire.HostConnected)
+	forever := testenv.RunOptions{Args: []string{"-lines", "-1", "-every", "1s"}}
+	removed, _ := testenv.Run(t, c, forever)
+	exited, _ := testenv.Run(t, c, forever)
+	col.wait(t, "start of the container to remove", is(removed, "start"))
+	col.wait(t, "start of the container to stop", is(exited, "start"))
+
+	proxy.Cut()
+	waitState(t, e, "proxied", wire.HostUnreachable)
+	cutAt := time.Now()
+	testenv.Stop(t, c, exited)
+	if _, err := c.ContainerRemove(context.Background(), removed, client.ContainerRemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	born, _ := testenv.Run(t, c, forever)
+	testenv.FloodEngineMemory(t, c)
+	proxy.Restore()
+
+	g := col.waitGap(t)
+	if g.Reason != GapOutage || g.Host != "proxied" {
+		t.Errorf("gap %+v, want reason %s on proxied", g, GapOutage)
+	}
+	if g.From.After(cutAt) || !g.To.After(cutAt) || g.Message == "" {
+		t.Errorf("gap window %v – %v does not span the cut at %v, or has no message", g.From, g.To, cutAt)
+	}
+	reconciledAs(t, col, removed, "die")
+	reconciledAs(t, col, removed, "destroy")
+	if code := reconciledAs(t, col, exited, "die").Actor.Attributes["exitCode"]; code != "143" {
+		t.Errorf("reconciled die exitCode %q, want 143 (SIGTERM)", code)
+	}
+	reconciledAs(t, col, born, "create")
+	reconciledAs(t, col, born, "start")
+
+	// Live events flow again after the reconciliation.
+	testenv.Stop(t, c, born)
+	col.wait(t, "live die after the gap", func(ev wire.ContainerEvent) bool {
+		return ev.Actor.ID == born && ev.Action == "die" && ev.Actor.Attributes[ReconciledAttribute] == ""
+	})
+}
+
+func TestOverflowBeyondEngineMemoryIsAGapAndReconciled(t *testing.T) {
+	c := testenv.Engine(t)
+	testenv.HelperImage(t)
+	col := newCollector(t)
+	e := newEngines(t, Options{Journal: col, QueueSize: 1})
+	start(t, e)
+	waitState(t, e, DefaultHostName, wire.HostConnected)
+	warm, _ := testenv.Run(t, c, testenv.RunOptions{Args: []string{"-exit", "0"}})
+	col.wait(t, "a first event stored", is(warm, "die"))
+
+	// The store stalls: the writer holds one event, the queue one more, and
+	// the third overflows it. By the time the store answers, the engine has
+	// forgotten the rest.
+	unblock := col.block()
+	stuck, _ := testenv.Run(t, c, testenv.RunOptions{Args: []string{"-exit", "5"}})
+	testenv.WaitExit(t, c, stuck)
+	testenv.FloodEngineMemory(t, c)
+	unblock()
+
+	g := col.waitGap(t)
+	if g.Reason != GapOverflow || g.Host != DefaultHostName {
+		t.Errorf("gap %+v, want reason %s on %s", g, GapOverflow, DefaultHostName)
+	}
+	if code := reconciledAs(t, col, stuck, "die").Actor.Attributes["exitCode"]; code != "5" {
+		t.Errorf("reconciled die exitCode %q, want 5", code)
+	}
+}
