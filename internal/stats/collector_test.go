@@ -36,7 +36,7 @@ func startCollector(t *testing.T, opts Options, hosts ...docker.HostConfig) *Col
 		Hosts:      append([]docker.HostConfig{docker.DefaultHost()}, hosts...),
 		Logger:     log,
 		MinBackoff: 100 * time.Millisecond,
-		Journal: handOver{ready: ready, to: func(ev wire.ContainerEvent) { c.HandleEvent(ev) }},
+		Journal:    handOver{ready: ready, to: func(ev wire.ContainerEvent) { c.HandleEvent(ev) }},
 	})
 	if err != nil {
 		t.Fatal(err)
