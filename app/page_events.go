@@ -39,7 +39,8 @@ type eventsPage struct {
 	events   []wire.ContainerEvent // newest first
 	note     notice
 	incoming batch[wire.ContainerEvent]
-	lastNano atomic.Int64 // timeNano of the newest event seen, for resuming
+	lastID   atomic.Uint64 // store id of the newest event seen, for resuming
+	gaps     []wire.Gap    // where the record is not provably complete, newest first
 	cancel   func()
 	applied  string // the filter's query, to restart only on change
 }
@@ -69,19 +70,16 @@ func (p *eventsPage) OnNav(ctx app.Context) {
 		p.cancel()
 	}
 	p.events, p.note = nil, notice{}
-	p.lastNano.Store(0)
+	p.lastID.Store(0)
 	p.incoming.take()
+	p.loadGaps(ctx)
 	sctx, cancel := context.WithCancel(ctx)
 	p.cancel = cancel
 	ctx.Async(func() {
 		runWS(sctx, stream{
 			name: "events",
 			target: func() string {
-				resume := ""
-				if n := p.lastNano.Load(); n > 0 {
-					resume = time.Unix(0, n+1).UTC().Format(time.RFC3339Nano)
-				}
-				return "/events/ws?" + f.socketQuery(resume).Encode()
+				return "/events/ws?" + f.socketQuery(p.lastID.Load()).Encode()
 			},
 			onFrame: func(data []byte) {
 				var ev wire.ContainerEvent
@@ -92,8 +90,11 @@ func (p *eventsPage) OnNav(ctx app.Context) {
 				if ev.Action == "" && ev.Type == "" {
 					return // the greeting, if any
 				}
-				if ev.TimeNano > p.lastNano.Load() {
-					p.lastNano.Store(ev.TimeNano)
+				if ev.StoreID > p.lastID.Load() {
+					p.lastID.Store(ev.StoreID)
+				}
+				if ev.Actor.Attributes[wire.ReconciledAttribute] != "" {
+					p.loadGaps(ctx) // a reconciliation follows a new gap
 				}
 				if p.incoming.add(ev) {
 					ctx.After(100*time.Millisecond, func(app.Context) {
@@ -140,6 +141,7 @@ func (p *eventsPage) Render() app.UI {
 		app.H1().Text("Container events"),
 		p.filterForm(),
 		noticeView("events-notice", p.note),
+		p.gapsView(),
 		app.P().ID("events-summary").Class("muted small").Role("status").Text(p.summary()),
 		app.Div().Class("table-wrap").Body(
 			app.Table().ID("events-table").Class("table table-stack").Body(
@@ -171,6 +173,63 @@ func (p *eventsPage) Render() app.UI {
 			app.If(len(p.events) == 0, app.P().Class("empty").Text("No events yet. Start or stop a container, or pick a history window above.")),
 		),
 	)
+}
+
+// maxGaps is how many of the newest gaps the page lists.
+const maxGaps = 5
+
+// loadGaps reads the newest gaps from the store.
+func (p *eventsPage) loadGaps(ctx app.Context) {
+	ctx.Async(func() {
+		var stored []wire.Event
+		if _, err := getJSON(ctx, "/api/v1/events?type="+wire.GapEventType+"&per_page="+itoa(maxGaps), &stored); err != nil {
+			app.Logf("gaps: %v", err)
+			return
+		}
+		gaps := make([]wire.Gap, 0, len(stored))
+		for _, e := range stored {
+			var g wire.Gap
+			if err := json.Unmarshal(e.Value, &g); err != nil {
+				app.Logf("gap %d: %v", e.ID, err)
+				continue
+			}
+			gaps = append(gaps, g)
+		}
+		ctx.Dispatch(func(app.Context) { p.gaps = gaps })
+	})
+}
+
+// gapsView says plainly where the record has holes.
+func (p *eventsPage) gapsView() app.UI {
+	if len(p.gaps) == 0 {
+		return nil
+	}
+	now := time.Now()
+	return app.Div().ID("events-gaps").Class("notice notice-warn").Role("status").Body(
+		app.Strong().Text("Gaps in the record. "),
+		app.Span().Text("crowsnest cannot prove it holds every event in these windows; changes it found in the container list afterwards are marked reconciled."),
+		app.Ul().Class("gap-list").Body(app.Range(p.gaps).Slice(func(i int) app.UI {
+			g := p.gaps[i]
+			return app.Li().DataSet("reason", g.Reason).Body(
+				app.Strong().Text(g.Host+": "+gapReasonText(g.Reason)),
+				app.Text(" · "+fmtClock(g.From, now)+" – "+fmtClock(g.To, now)),
+			)
+		})),
+	)
+}
+
+// gapReasonText is a gap reason in words.
+func gapReasonText(reason string) string {
+	switch reason {
+	case wire.GapEngineRestart:
+		return "engine restarted"
+	case wire.GapOutage:
+		return "out of reach longer than the engine remembers"
+	case wire.GapOverflow:
+		return "crowsnest fell behind the engine"
+	default:
+		return reason
+	}
 }
 
 func (p *eventsPage) summary() string {
@@ -224,6 +283,9 @@ func eventDetails(ev wire.ContainerEvent) string {
 	}
 	if ev.Actor.ID != "" {
 		parts = append(parts, shortID(ev.Actor.ID))
+	}
+	if ev.Actor.Attributes[wire.ReconciledAttribute] != "" {
+		parts = append(parts, "reconciled after a gap")
 	}
 	return strings.Join(parts, " · ")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"encoding/json"
 	"net/url"
 	"slices"
@@ -99,14 +100,16 @@ func (f eventFilter) filtersJSON() string {
 // socketQuery is the /events/ws query: filters, and since — the resume
 // point when one is given (the time of the last event seen + 1 ns, so a
 // reconnect neither repeats nor misses an event), else the history window.
-func (f eventFilter) socketQuery(resume string) url.Values {
+func (f eventFilter) socketQuery(after uint64) url.Values {
 	q := url.Values{}
 	if j := f.filtersJSON(); j != "" {
 		q.Set("filters", j)
 	}
 	switch {
-	case resume != "":
-		q.Set("since", resume)
+	case after > 0:
+		// A reconnect resumes exactly after the last event seen, whatever
+		// the engines' clocks say.
+		q.Set("after", strconv.FormatUint(after, 10))
 	case f.Since != "":
 		q.Set("since", f.Since)
 	}

@@ -29,18 +29,18 @@ func TestEventFilterRoundTrip(t *testing.T) {
 
 func TestEventFilterSocketQuery(t *testing.T) {
 	f := eventFilter{Containers: []string{"web"}, Events: []string{"die"}, Labels: []string{"a=b", "c"}, Since: "24h"}
-	q := f.socketQuery("")
+	q := f.socketQuery(0)
 	if got := q.Get("filters"); got != `{"container":["web"],"event":["die"],"label":["a=b","c"]}` {
 		t.Errorf("filters = %s", got)
 	}
 	if q.Get("since") != "24h" {
 		t.Errorf("since = %q", q.Get("since"))
 	}
-	// On reconnect the resume point wins over the window.
-	if got := f.socketQuery("2026-01-02T03:04:05.000000001Z").Get("since"); got != "2026-01-02T03:04:05.000000001Z" {
-		t.Errorf("resume since = %q", got)
+	// On reconnect the position of the last event seen wins over the window.
+	if q := f.socketQuery(42); q.Get("after") != "42" || q.Has("since") {
+		t.Errorf("resume query = %v, want after=42 and no since", q)
 	}
-	if q := (eventFilter{}).socketQuery(""); len(q) != 0 {
+	if q := (eventFilter{}).socketQuery(0); len(q) != 0 {
 		t.Errorf("empty filter query = %v", q)
 	}
 }

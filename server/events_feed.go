@@ -27,6 +27,16 @@ type feedItem struct {
 	sseOnce sync.Once
 	sse     []byte
 	sseErr  error
+
+	wsOnce sync.Once
+	ws     []byte
+}
+
+// wsFrame is the item's /events/ws message, with its store id, built on
+// first use.
+func (it *feedItem) wsFrame() []byte {
+	it.wsOnce.Do(func() { it.ws = wire.WithStoreID(it.Event.Value, it.Event.ID) })
+	return it.ws
 }
 
 // sseFrame is the item's server-sent-events message, encoded on first use.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,7 +23,11 @@ type eventsRequest struct {
 	filters filter.Filters
 	since   *time.Time // replay from the store from here
 	until   *time.Time // stop after this time
+	after   uint64     // replay from the store after this store id; 0: none
 }
+
+// replays reports whether the request asks for history before live events.
+func (r eventsRequest) replays() bool { return r.since != nil || r.after > 0 }
 
 // handleEventsWS serves Hyper.sh's "Monitor events" socket: container events
 // of every engine, filtered with Docker's semantics; with since, replayed from
@@ -33,7 +38,7 @@ func (s *Server) handleEventsWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if req.since == nil {
+	if !req.replays() {
 		if err := s.liveEngineError(); err != nil {
 			writeError(w, http.StatusInternalServerError, err.Error())
 			return
@@ -62,6 +67,13 @@ func parseEventsRequest(r *http.Request, now time.Time) (eventsRequest, error) {
 			return req, fmt.Errorf("%s: %w", name, err)
 		}
 		*dst = &t
+	}
+	if v := q.Get("after"); v != "" {
+		id, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return req, fmt.Errorf("after: %q is not a store id (a non-negative integer)", v)
+		}
+		req.after = id
 	}
 	if req.since != nil && req.until != nil && req.until.Before(*req.since) {
 		return req, errors.New("until is before since")
@@ -93,17 +105,17 @@ func (s *Server) streamEvents(ctx context.Context, conn *websocket.Conn, req eve
 	sub := s.feed.subscribeContainers(s.cfg.StreamQueue)
 	defer sub.Close()
 	lastID := s.store.LastID()
-	var sent time.Time // time of the last event sent, to tell a dropped client where to resume
+	var sent resumePoint // the last event sent, to tell a dropped client where to resume
 	out := s.metrics.eventsOut.WithLabelValues("events_ws")
-	send := func(ev wire.ContainerEvent, frame []byte) error {
+	send := func(ev wire.ContainerEvent, id uint64, frame []byte) error {
 		if err := writeWS(ctx, conn, frame); err != nil {
 			return err
 		}
-		sent = time.Unix(0, ev.TimeNano)
+		sent = resumePoint{id: id, time: time.Unix(0, ev.TimeNano)}
 		out.Inc()
 		return nil
 	}
-	if req.since != nil {
+	if req.replays() {
 		if err := s.replayEvents(ctx, req, lastID, send); err != nil {
 			return websocket.StatusInternalError, closeReason("replay failed: " + err.Error())
 		}
@@ -124,7 +136,7 @@ func (s *Server) streamEvents(ctx context.Context, conn *websocket.Conn, req eve
 			if req.until != nil && ev.TimeNano > req.until.UnixNano() {
 				return websocket.StatusNormalClosure, "until reached"
 			}
-			if err := send(*ev, it.Event.Value); err != nil {
+			if err := send(*ev, it.Event.ID, it.wsFrame()); err != nil {
 				return websocket.StatusGoingAway, closeReason("write failed")
 			}
 		case <-untilC:
@@ -137,10 +149,11 @@ func (s *Server) streamEvents(ctx context.Context, conn *websocket.Conn, req eve
 	}
 }
 
-// replayEvents sends the stored container events from since up to lastID.
-func (s *Server) replayEvents(ctx context.Context, req eventsRequest, lastID uint64, send func(wire.ContainerEvent, []byte) error) error {
+// replayEvents sends the stored container events after req.after and from
+// since, up to lastID.
+func (s *Server) replayEvents(ctx context.Context, req eventsRequest, lastID uint64, send func(wire.ContainerEvent, uint64, []byte) error) error {
 	f := store.Filter{Type: wire.ContainerEventType, Gte: req.since, Lte: req.until}
-	return s.store.Scan(ctx, 0, lastID, f, func(e wire.Event) error {
+	return s.store.Scan(ctx, req.after, lastID, f, func(e wire.Event) error {
 		ev, err := docker.DecodeRecord(e)
 		if err != nil {
 			return fmt.Errorf("event %d: %w", e.ID, err)
@@ -148,18 +161,31 @@ func (s *Server) replayEvents(ctx context.Context, req eventsRequest, lastID uin
 		if !req.filters.Match(ev) {
 			return nil
 		}
-		return send(ev, e.Value)
+		return send(ev, e.ID, wire.WithStoreID(e.Value, e.ID))
 	})
+}
+
+// resumePoint is the last event a client was sent.
+type resumePoint struct {
+	id   uint64
+	time time.Time
+}
+
+// hint tells a client how to resume after p: exactly, by store id, or, for
+// clients that only know Docker's since, by time (which may repeat or, across
+// engines with skewed clocks, skip events: see the /api page).
+func (p resumePoint) hint() string {
+	if p.id == 0 {
+		return ""
+	}
+	next := p.time.Add(time.Nanosecond) // since is inclusive: skip what was sent
+	return fmt.Sprintf("; resume with after=%d or since=%d.%09d", p.id, next.Unix(), next.Nanosecond())
 }
 
 // endedStream tells a client whose subscription ended why, and where to
 // resume from.
-func (s *Server) endedStream(err error, sent time.Time) (websocket.StatusCode, string) {
-	resume := ""
-	if !sent.IsZero() {
-		next := sent.Add(time.Nanosecond) // since is inclusive: skip what was sent
-		resume = fmt.Sprintf("; resume with since=%d.%09d", next.Unix(), next.Nanosecond())
-	}
+func (s *Server) endedStream(err error, sent resumePoint) (websocket.StatusCode, string) {
+	resume := sent.hint()
 	if errors.Is(err, hub.ErrOverflow) {
 		s.metrics.dropped.WithLabelValues("events_ws").Inc()
 		return websocket.StatusTryAgainLater, closeReason("too slow: queue overflowed" + resume)

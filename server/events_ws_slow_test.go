@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -80,9 +81,16 @@ func TestEventsWSDropsAClientThatNeverReads(t *testing.T) {
 	// Reading now drains what the kernel buffered, then the close frame.
 	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer rcancel()
+	var got []wire.ContainerEvent
+	var reason string
 	for {
-		_, _, err := stuck.Read(rctx)
+		_, data, err := stuck.Read(rctx)
 		if err == nil {
+			var ev wire.ContainerEvent
+			if err := json.Unmarshal(data, &ev); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, ev)
 			continue
 		}
 		if code := websocket.CloseStatus(err); code != websocket.StatusTryAgainLater {
@@ -92,6 +100,30 @@ func TestEventsWSDropsAClientThatNeverReads(t *testing.T) {
 		if !errors.As(err, &ce) || !strings.Contains(ce.Reason, "too slow") || !strings.Contains(ce.Reason, "since=") {
 			t.Errorf("close reason %q does not say too slow and where to resume", ce.Reason)
 		}
+		reason = ce.Reason
 		break
+	}
+	if len(got) == 0 || len(got) == n {
+		t.Fatalf("stuck client read %d events before its close, want some but not all %d", len(got), n)
+	}
+	last := got[len(got)-1].StoreID
+	if want := fmt.Sprintf("after=%d ", last); !strings.Contains(reason, want) {
+		t.Fatalf("close reason %q does not give %q, the last event it was sent", reason, want)
+	}
+
+	// Resuming by position delivers exactly the rest: no gap, no repeat.
+	resumed := dialWS(t, p.WS(fmt.Sprintf("/events/ws?after=%d", last)), nil)
+	for i := len(got); i < n; i++ {
+		select {
+		case f := <-resumed.frames:
+			want := fmt.Sprintf(`"synthetic-%d"`, i)
+			if !strings.Contains(string(f), want) {
+				t.Fatalf("resumed event %d: got %.120s…", i, f)
+			}
+		case err := <-resumed.closed:
+			t.Fatalf("resumed client closed at event %d: %v", i, err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("resumed client stalled at event %d", i)
+		}
 	}
 }

@@ -248,7 +248,7 @@ func (discardJournal) Store(context.Context, []wire.ContainerEvent) error { retu
 func (discardJournal) Recent(context.Context, string, time.Duration) ([]wire.ContainerEvent, error) {
 	return nil, nil
 }
-func (discardJournal) Gap(context.Context, docker.Gap) error { return nil }
+func (discardJournal) Gap(context.Context, wire.Gap) error { return nil }
 func (discardJournal) LastActions(context.Context, string, int) (map[string]wire.ContainerEvent, error) {
 	return nil, nil
 }

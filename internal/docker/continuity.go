@@ -63,10 +63,10 @@ func gapReason(r ring, last int64, cause error) string {
 	if r.size < engineMemory {
 		// The engine never forgot anything, yet it no longer has the last
 		// event it sent: it is a new engine process.
-		return GapEngineRestart
+		return wire.GapEngineRestart
 	}
 	if errors.Is(cause, errOverflow) {
-		return GapOverflow
+		return wire.GapOverflow
 	}
-	return GapOutage
+	return wire.GapOutage
 }

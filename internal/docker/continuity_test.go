@@ -3,6 +3,8 @@ package docker
 import (
 	"errors"
 	"testing"
+
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
 func TestGapReason(t *testing.T) {
@@ -17,10 +19,10 @@ func TestGapReason(t *testing.T) {
 		"nothing stored yet":               {r: ring{size: 3, oldest: 2000}, last: 0, want: ""},
 		"memory reaches back to the last":  {r: ring{size: full, oldest: 900}, last: last, want: ""},
 		"memory starts at the last event":  {r: ring{size: 10, oldest: last}, last: last, want: ""},
-		"engine forgot it without filling": {r: ring{size: 10, oldest: 2000}, last: last, want: GapEngineRestart},
-		"restarted engine, empty memory":   {r: ring{}, last: last, want: GapEngineRestart},
-		"memory overflowed while cut off":  {r: ring{size: full, oldest: 2000}, last: last, cause: errors.New("event stream: EOF"), want: GapOutage},
-		"memory overflowed while behind":   {r: ring{size: full, oldest: 2000}, last: last, cause: errOverflow, want: GapOverflow},
+		"engine forgot it without filling": {r: ring{size: 10, oldest: 2000}, last: last, want: wire.GapEngineRestart},
+		"restarted engine, empty memory":   {r: ring{}, last: last, want: wire.GapEngineRestart},
+		"memory overflowed while cut off":  {r: ring{size: full, oldest: 2000}, last: last, cause: errors.New("event stream: EOF"), want: wire.GapOutage},
+		"memory overflowed while behind":   {r: ring{size: full, oldest: 2000}, last: last, cause: errOverflow, want: wire.GapOverflow},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := gapReason(tc.r, tc.last, tc.cause); got != tc.want {

@@ -176,7 +176,7 @@ func (e *engine) catchUp(ctx context.Context, now int64, cause error) (since int
 // recordGap stores a gap of the given reason between the last stored event
 // and now, and the changes a reconciliation finds.
 func (e *engine) recordGap(ctx context.Context, reason string, last, now int64) error {
-	g := Gap{
+	g := wire.Gap{
 		Host:    e.name,
 		Reason:  reason,
 		From:    time.Unix(0, last).UTC(),
@@ -199,9 +199,9 @@ func (e *engine) recordGap(ctx context.Context, reason string, last, now int64) 
 
 // gapMessages say in words what each gap reason means for the record.
 var gapMessages = map[string]string{
-	GapEngineRestart: "the engine restarted while crowsnest was not subscribed; its events in this window are lost, and changes found in its container list are recorded as reconciled",
-	GapOutage:        "crowsnest was cut off from the engine longer than the engine's memory of 256 events covers; changes found in its container list are recorded as reconciled",
-	GapOverflow:      "crowsnest fell behind the engine's stream and the engine had forgotten the events in between; changes found in its container list are recorded as reconciled",
+	wire.GapEngineRestart: "the engine restarted while crowsnest was not subscribed; its events in this window are lost, and changes found in its container list are recorded as reconciled",
+	wire.GapOutage:        "crowsnest was cut off from the engine longer than the engine's memory of 256 events covers; changes found in its container list are recorded as reconciled",
+	wire.GapOverflow:      "crowsnest fell behind the engine's stream and the engine had forgotten the events in between; changes found in its container list are recorded as reconciled",
 }
 
 // checkLiveness pings the engine until ctx ends, and ends the stream with

@@ -15,7 +15,7 @@ import (
 func reconciledAs(t *testing.T, col *collector, id, action string) wire.ContainerEvent {
 	t.Helper()
 	return col.wait(t, "reconciled "+action+" of "+id[:12], func(ev wire.ContainerEvent) bool {
-		return ev.Actor.ID == id && ev.Action == action && ev.Actor.Attributes[ReconciledAttribute] == "true"
+		return ev.Actor.ID == id && ev.Action == action && ev.Actor.Attributes[wire.ReconciledAttribute] == "true"
 	})
 }
 
@@ -45,8 +45,8 @@ func TestOutageLongerThanEngineMemoryIsAGapAndReconciled(t *testing.T) {
 	proxy.Restore()
 
 	g := col.waitGap(t)
-	if g.Reason != GapOutage || g.Host != "proxied" {
-		t.Errorf("gap %+v, want reason %s on proxied", g, GapOutage)
+	if g.Reason != wire.GapOutage || g.Host != "proxied" {
+		t.Errorf("gap %+v, want reason %s on proxied", g, wire.GapOutage)
 	}
 	if g.From.After(cutAt) || !g.To.After(cutAt) || g.Message == "" {
 		t.Errorf("gap window %v – %v does not span the cut at %v, or has no message", g.From, g.To, cutAt)
@@ -62,7 +62,7 @@ func TestOutageLongerThanEngineMemoryIsAGapAndReconciled(t *testing.T) {
 	// Live events flow again after the reconciliation.
 	testenv.Stop(t, c, born)
 	col.wait(t, "live die after the gap", func(ev wire.ContainerEvent) bool {
-		return ev.Actor.ID == born && ev.Action == "die" && ev.Actor.Attributes[ReconciledAttribute] == ""
+		return ev.Actor.ID == born && ev.Action == "die" && ev.Actor.Attributes[wire.ReconciledAttribute] == ""
 	})
 }
 
@@ -86,8 +86,8 @@ func TestOverflowBeyondEngineMemoryIsAGapAndReconciled(t *testing.T) {
 	unblock()
 
 	g := col.waitGap(t)
-	if g.Reason != GapOverflow || g.Host != DefaultHostName {
-		t.Errorf("gap %+v, want reason %s on %s", g, GapOverflow, DefaultHostName)
+	if g.Reason != wire.GapOverflow || g.Host != DefaultHostName {
+		t.Errorf("gap %+v, want reason %s on %s", g, wire.GapOverflow, DefaultHostName)
 	}
 	if code := reconciledAs(t, col, stuck, "die").Actor.Attributes["exitCode"]; code != "5" {
 		t.Errorf("reconciled die exitCode %q, want 5", code)

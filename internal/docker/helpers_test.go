@@ -26,7 +26,7 @@ type collector struct {
 
 	mu      sync.Mutex
 	events  []wire.ContainerEvent
-	gaps    []Gap
+	gaps    []wire.Gap
 	changed chan struct{}
 }
 
@@ -66,7 +66,7 @@ func (c *collector) Recent(context.Context, string, time.Duration) ([]wire.Conta
 	return c.recent, nil
 }
 
-func (c *collector) Gap(_ context.Context, g Gap) error {
+func (c *collector) Gap(_ context.Context, g wire.Gap) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gaps = append(c.gaps, g)
@@ -107,7 +107,7 @@ func (c *collector) block() (unblock func()) {
 }
 
 // waitGap returns the first gap stored, failing the test after a while.
-func (c *collector) waitGap(t *testing.T) Gap {
+func (c *collector) waitGap(t *testing.T) wire.Gap {
 	t.Helper()
 	deadline := time.After(60 * time.Second)
 	for {
@@ -126,7 +126,7 @@ func (c *collector) waitGap(t *testing.T) Gap {
 }
 
 // gapsSnapshot returns the gaps stored so far.
-func (c *collector) gapsSnapshot() []Gap {
+func (c *collector) gapsSnapshot() []wire.Gap {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.gaps)

@@ -11,37 +11,6 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
-// GapEventType is the store type of the events that say where the record of
-// an engine is not provably complete.
-const GapEventType = "gap"
-
-// Reasons a gap is recorded.
-const (
-	// GapEngineRestart: the engine forgot its event memory (it restarted)
-	// while crowsnest was not subscribed.
-	GapEngineRestart = "engine-restart"
-	// GapOutage: crowsnest was cut off from the engine for longer than the
-	// engine's event memory (256 events) covers.
-	GapOutage = "outage"
-	// GapOverflow: crowsnest's own ingest queue overflowed and, by the time
-	// it resubscribed, the engine had already forgotten what was missed.
-	GapOverflow = "overflow"
-)
-
-// ReconciledAttribute marks an event crowsnest recorded from the engine's
-// container list after a gap, rather than from the engine's event stream.
-const ReconciledAttribute = "crowsnest.reconciled"
-
-// Gap is one window of an engine's history that crowsnest cannot prove it
-// holds completely, stored as an event of type "gap".
-type Gap struct {
-	Host    string    `json:"host"`
-	Reason  string    `json:"reason"`
-	From    time.Time `json:"from"` // the last event known to be stored
-	To      time.Time `json:"to"`   // the engine's clock when the stream resumed
-	Message string    `json:"message"`
-}
-
 // Journal is the durable record engines write to. Store must be durable when
 // it returns nil; the engines call it concurrently.
 type Journal interface {
@@ -51,7 +20,7 @@ type Journal interface {
 	// window of the newest one: what a resumed stream may deliver again.
 	Recent(ctx context.Context, host string, window time.Duration) ([]wire.ContainerEvent, error)
 	// Gap stores g.
-	Gap(ctx context.Context, g Gap) error
+	Gap(ctx context.Context, g wire.Gap) error
 	// LastActions returns, per container id, the newest stored event of
 	// host among its latest limit events: what the record says of each
 	// container.
@@ -75,13 +44,13 @@ func (j storeJournal) Store(ctx context.Context, events []wire.ContainerEvent) e
 	return nil
 }
 
-func (j storeJournal) Gap(ctx context.Context, g Gap) error {
+func (j storeJournal) Gap(ctx context.Context, g wire.Gap) error {
 	value, err := json.Marshal(g)
 	if err != nil {
 		return fmt.Errorf("encoding gap: %w", err)
 	}
 	_, err = j.st.Append(ctx, wire.Event{
-		Type:      GapEventType,
+		Type:      wire.GapEventType,
 		Tags:      []string{"host:" + g.Host, "reason:" + g.Reason},
 		Timestamp: g.To,
 		Value:     value,
@@ -111,7 +80,7 @@ func (j storeJournal) Recent(ctx context.Context, host string, window time.Durat
 		if err != nil {
 			return err
 		}
-		if ev.Actor.Attributes[ReconciledAttribute] == "" {
+		if ev.Actor.Attributes[wire.ReconciledAttribute] == "" {
 			out = append(out, ev)
 		}
 		return nil

@@ -33,7 +33,7 @@ func recordState(action string) (exists, running bool) {
 }
 
 // reconcile compares the engine's container list with the record and returns
-// the changes the record lacks, as events marked with ReconciledAttribute
+// the changes the record lacks, as events marked with wire.ReconciledAttribute
 // and timed at now (engine clock): the precise moment is lost with the gap.
 func (e *engine) reconcile(ctx context.Context, now int64) ([]wire.ContainerEvent, error) {
 	last, err := e.journal.LastActions(ctx, e.name, reconcileDepth)
@@ -99,7 +99,7 @@ func gone(prev wire.ContainerEvent, action string, now int64) wire.ContainerEven
 }
 
 func reconciled(host, id, action string, attrs map[string]string, now int64) wire.ContainerEvent {
-	attrs[ReconciledAttribute] = "true"
+	attrs[wire.ReconciledAttribute] = "true"
 	return wire.ContainerEvent{
 		Status:   action,
 		ID:       id,

@@ -80,7 +80,7 @@ func (h handOver) Store(_ context.Context, events []wire.ContainerEvent) error {
 func (handOver) Recent(context.Context, string, time.Duration) ([]wire.ContainerEvent, error) {
 	return nil, nil
 }
-func (handOver) Gap(context.Context, docker.Gap) error { return nil }
+func (handOver) Gap(context.Context, wire.Gap) error { return nil }
 func (handOver) LastActions(context.Context, string, int) (map[string]wire.ContainerEvent, error) {
 	return nil, nil
 }

@@ -1,5 +1,7 @@
 package wire
 
+import "strconv"
+
 // ContainerEvent is a Docker engine event as /events/ws sends it: the shape of
 // Hyper.sh's "Monitor events" document (Docker's own event JSON) plus Host,
 // the name of the engine it came from.
@@ -13,6 +15,27 @@ type ContainerEvent struct {
 	Time     int64  `json:"time"`
 	TimeNano int64  `json:"timeNano"`
 	Host     string `json:"host"`
+	// StoreID is the event's id in crowsnest's store, set on /events/ws
+	// messages (never in the stored value): a client resumes exactly after
+	// it with after=StoreID.
+	StoreID uint64 `json:"storeId,omitempty"`
+}
+
+// WithStoreID returns the stored frame of a container event (a JSON object,
+// stored without storeId) with its store id added as the last field, so
+// every client gets the same bytes without decoding the event again.
+func WithStoreID(frame []byte, id uint64) []byte {
+	if len(frame) < 2 || frame[len(frame)-1] != '}' {
+		return frame
+	}
+	out := make([]byte, 0, len(frame)+32)
+	out = append(out, frame[:len(frame)-1]...)
+	if len(frame) > 2 {
+		out = append(out, ',')
+	}
+	out = append(out, `"storeId":`...)
+	out = strconv.AppendUint(out, id, 10)
+	return append(out, '}')
 }
 
 // Actor is the object an event is about: a container's ID and its attributes
