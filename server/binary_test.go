@@ -57,7 +57,13 @@ type process struct {
 // and waits until it answers /healthz.
 func startBinary(t testing.TB, data string, args ...string) *process {
 	t.Helper()
-	addr := freeAddr(t)
+	return startBinaryAt(t, freeAddr(t), data, args...)
+}
+
+// startBinaryAt is startBinary on a given address, to restart a killed
+// server where its clients look for it.
+func startBinaryAt(t testing.TB, addr, data string, args ...string) *process {
+	t.Helper()
 	all := append([]string{"--addr", addr, "--data", data, "--log-level", "warn"}, args...)
 	cmd := exec.Command(crowsnestBinary(t), all...)
 	stderr, err := cmd.StderrPipe()
