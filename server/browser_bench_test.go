@@ -116,7 +116,7 @@ func BenchmarkUILoad(b *testing.B) {
 	skipUIBench(b)
 	chromiumPath(b)
 	srv := startServer(b)
-	var cold, warm, wasmMB float64
+	var cold, warm, wasmMB, wasmMs float64
 	for range b.N {
 		br := newBrowser(b)
 		br.run("install the ready marker", chromedp.ActionFunc(func(ctx context.Context) error {
@@ -130,10 +130,12 @@ func BenchmarkUILoad(b *testing.B) {
 			return network.EmulateNetworkConditions(false, float64(uiLinkRTT.Milliseconds()), uiLinkMbit*1e6/8, uiUplinkMbit*1e6/8).Do(ctx)
 		}))
 		cold += loadTime(b, br, srv.URL+"/")
-		var wasmBytes float64
-		br.eval("app.wasm transfer size", `performance.getEntriesByType('resource')
-			.filter(e => e.name.includes('app.wasm')).reduce((n, e) => n + e.transferSize, 0)`, &wasmBytes)
-		wasmMB += wasmBytes / 1e6
+		var wasm struct{ Bytes, Ms float64 }
+		br.eval("app.wasm transfer", `performance.getEntriesByType('resource')
+			.filter(e => e.name.includes('app.wasm'))
+			.reduce((a, e) => ({Bytes: a.Bytes + e.transferSize, Ms: a.Ms + e.responseEnd - e.startTime}), {Bytes: 0, Ms: 0})`, &wasm)
+		wasmMB += wasm.Bytes / 1e6
+		wasmMs += wasm.Ms
 		var active bool
 		br.eval("service worker ready", `Promise.race([
 			navigator.serviceWorker.ready.then(r => !!r.active),
@@ -154,6 +156,7 @@ func BenchmarkUILoad(b *testing.B) {
 	b.ReportMetric(cold/float64(b.N), "cold-ms")
 	b.ReportMetric(warm/float64(b.N), "warm-ms")
 	b.ReportMetric(wasmMB/float64(b.N), "cold-wasm-transfer-MB")
+	b.ReportMetric(wasmMs/float64(b.N), "cold-wasm-fetch-ms")
 	b.ReportMetric(uiLinkMbit, "link-Mbit/s")
 	b.ReportMetric(float64(uiLinkRTT.Milliseconds()), "rtt-ms")
 	b.ReportMetric(0, "ns/op")

@@ -122,8 +122,13 @@ func coldWhy(res results) string {
 		return ""
 	}
 	transfer := br * 8 / v[1] * 1000
-	return fmt.Sprintf("app.wasm is %s MB brotli: at %s Mbit/s its transfer alone takes %.0f ms of the %s ms, plus round trips of %s ms.",
+	note := fmt.Sprintf("app.wasm is %s MB brotli: at %s Mbit/s its transfer alone takes %.0f ms of the %s ms, plus round trips of %s ms.",
 		format(br), format(v[1]), transfer, format(v[0]), format(v[2]))
+	if fetch, ok := res.get(uiLoad, "cold-wasm-fetch-ms"); ok {
+		note += fmt.Sprintf(" The page's fetch of app.wasm took %s ms (%.1f× the link's transfer time); the rest, %.0f ms, is the other requests, compiling and starting the app.",
+			format(fetch), fetch/transfer, v[0]-fetch)
+	}
+	return note
 }
 
 func warmWhy(res results) string {
