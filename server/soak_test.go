@@ -1089,6 +1089,9 @@ func writeSoakSection(path, section string) error {
 const (
 	soakMaxGoroutineRise = 0.05
 	soakMaxRSSRise       = 0.10
+	// soakSettle is the least time the clients get to settle before the
+	// flatness is measured.
+	soakSettle = time.Minute
 	// soakRecordDuration is the load a recorded run must have had.
 	soakRecordDuration = 10 * time.Minute
 )
@@ -1130,15 +1133,18 @@ func (s *soak) checks(duration time.Duration, dirty bool) (failed, notRecord []s
 			failed = append(failed, fmt.Sprintf("%s: %d duplicates", st.name, d))
 		}
 	}
+	// The clients settle (heap and queues grow to their working size) for
+	// the first quarter of the load or its first minute, whichever is
+	// longer; the slope is fitted over the rest.
+	settle := time.Unix(0, s.loadStart.Load()).Add(max(window/4, soakSettle))
 	var load []soakSample
 	for _, sm := range samples {
-		if sm.phase == "load" {
+		if sm.phase == "load" && !sm.at.Before(settle) {
 			load = append(load, sm)
 		}
 	}
-	load = load[len(load)/4:]
 	if len(load) < 3 {
-		failed = append(failed, fmt.Sprintf("%d load samples after the first quarter: too few to fit a slope", len(load)))
+		failed = append(failed, fmt.Sprintf("%d load samples after the clients settled: too few to fit a slope (a longer SOAK_DURATION)", len(load)))
 	} else {
 		for _, c := range []struct {
 			name  string
@@ -1187,7 +1193,7 @@ func soakRise(samples []soakSample, value func(soakSample) float64) (rise, mean 
 func soakVerdict(clientErr error, failed, notRecord []string) string {
 	var b strings.Builder
 	b.WriteString("\nChecks: per stream, delivered equals expected (SSE and /events/ws exactly, /docker/stats within one interval at each edge of the window) with no duplicates; ")
-	fmt.Fprintf(&b, "goroutines and RssAnon flat over the load (fitted rise after its first quarter at most %.0f%% and %.0f%% of the mean); no client error; a record is a run of %s on a committed tree.\n\n",
+	fmt.Fprintf(&b, "goroutines and RssAnon flat over the load (fitted rise after the first quarter of the load or its first minute at most %.0f%% and %.0f%% of the mean); no client error; a record is a run of %s on a committed tree.\n\n",
 		soakMaxGoroutineRise*100, soakMaxRSSRise*100, soakRecordDuration)
 	problems := slices.Clone(failed)
 	if clientErr != nil {
