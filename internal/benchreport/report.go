@@ -82,6 +82,7 @@ func (rep report) render(sections []section) string {
 func (rep report) section(b *strings.Builder, s section, used map[string]bool) []string {
 	var missed []string
 	fmt.Fprintf(b, "## %s\n\n| figure | measured | target | |\n|---|---|---|---|\n", s.title)
+	rows := len(s.rules)
 	for _, r := range s.rules {
 		used[r.bench] = true
 		v, why := rep.res.figure(r.bench, r.metric)
@@ -112,6 +113,7 @@ func (rep report) section(b *strings.Builder, s section, used map[string]bool) [
 			continue
 		}
 		used[name] = true
+		rows++
 		res := rep.res.byName[name]
 		if res.status != "" {
 			fmt.Fprintf(b, "| `%s` | %s | | **not met** |\n", name, res.status)
@@ -121,6 +123,9 @@ func (rep report) section(b *strings.Builder, s section, used map[string]bool) [
 		for _, unit := range res.units {
 			fmt.Fprintf(b, "| `%s` %s | %s | | |\n", name, unit, humanize(unit, res.metrics[unit]))
 		}
+	}
+	if rows == 0 {
+		b.WriteString("| no benchmark of this section in bench.out | | | |\n")
 	}
 	b.WriteString("\n")
 	for _, f := range s.floors {
