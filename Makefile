@@ -30,8 +30,9 @@ vet:
 test: test-tools wasm vet
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
-## bench: the benchmarks, with a report in BENCHMARKS.md
-bench:
+## bench: the benchmarks, with a report in BENCHMARKS.md (run with CI=true:
+## a missing engine or browser fails the run instead of skipping)
+bench: test-tools
 	bash .ci/bench
 
 ## fuzz: each fuzz target for $(FUZZTIME)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/chromedp"
@@ -98,22 +99,43 @@ func BenchmarkUIWasmSize(b *testing.B) {
 	b.ReportMetric(0, "ns/op") // one measurement, not a timing
 }
 
+// The link the UI loads are measured over, through Chromium's network
+// emulation: loopback would make the download of app.wasm free.
+const (
+	uiLinkMbit   = 20 // download, Mbit/s
+	uiUplinkMbit = 5  // upload, Mbit/s
+	uiLinkRTT    = 40 * time.Millisecond
+)
+
 // BenchmarkUILoad reports the cold load (a fresh profile: nothing cached,
 // no service worker) and the warm load (a second navigation once the
 // service worker controls the page and holds the shell and the wasm) to the
-// first rendered page, in ms from the navigation's start.
+// first rendered page, in ms from the navigation's start, over an emulated
+// link of uiLinkMbit with a round trip of uiLinkRTT.
 func BenchmarkUILoad(b *testing.B) {
 	skipUIBench(b)
 	chromiumPath(b)
 	srv := startServer(b)
-	var cold, warm float64
+	var cold, warm, wasmMB, wasmMs float64
 	for range b.N {
 		br := newBrowser(b)
 		br.run("install the ready marker", chromedp.ActionFunc(func(ctx context.Context) error {
 			_, err := page.AddScriptToEvaluateOnNewDocument(uiReadyMarker).Do(ctx)
 			return err
 		}))
+		br.run("emulate the link", chromedp.ActionFunc(func(ctx context.Context) error {
+			if err := network.Enable().Do(ctx); err != nil {
+				return err
+			}
+			return network.EmulateNetworkConditions(false, float64(uiLinkRTT.Milliseconds()), uiLinkMbit*1e6/8, uiUplinkMbit*1e6/8).Do(ctx)
+		}))
 		cold += loadTime(b, br, srv.URL+"/")
+		var wasm struct{ Bytes, Ms float64 }
+		br.eval("app.wasm transfer", `performance.getEntriesByType('resource')
+			.filter(e => e.name.includes('app.wasm'))
+			.reduce((a, e) => ({Bytes: a.Bytes + e.transferSize, Ms: a.Ms + e.responseEnd - e.startTime}), {Bytes: 0, Ms: 0})`, &wasm)
+		wasmMB += wasm.Bytes / 1e6
+		wasmMs += wasm.Ms
 		var active bool
 		br.eval("service worker ready", `Promise.race([
 			navigator.serviceWorker.ready.then(r => !!r.active),
@@ -133,6 +155,10 @@ func BenchmarkUILoad(b *testing.B) {
 	}
 	b.ReportMetric(cold/float64(b.N), "cold-ms")
 	b.ReportMetric(warm/float64(b.N), "warm-ms")
+	b.ReportMetric(wasmMB/float64(b.N), "cold-wasm-transfer-MB")
+	b.ReportMetric(wasmMs/float64(b.N), "cold-wasm-fetch-ms")
+	b.ReportMetric(uiLinkMbit, "link-Mbit/s")
+	b.ReportMetric(float64(uiLinkRTT.Milliseconds()), "rtt-ms")
 	b.ReportMetric(0, "ns/op")
 }
 

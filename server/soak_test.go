@@ -83,6 +83,9 @@ func TestSoak(t *testing.T) {
 	t.Cleanup(func() { testenv.RemoveAll(t, eng) })
 	key, run := testenv.Label(t)
 	machine := soakMachine(eng)
+	// Only a run of a committed tree is a record of a commit.
+	st, err := exec.Command("git", "status", "--porcelain").Output()
+	dirty := err != nil || len(bytes.TrimSpace(st)) > 0
 
 	// The 50 sleepers and the churners, created (and removed at the end)
 	// through testenv, started here in parallel.
@@ -180,7 +183,11 @@ func TestSoak(t *testing.T) {
 	if err := s.err(); err != nil {
 		t.Errorf("soak clients: %v", err)
 	}
-	report := s.report(duration, machine)
+	failed, notRecord := s.checks(duration, dirty)
+	for _, f := range failed {
+		t.Errorf("soak check: %s", f)
+	}
+	report := s.report(duration, machine) + soakVerdict(s.err(), failed, notRecord)
 	t.Log("\n" + report)
 	if err := writeSoakSection(filepath.Join("..", "BENCHMARKS.md"), report); err != nil {
 		t.Errorf("writing BENCHMARKS.md: %v", err)
@@ -1073,4 +1080,169 @@ func writeSoakSection(path, section string) error {
 		text += block
 	}
 	return os.WriteFile(path, []byte(text), 0o644)
+}
+
+// Flatness of the server's resources over the load: a fitted rise over the
+// load (after its first quarter, while the clients settle) above these
+// fractions of the mean is a leak, not noise. RssAnon, not RSS: RssFile
+// grows with the bbolt file, which holds every event posted, by design.
+const (
+	soakMaxGoroutineRise = 0.05
+	soakMaxRSSRise       = 0.10
+	// soakSettle is the least time the clients get to settle before the
+	// flatness is measured.
+	soakSettle = time.Minute
+	// soakRecordDuration is the load a recorded run must have had.
+	soakRecordDuration = 10 * time.Minute
+)
+
+// checks returns what the run failed (delivery, duplicates, leaks) and why
+// it is not a record even if it passed (shorter than soakRecordDuration, an
+// uncommitted tree).
+func (s *soak) checks(duration time.Duration, dirty bool) (failed, notRecord []string) {
+	s.mu.Lock()
+	samples := slices.Clone(s.samples)
+	engineEvents := int64(s.engine)
+	s.mu.Unlock()
+	window := time.Duration(s.loadEnd.Load() - s.loadStart.Load())
+	exact := []struct {
+		name     string
+		st       *soakStream
+		expected int64
+	}{
+		{"SSE", &s.sse, s.acked.Load() * soakSSE},
+		{"/events/ws", &s.ws, engineEvents * soakEventsWS},
+	}
+	for _, e := range exact {
+		if got := e.st.delivered.Load(); got != e.expected {
+			failed = append(failed, fmt.Sprintf("%s delivered %d of %d expected", e.name, got, e.expected))
+		}
+	}
+	// Stats frames are counted per interval inside the load window, whose
+	// edges cut an interval on each side: one interval's frames per socket
+	// at each edge is the tolerance.
+	statsWant := int64(soakContainers) * int64(window/soakStatsEvery) * soakStatsWS
+	if got, slack := s.stats.delivered.Load(), int64(2*soakContainers*soakStatsWS); got < statsWant-slack || got > statsWant+slack {
+		failed = append(failed, fmt.Sprintf("/docker/stats delivered %d frames, expected %d ± %d", got, statsWant, slack))
+	}
+	for _, st := range []struct {
+		name string
+		st   *soakStream
+	}{{"SSE", &s.sse}, {"/events/ws", &s.ws}, {"/docker/stats", &s.stats}, {"/stacks", &s.stacks}} {
+		if d := st.st.duplicates.Load(); d > 0 {
+			failed = append(failed, fmt.Sprintf("%s: %d duplicates", st.name, d))
+		}
+	}
+	// The clients settle (heap and queues grow to their working size) for
+	// the first quarter of the load or its first minute, whichever is
+	// longer; the slope is fitted over the rest.
+	settle := time.Unix(0, s.loadStart.Load()).Add(max(window/4, soakSettle))
+	var load []soakSample
+	for _, sm := range samples {
+		if sm.phase == "load" && !sm.at.Before(settle) {
+			load = append(load, sm)
+		}
+	}
+	if len(load) < 3 {
+		failed = append(failed, fmt.Sprintf("%d load samples after the clients settled: too few to fit a slope (a longer SOAK_DURATION)", len(load)))
+	} else {
+		for _, c := range []struct {
+			name  string
+			max   float64
+			value func(soakSample) float64
+		}{
+			{"goroutines", soakMaxGoroutineRise, func(sm soakSample) float64 { return sm.goroutines }},
+			{"RssAnon", soakMaxRSSRise, func(sm soakSample) float64 { return float64(sm.rssAnon) }},
+		} {
+			rise, mean := soakRise(load, c.value)
+			if mean > 0 && rise/mean > c.max {
+				failed = append(failed, fmt.Sprintf("%s rose %.1f%% of their mean over the load (fitted slope; at most %.0f%%)", c.name, rise/mean*100, c.max*100))
+			}
+		}
+	}
+	if duration < soakRecordDuration {
+		notRecord = append(notRecord, fmt.Sprintf("SOAK_DURATION=%s, shorter than the %s a record needs", duration, soakRecordDuration))
+	}
+	if dirty {
+		notRecord = append(notRecord, "the tree had uncommitted changes")
+	}
+	return failed, notRecord
+}
+
+// soakRise fits a line to value over the samples (least squares against
+// time) and returns its rise from the first sample to the last, and the
+// mean value: a slope over the whole series, not one reading.
+func soakRise(samples []soakSample, value func(soakSample) float64) (rise, mean float64) {
+	n := float64(len(samples))
+	var sx, sy, sxx, sxy float64
+	for _, sm := range samples {
+		x, y := sm.at.Sub(samples[0].at).Seconds(), value(sm)
+		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
+	}
+	mean = sy / n
+	den := n*sxx - sx*sx
+	if den == 0 {
+		return 0, mean
+	}
+	slope := (n*sxy - sx*sy) / den
+	return slope * samples[len(samples)-1].at.Sub(samples[0].at).Seconds(), mean
+}
+
+// soakVerdict is the checks' part of the soak section, with the marker
+// line internal/benchreport reads: "ok" only for a record that passed.
+func soakVerdict(clientErr error, failed, notRecord []string) string {
+	var b strings.Builder
+	b.WriteString("\nChecks: per stream, delivered equals expected (SSE and /events/ws exactly, /docker/stats within one interval at each edge of the window) with no duplicates; ")
+	fmt.Fprintf(&b, "goroutines and RssAnon flat over the load (fitted rise after the first quarter of the load or its first minute at most %.0f%% and %.0f%% of the mean); no client error; a record is a run of %s on a committed tree.\n\n",
+		soakMaxGoroutineRise*100, soakMaxRSSRise*100, soakRecordDuration)
+	problems := slices.Clone(failed)
+	if clientErr != nil {
+		problems = append(problems, "client error: "+clientErr.Error())
+	}
+	switch {
+	case len(problems) > 0:
+		b.WriteString("Result: **failed**: " + strings.Join(problems, "; ") + ".\n")
+	case len(notRecord) > 0:
+		b.WriteString("Result: every check passed, but this run is not a record: " + strings.Join(notRecord, "; ") + ".\n")
+	default:
+		b.WriteString("Result: every check passed.\n")
+	}
+	verdict := "ok"
+	if all := append(problems, notRecord...); len(all) > 0 {
+		verdict = "not met: " + strings.ReplaceAll(strings.Join(all, "; "), "--", "- -")
+	}
+	return b.String() + "\n" + soakResultMarker + verdict + " -->\n"
+}
+
+// soakResultMarker starts the line internal/benchreport reads.
+const soakResultMarker = "<!-- soak:result "
+
+// A steady series has no rise; a leak's rise is its slope times the span,
+// whatever the noise around it.
+func TestSoakRise(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	series := func(f func(i int) float64) []soakSample {
+		var out []soakSample
+		for i := range 10 {
+			out = append(out, soakSample{at: t0.Add(time.Duration(i) * 10 * time.Second), goroutines: f(i)})
+		}
+		return out
+	}
+	cases := []struct {
+		name     string
+		samples  []soakSample
+		wantRise float64
+	}{
+		{"flat", series(func(int) float64 { return 100 }), 0},
+		{"noisy but flat", series(func(i int) float64 { return 100 + float64(i%2)*10 - 5 }), 3}, // 3% of the mean: under soakMaxGoroutineRise
+		{"leak", series(func(i int) float64 { return 100 + float64(i)*5 }), 45},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rise, _ := soakRise(c.samples, func(sm soakSample) float64 { return sm.goroutines })
+			if math.Abs(rise-c.wantRise) > 1.5 {
+				t.Errorf("rise = %.2f, want about %.0f", rise, c.wantRise)
+			}
+		})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,11 +22,13 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 )
 
-// Load of BenchmarkStatsLoad: the figures.
+// Load of BenchmarkStatsLoad: the figures. BENCH_STATS_CONTAINERS,
+// BENCH_STATS_WINDOW and BENCH_STATS_ROUNDS lower them for a quick check.
 const (
 	loadContainers = 50
 	loadClients    = 100
 	loadWindow     = 30 * time.Second
+	loadRounds     = 3
 )
 
 // childEnv carries the crowsnest flags of a benchmark child process.
@@ -50,58 +53,115 @@ func TestStatsLoadChild(t *testing.T) {
 }
 
 // BenchmarkStatsLoad measures, with 50 running helper containers and 100
-// /docker/stats clients at a 1 s interval, for 30 s with each source: the
-// CPU time crowsnest spends per container sample, the CPU time of the
-// engine's own processes (dockerd, containerd, the shims), and crowsnest's
-// resident memory. Run it alone, once:
+// /docker/stats clients at a 1 s interval: the CPU time crowsnest spends
+// per container sample with each source, its resident memory, and the CPU
+// time of the engine's own processes (dockerd, containerd, the shims) with
+// each source and with no stats reader at all (idle). Idle, engine-source
+// and cgroup-source windows of 30 s alternate for 3 rounds, each round in
+// another order, so neither source always comes first after the starts or
+// last on a tiring engine; the figures are medians over the rounds, and
+// the engine's cost of a source is its CPU above the same round's idle.
+// Run it alone, once:
 //
-//	go test -run '^$' -bench BenchmarkStatsLoad -benchtime 1x -timeout 20m ./server
+//	go test -run '^$' -bench BenchmarkStatsLoad -benchtime 1x -timeout 30m ./server
 func BenchmarkStatsLoad(b *testing.B) {
 	if testing.Short() {
-		b.Skip("BenchmarkStatsLoad takes two minutes; skipped under -short")
+		b.Skip("BenchmarkStatsLoad takes minutes; skipped under -short")
+	}
+	containers := benchEnvInt(b, "BENCH_STATS_CONTAINERS", loadContainers)
+	rounds := benchEnvInt(b, "BENCH_STATS_ROUNDS", loadRounds)
+	window := loadWindow
+	if v := os.Getenv("BENCH_STATS_WINDOW"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			b.Fatalf("BENCH_STATS_WINDOW=%q: want a positive duration", v)
+		}
+		window = d
 	}
 	cli := testenv.Engine(b)
 	_, runID := testenv.Label(b)
-	b.Logf("starting %d helper containers", loadContainers)
-	for range loadContainers {
+	b.Logf("starting %d helper containers", containers)
+	for range containers {
 		testenv.Run(b, cli, testenv.RunOptions{Args: []string{"-lines", "1", "-sleep", "1h"}})
 	}
 	filter := "cn-test-" + runID + "-"
-	for i := 0; i < b.N; i++ {
-		engine := measureLoad(b, "engine", filter)
-		time.Sleep(3 * time.Second) // let the engine wind its collectors down
-		cgroup := measureLoad(b, "cgroup", filter)
-		// The engine's cost with the containers and no stats reader at all
-		// (measured last: right after 50 starts the engine is still busy
-		// settling): the shims and dockerd tick on their own, whatever
-		// crowsnest does. Other users of a shared engine add noise to all
-		// three figures.
-		time.Sleep(3 * time.Second)
-		e0, t0 := engineCPU(b), time.Now()
-		time.Sleep(loadWindow)
-		idle := (engineCPU(b) - e0).Seconds() / time.Since(t0).Seconds() * 100
-		b.Logf("engine processes idle: %.2f %% of a core", idle)
-		b.ReportMetric(idle, "engine-%core/idle")
-		for _, m := range []loadFigures{engine, cgroup} {
-			b.Logf("%s source: crowsnest %.3f %% of a core per container (%.0f µs per sample, %d samples), engine processes %.2f %% of a core, RSS %.1f MiB",
-				m.source, m.crowsnestPct/loadContainers, m.perSample.Seconds()*1e6, m.samples, m.enginePct, m.rssMiB)
-			b.ReportMetric(m.crowsnestPct/loadContainers, "crowsnest-%core/container/"+m.source)
-			b.ReportMetric(float64(m.perSample.Nanoseconds()), "crowsnest-ns/sample/"+m.source)
-			b.ReportMetric(m.enginePct, "engine-%core/"+m.source)
-			b.ReportMetric(m.rssMiB, "crowsnest-RSS-MiB/"+m.source)
+	orders := [][]string{{"idle", "engine", "cgroup"}, {"engine", "cgroup", "idle"}, {"cgroup", "idle", "engine"}}
+	var per map[string][]loadFigures
+	for b.Loop() {
+		per = map[string][]loadFigures{}
+		for r := range rounds {
+			for _, source := range orders[r%len(orders)] {
+				time.Sleep(3 * time.Second) // let the engine wind the last window's collectors down
+				per[source] = append(per[source], measureLoad(b, source, filter, containers, window))
+			}
 		}
-		if cgroup.enginePct > 0 {
-			b.ReportMetric(engine.enginePct/cgroup.enginePct, "engine-cost-ratio(engine/cgroup)")
-		}
-		// What reading stats adds to the engine's own idle cost; the floor
-		// keeps the ratio finite when the cgroup source adds nothing
-		// measurable (a tick of 10 ms over the window).
-		floor := 1.0 / loadWindow.Seconds()
-		added := max(engine.enginePct-idle, 0) / max(cgroup.enginePct-idle, floor)
-		b.Logf("engine cost added by stats: engine source %.2f %%, cgroup source %.2f %% of a core (ratio %.1f)",
-			engine.enginePct-idle, cgroup.enginePct-idle, added)
-		b.ReportMetric(added, "engine-added-cost-ratio(engine/cgroup)")
 	}
+	c := float64(containers)
+	idle := medianOf(per["idle"], func(m loadFigures) float64 { return m.enginePct })
+	b.ReportMetric(idle, "engine-%core/idle")
+	above := map[string]float64{}
+	for _, source := range []string{"engine", "cgroup"} {
+		ms := per[source]
+		for i, m := range ms {
+			b.Logf("round %d, %s source: crowsnest %.3f %% of a core per container (%.0f µs per sample, %d samples), engine processes %.2f %% of a core (idle %.2f %%), RSS %.1f MiB",
+				i+1, source, m.crowsnestPct/c, m.perSample.Seconds()*1e6, m.samples, m.enginePct, per["idle"][i].enginePct, m.rssMiB)
+		}
+		// Each round's engine CPU above that round's idle, per container.
+		aboveIdle := make([]float64, len(ms))
+		for i, m := range ms {
+			aboveIdle[i] = (m.enginePct - per["idle"][i].enginePct) / c
+		}
+		above[source] = median(aboveIdle)
+		b.ReportMetric(medianOf(ms, func(m loadFigures) float64 { return m.crowsnestPct / c }), "crowsnest-%core/container/"+source)
+		b.ReportMetric(medianOf(ms, func(m loadFigures) float64 { return float64(m.perSample.Nanoseconds()) }), "crowsnest-ns/sample/"+source)
+		b.ReportMetric(medianOf(ms, func(m loadFigures) float64 { return m.enginePct }), "engine-%core/"+source)
+		b.ReportMetric(above[source], "engine-above-idle-%core/container/"+source)
+		b.ReportMetric(medianOf(ms, func(m loadFigures) float64 { return m.rssMiB }), "crowsnest-RSS-MiB/"+source)
+	}
+	b.ReportMetric(float64(rounds), "rounds")
+	// The cgroup source's engine cost as a fraction of the engine
+	// source's: finite as long as the engine source costs anything, and at
+	// or below 0 when the cgroup source's cost is lost in the idle noise.
+	if above["engine"] > 0 {
+		b.ReportMetric(above["cgroup"]/above["engine"], "cgroup/engine-above-idle")
+	} else {
+		b.Errorf("the engine source added no engine CPU above idle (%.4f %% per container): the comparison has no meaning on this run", above["engine"])
+	}
+}
+
+// benchEnvInt is the positive integer in the environment variable name, or
+// def when it is unset.
+func benchEnvInt(b *testing.B, name string, def int) int {
+	b.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 0 {
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return v[len(v)/2]
+}
+
+func medianOf(ms []loadFigures, f func(loadFigures) float64) float64 {
+	v := make([]float64, len(ms))
+	for i, m := range ms {
+		v[i] = f(m)
+	}
+	return median(v)
 }
 
 // loadFigures are one source's measurements.
@@ -115,9 +175,16 @@ type loadFigures struct {
 }
 
 // measureLoad runs crowsnest with source in a child process, connects the
-// clients, waits for every container to be streaming, and measures.
-func measureLoad(b *testing.B, source, filter string) loadFigures {
+// clients, waits for every container to be streaming, and measures over
+// window. The source "idle" runs no crowsnest: only the engine's CPU is
+// measured, with the containers running and no stats reader.
+func measureLoad(b *testing.B, source, filter string, containers int, window time.Duration) loadFigures {
 	b.Helper()
+	if source == "idle" {
+		e0, t0 := engineCPU(b), time.Now()
+		time.Sleep(window)
+		return loadFigures{source: source, enginePct: (engineCPU(b) - e0).Seconds() / time.Since(t0).Seconds() * 100}
+	}
 	addr := freeAddr(b)
 	args := []string{"--addr", addr, "--data", b.TempDir(), "--log-level", "warn", "--stats-source", source,
 		"--max-streams", "0", "--request-rate", "0"}
@@ -172,9 +239,9 @@ func measureLoad(b *testing.B, source, filter string) loadFigures {
 	}
 	defer wg.Wait()
 	defer cancel()
-	for deadline := time.Now().Add(60 * time.Second); countMap(&seen[0]) < loadContainers; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); countMap(&seen[0]) < containers; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			b.Fatalf("%s source: only %d of %d containers streaming", source, countMap(&seen[0]), loadContainers)
+			b.Fatalf("%s source: only %d of %d containers streaming", source, countMap(&seen[0]), containers)
 		}
 	}
 	time.Sleep(2 * time.Second) // past the start-up work
@@ -182,7 +249,7 @@ func measureLoad(b *testing.B, source, filter string) loadFigures {
 	pid := cmd.Process.Pid
 	cpu0, eng0 := procCPU(b, pid), engineCPU(b)
 	f0, t0 := frames.Load(), time.Now()
-	time.Sleep(loadWindow)
+	time.Sleep(window)
 	cpu1, eng1 := procCPU(b, pid), engineCPU(b)
 	f1, elapsed := frames.Load(), time.Since(t0)
 	rss := procRSS(b, pid)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/crowsnest-hq/crowsnest/internal/benchfloor"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
@@ -77,36 +77,28 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
-// BenchmarkRawBoltBatch is the baseline: bbolt's own db.Batch putting the
-// same encoded events into one bucket, with no indexes.
-func BenchmarkRawBoltBatch(b *testing.B) {
+// BenchmarkGroupCommitFloor is BenchmarkAppend's floor: the same
+// normalised, encoded events put by as many goroutines into one bbolt
+// bucket through a hand-written group commit (benchfloor.GroupCommit: one
+// fsynced db.Update for every put pending), with no indexes.
+func BenchmarkGroupCommitFloor(b *testing.B) {
 	for _, clients := range clientCounts {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			db, err := bolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600, nil)
+			g, err := benchfloor.OpenGroupCommit(filepath.Join(b.TempDir(), "floor.db"))
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer db.Close()
-			if err := db.Update(func(tx *bolt.Tx) error {
-				_, err := tx.CreateBucket(bkEvents)
-				return err
-			}); err != nil {
-				b.Fatal(err)
-			}
+			defer func() {
+				if err := g.Close(); err != nil {
+					b.Error(err)
+				}
+			}()
 			runClients(b, clients, func(i int) error {
 				e, err := Normalize(benchEvent(i), time.Now())
 				if err != nil {
 					return err
 				}
-				rec := encodeRecord(e, 0)
-				return db.Batch(func(tx *bolt.Tx) error {
-					bk := tx.Bucket(bkEvents)
-					seq, err := bk.NextSequence()
-					if err != nil {
-						return err
-					}
-					return bk.Put(binary.BigEndian.AppendUint64(nil, seq), rec)
-				})
+				return g.Put(encodeRecord(e, 0))
 			})
 		})
 	}

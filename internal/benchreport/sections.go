@@ -1,0 +1,117 @@
+package main
+
+// The benchmark names and units below are those the benchmarks report
+// (server/*_bench_test.go, internal/*/bench_test.go).
+const (
+	fanout1000  = "BenchmarkEventsFanout/clients=1000"
+	latency     = "BenchmarkEventsLatency"
+	binary100   = "BenchmarkEventsLatencyBinary/clients=100"
+	binary1000  = "BenchmarkEventsLatencyBinary/clients=1000"
+	post64      = "BenchmarkEventPost/clients=64"
+	statsLoad   = "BenchmarkStatsLoad"
+	ingest      = "BenchmarkIngest"
+	uiLoad      = "BenchmarkUILoad"
+	uiWasmSize  = "BenchmarkUIWasmSize"
+	uiMain      = "BenchmarkUIMainThread100"
+	sse1000     = "BenchmarkEventsSSE/clients=1000"
+	idleRSS     = "BenchmarkEventsIdleRSS"
+	fanoutFloor = "Floor of fan-out and latency: the same pre-encoded frames, one writer goroutine per connection draining a queue as deep as crowsnest's, no HTTP handler, hub or filter; crowsnest and the floor alternate, the figures are medians."
+)
+
+var sections = []section{
+	{
+		title:    "Container events over /events/ws (issue 2)",
+		prefixes: []string{"BenchmarkEventsFanout", "BenchmarkEventsLatency", "BenchmarkEventsIdleRSS", "BenchmarkPublish", "BenchmarkMatch"},
+		rules: []rule{
+			{bench: "BenchmarkEventsFanout/clients=1", metric: "ratio", label: "fan-out burst, 1 client: ratio to the floor"},
+			{bench: "BenchmarkEventsFanout/clients=100", metric: "ratio", label: "fan-out burst, 100 clients: ratio to the floor"},
+			{bench: fanout1000, metric: "msgs/s", label: "fan-out burst, 1,000 clients: delivered messages/s"},
+			{bench: fanout1000, metric: "floor-msgs/s", label: "fan-out burst, 1,000 clients: floor messages/s"},
+			{bench: fanout1000, metric: "ratio", label: "fan-out burst, 1,000 clients: ratio to the floor", op: ">=", target: 0.8, why: fanoutWhy},
+			{bench: fanout1000, metric: "allocs/event", label: "fan-out burst, 1,000 clients: allocations per event (whole process)"},
+			{bench: latency, metric: "p50-ms", label: "100 events/s to 1,000 clients, in-process: p50 ms"},
+			{bench: latency, metric: "p99-ms", label: "100 events/s to 1,000 clients, in-process: p99 ms"},
+			{bench: latency, metric: "floor-p99-ms", label: "100 events/s to 1,000 clients, floor: p99 ms"},
+			{bench: latency, metric: "p99-ratio", label: "100 events/s to 1,000 clients: p99 / floor's p99", op: "<=", target: 1.5, why: latencyWhy},
+			{bench: binary100, metric: "p99-ms", label: "100 events/s to 100 clients, real binary: p99 ms (reference)"},
+			{bench: binary1000, metric: "p50-ms", label: "100 events/s to 1,000 clients, real binary: p50 ms"},
+			{bench: binary1000, metric: "p99-ms", label: "100 events/s to 1,000 clients, real binary (clients in another process): p99 ms", op: "<", target: 50, why: binaryWhy},
+			{bench: binary1000, metric: "post-p50-ms", label: "… of which the durable POST, p50 ms"},
+			{bench: binary1000, metric: "delivered/expected", label: "100 events/s to 1,000 clients, real binary: delivered/expected", op: ">=", target: 1},
+			{bench: binary1000, metric: "rss-MB", label: "100 events/s to 1,000 clients, real binary: peak RSS MB"},
+			{bench: idleRSS, metric: "rss-MB", label: "real binary, 1,000 idle clients: RSS MB", op: "<", target: 100, why: idleWhy},
+			{bench: idleRSS, metric: "rss-MB-before", label: "real binary, before any client: RSS MB"},
+			{bench: idleRSS, metric: "KB/client", label: "real binary, idle: KB per client"},
+		},
+		floors: []string{fanoutFloor},
+	},
+	{
+		title:    "Event store (issue 3)",
+		prefixes: []string{"BenchmarkEventPost", "BenchmarkEventsQuery", "BenchmarkEventsSSE", "BenchmarkAppend", "BenchmarkGroupCommitFloor", "BenchmarkQueryDeep"},
+		rules: []rule{
+			{bench: "BenchmarkEventPost/clients=1", metric: "ratio", label: "durable POST, 1 client: ratio to the group-commit floor"},
+			{bench: "BenchmarkEventPost/clients=16", metric: "ratio", label: "durable POST, 16 clients: ratio to the group-commit floor"},
+			{bench: post64, metric: "events/s", label: "durable POST (HTTP), 64 clients: events/s"},
+			{bench: post64, metric: "store-events/s", label: "store alone (Append), 64 clients: events/s"},
+			{bench: post64, metric: "floor-events/s", label: "group-commit floor, 64 clients: events/s"},
+			{bench: post64, metric: "store-ratio", label: "store alone, 64 clients: ratio to the floor"},
+			{bench: post64, metric: "ratio", label: "durable POST, 64 clients: ratio to the floor", op: ">=", target: 0.8, why: postWhy},
+			{bench: "BenchmarkEventsQuery/filter=none", metric: "page1-p99-ms", label: "1M events, no filter, page 1: p99 ms", op: "<", target: 10},
+			{bench: "BenchmarkEventsQuery/filter=none", metric: "deep-p99-ms", label: "1M events, no filter, page 10,000: p99 ms", op: "<", target: 10},
+			{bench: "BenchmarkEventsQuery/filter=none", metric: "ratio-deep/page1", label: "1M events, no filter: deep/page 1 (p50)", op: "<=", target: 2},
+			{bench: "BenchmarkEventsQuery/filter=tag", metric: "page1-p99-ms", label: "1M events, tag filter, page 1: p99 ms", op: "<", target: 10},
+			{bench: "BenchmarkEventsQuery/filter=tag", metric: "deep-p99-ms", label: "1M events, tag filter, page 10,000: p99 ms", op: "<", target: 10},
+			{bench: "BenchmarkEventsQuery/filter=tag", metric: "ratio-deep/page1", label: "1M events, tag filter: deep/page 1 (p50)", op: "<=", target: 2},
+			{bench: "BenchmarkEventsQuery/filter=type", metric: "page1-p99-ms", label: "1M events, type filter, page 1: p99 ms", op: "<", target: 10},
+			{bench: "BenchmarkEventsQuery/filter=type", metric: "deep-p99-ms", label: "1M events, type filter, page 10,000: p99 ms", op: "<", target: 10},
+			{bench: "BenchmarkEventsQuery/filter=type", metric: "ratio-deep/page1", label: "1M events, type filter: deep/page 1 (p50)", op: "<=", target: 2},
+			{bench: "BenchmarkEventsSSE/clients=100", metric: "p99-ms", label: "SSE, 100 events/s to 100 clients: p99 ms (reference)"},
+			{bench: sse1000, metric: "p50-ms", label: "SSE, 100 events/s to 1,000 clients: p50 ms"},
+			{bench: sse1000, metric: "p99-ms", label: "SSE, 100 events/s to 1,000 clients: p99 ms"},
+			{bench: sse1000, metric: "post-p50-ms", label: "… of which the durable POST, p50 ms"},
+			{bench: sse1000, metric: "delivered/expected", label: "SSE, 1,000 clients: delivered/expected", op: ">=", target: 1},
+			{bench: sse1000, metric: "rss-MB", label: "SSE, 1,000 clients: server peak RSS MB"},
+		},
+		floors: []string{"Floor of the durable POST: one goroutine committing every pending put in one bbolt `db.Update` (fsync per commit), fed by as many goroutines as clients, the same normalised events JSON-encoded into one bucket, no indexes, no HTTP; measured in the same iteration as the HTTP path and the store alone (`store.Append`)."},
+	},
+	{
+		title:    "Live stats (issue 4)",
+		prefixes: []string{"BenchmarkStats"},
+		rules: []rule{
+			{bench: statsLoad, metric: "crowsnest-%core/container/engine", label: "engine source: crowsnest % of a core per container", op: "<", target: 0.1},
+			{bench: statsLoad, metric: "crowsnest-%core/container/cgroup", label: "cgroup source: crowsnest % of a core per container", op: "<", target: 0.1},
+			{bench: statsLoad, metric: "engine-%core/idle", label: "engine processes, no stats reader: % of a core (median)"},
+			{bench: statsLoad, metric: "engine-above-idle-%core/container/engine", label: "engine source: engine CPU above idle, % of a core per container (median)"},
+			{bench: statsLoad, metric: "engine-above-idle-%core/container/cgroup", label: "cgroup source: engine CPU above idle, % of a core per container (median)"},
+			{bench: statsLoad, metric: "cgroup/engine-above-idle", label: "engine CPU above idle, cgroup source / engine source (≤ 0.2 is ≥ 5× less)", op: "<=", target: 0.2, why: statsWhy},
+			{bench: statsLoad, metric: "crowsnest-RSS-MiB/engine", label: "engine source: crowsnest RSS MiB"},
+			{bench: statsLoad, metric: "crowsnest-RSS-MiB/cgroup", label: "cgroup source: crowsnest RSS MiB"},
+		},
+		floors: []string{"Floor of the engine's cost: the engine's processes (dockerd, containerd, shims) with the same containers and no stats reader; idle, engine-source and cgroup-source windows alternate, figures are medians over the rounds."},
+	},
+	{
+		title:    "Compose stacks (issue 5)",
+		prefixes: []string{"BenchmarkStack"},
+	},
+	{
+		title:    "Web UI (issue 6)",
+		prefixes: []string{"BenchmarkUI", "BenchmarkWasm"},
+		rules: []rule{
+			{bench: uiWasmSize, metric: "br-MB", label: "app.wasm, brotli: MB", op: "<=", target: 5},
+			{bench: uiLoad, metric: "cold-ms", label: "cold load over the emulated link: ms", op: "<=", target: 2500, why: coldWhy},
+			{bench: uiLoad, metric: "warm-ms", label: "warm load over the emulated link: ms", op: "<=", target: 700, why: warmWhy},
+			{bench: uiMain, metric: "main-thread-ms/s", label: "overview with 100 containers: main-thread work ms/s", op: "<", target: 200},
+		},
+		floors: []string{"The loads run in Chromium with its network emulation (link figures in the table: download Mbit/s, round trip ms); there is no floor."},
+	},
+	{
+		title:    "Engine event ingest (issue 10)",
+		prefixes: []string{"BenchmarkIngest"},
+		rules: []rule{
+			{bench: ingest, metric: "events/s", label: "engine events stored: events/s"},
+			{bench: ingest, metric: "floor-events/s", label: "floor: events/s"},
+			{bench: ingest, metric: "ratio", label: "ingest: ratio to the floor", op: ">=", target: 0.8, why: ingestWhy},
+		},
+		floors: []string{"Floor of ingest: one goroutine doing group-committed bbolt `Update`s of the same records."},
+	},
+}
