@@ -1,10 +1,10 @@
 package main
 
 import (
-	"strconv"
 	"encoding/json"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
