@@ -85,19 +85,11 @@ func (g *GroupCommit) commit() {
 				break drain
 			}
 		}
-		err := g.db.Update(func(tx *bolt.Tx) error {
-			bk := tx.Bucket(bucket)
-			for _, r := range batch {
-				seq, err := bk.NextSequence()
-				if err != nil {
-					return err
-				}
-				if err := bk.Put(binary.BigEndian.AppendUint64(nil, seq), r.rec); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		recs := make([][]byte, len(batch))
+		for i, r := range batch {
+			recs[i] = r.rec
+		}
+		err := appendAll(g.db, recs)
 		if err != nil {
 			err = fmt.Errorf("floor commit of %d records: %w", len(batch), err)
 		}
@@ -105,4 +97,52 @@ func (g *GroupCommit) commit() {
 			r.err <- err
 		}
 	}
+}
+
+// Log is the floor of a single writer: whoever calls Append already holds a
+// batch, and commits it in one db.Update (one fsync).
+type Log struct{ db *bolt.DB }
+
+// OpenLog creates the log in a new bbolt file at path, with bbolt's defaults.
+func OpenLog(path string) (*Log, error) {
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		return nil, fmt.Errorf("opening the floor's database: %w", err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucket)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("creating the floor's bucket: %w", err)
+	}
+	return &Log{db: db}, nil
+}
+
+// Append stores recs, each under the next sequence number, in one commit.
+func (l *Log) Append(recs [][]byte) error {
+	if err := appendAll(l.db, recs); err != nil {
+		return fmt.Errorf("floor commit of %d records: %w", len(recs), err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (l *Log) Close() error { return l.db.Close() }
+
+// appendAll puts recs under the next sequence numbers in one db.Update.
+func appendAll(db *bolt.DB, recs [][]byte) error {
+	return db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucket)
+		for _, rec := range recs {
+			seq, err := bk.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := bk.Put(binary.BigEndian.AppendUint64(nil, seq), rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
