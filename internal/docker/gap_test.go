@@ -93,3 +93,41 @@ func TestOverflowBeyondEngineMemoryIsAGapAndReconciled(t *testing.T) {
 		t.Errorf("reconciled die exitCode %q, want 5", code)
 	}
 }
+
+func TestEngineRestartIsAGapAndReconciled(t *testing.T) {
+	d := testenv.PrivateEngine(t)
+	c := d.Client()
+	proxy := testenv.NewProxy(t, c)
+	col := newCollector(t)
+	e := newEngines(t, Options{Journal: col, Hosts: []HostConfig{{Name: "private", URL: proxy.URL()}}})
+	start(t, e)
+	waitState(t, e, "private", wire.HostConnected)
+	created := testenv.RunOptions{NoStart: true}
+	kept, _ := testenv.Run(t, c, created)
+	removed, _ := testenv.Run(t, c, created)
+	col.wait(t, "create of the container to keep", is(kept, "create"))
+	col.wait(t, "create of the container to remove", is(removed, "create"))
+
+	// While crowsnest is cut off, the engine changes and then restarts,
+	// forgetting the events of those changes.
+	proxy.Cut()
+	waitState(t, e, "private", wire.HostUnreachable)
+	if _, err := c.ContainerRemove(context.Background(), removed, client.ContainerRemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	born, _ := testenv.Run(t, c, created)
+	d.Restart()
+	proxy.Restore()
+
+	g := col.waitGap(t)
+	if g.Reason != wire.GapEngineRestart || g.Host != "private" {
+		t.Errorf("gap %+v, want reason %s on private", g, wire.GapEngineRestart)
+	}
+	reconciledAs(t, col, removed, "destroy")
+	reconciledAs(t, col, born, "create")
+	for _, ev := range col.snapshot() {
+		if ev.Actor.ID == kept && ev.Actor.Attributes[wire.ReconciledAttribute] != "" {
+			t.Errorf("the unchanged container got a reconciled %s", ev.Action)
+		}
+	}
+}
