@@ -15,8 +15,11 @@ import (
 )
 
 // Daemon is a private Docker engine a test may restart: its own dockerd (and
-// the containerd it manages) with its own data, no networking and the vfs
-// storage driver, so it disturbs neither the shared engine nor the host.
+// the containerd it manages) with its own data, in a network namespace of
+// its own, with no networking and the vfs storage driver, so it disturbs
+// neither the shared engine nor the host. The namespace matters: a dockerd
+// started with --bridge=none deletes the interface named docker0, which in
+// the host's namespace is the shared engine's bridge.
 type Daemon struct {
 	tb     testing.TB
 	dir    string
@@ -30,8 +33,10 @@ type Daemon struct {
 func PrivateEngine(tb testing.TB) *Daemon {
 	tb.Helper()
 	Engine(tb) // the shared engine's checks first: same skip rules
-	if _, err := exec.LookPath("dockerd"); err != nil {
-		unavailable(tb, "no dockerd to run a private engine: %v", err)
+	for _, tool := range []string{"dockerd", "unshare"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			unavailable(tb, "no %s to run a private engine: %v", tool, err)
+		}
 	}
 	// A short path: a unix socket's must stay under ~108 bytes.
 	dir, err := os.MkdirTemp("", "cn-engine-")
@@ -67,7 +72,7 @@ func (d *Daemon) Client() *client.Client { return d.cli }
 // Start runs dockerd and waits until it answers.
 func (d *Daemon) Start() {
 	d.tb.Helper()
-	d.cmd = exec.Command("dockerd",
+	d.cmd = exec.Command("unshare", "--net", "--", "dockerd",
 		"--config-file", filepath.Join(d.dir, "daemon.json"),
 		"--data-root", filepath.Join(d.dir, "root"),
 		"--exec-root", filepath.Join(d.dir, "exec"),
