@@ -264,9 +264,13 @@ func (a *authenticator) lookupToken(presented string) (tokenCred, bool) {
 type authError struct {
 	status int
 	msg    string
-	bearer bool   // a bearer token was presented (RFC 6750 error="invalid_token")
-	none   bool   // no credential was presented at all
-	cred   string // id of the configured credential involved, if known
+	bearer bool // a bearer token was presented (RFC 6750 error="invalid_token")
+	none   bool // no credential was presented at all
+	// closeConn ends the connection after the answer: the body was not
+	// read to its end, and what is left of it must not be taken for the
+	// next request (nor waited for).
+	closeConn bool
+	cred      string // id of the configured credential involved, if known
 }
 
 // Error implements error.
@@ -413,6 +417,9 @@ func (a *authenticator) refuse(w http.ResponseWriter, r *http.Request, e *authEr
 		if len(a.hyper) > 0 {
 			w.Header().Add("WWW-Authenticate", hyperAlgorithm)
 		}
+	}
+	if e.closeConn {
+		w.Header().Set("Connection", "close")
 	}
 	level := slog.LevelInfo
 	if e.none {

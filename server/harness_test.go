@@ -219,7 +219,11 @@ func startInProcess(tb testing.TB, cfg Config) *inProcess {
 		srv.feed.run(ctx, st)
 		close(done)
 	}()
-	hs := httptest.NewServer(srv.handler())
+	h, err := srv.handler()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs := httptest.NewServer(h)
 	tb.Cleanup(func() {
 		hs.CloseClientConnections()
 		hs.Close()

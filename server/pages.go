@@ -118,7 +118,7 @@ type apiRoute struct {
 // every request so it can never disagree with what the server routes.
 func (s *Server) handleAPIPage(w http.ResponseWriter, r *http.Request) {
 	d := apiPageData{AuthConfigured: s.auth.configured(), Cookie: sessionCookie}
-	base, ws := baseURLs(r, s.cfg.TrustProxy)
+	base, ws := baseURLs(r, s.cfg.TrustedProxies)
 	for _, rt := range sortedRoutes(s.routes()) {
 		d.Routes = append(d.Routes, apiRoute{
 			Method:  rt.Method,
@@ -209,20 +209,11 @@ func expandExample(ex, base, ws string, withAuth bool) string {
 // baseURLs are the http(s) and ws(s) URLs the client reached the server at,
 // for examples it can paste. The Host header is the client's own word,
 // which is fine here: it only goes back to that client, escaped.
-func baseURLs(r *http.Request, trustProxy bool) (base, ws string) {
-	if requestIsTLS(r, trustProxy) {
+func baseURLs(r *http.Request, proxies trustedProxies) (base, ws string) {
+	if proxies.isTLS(r) {
 		return "https://" + r.Host, "wss://" + r.Host
 	}
 	return "http://" + r.Host, "ws://" + r.Host
-}
-
-// requestIsTLS reports whether the client's connection is TLS: served by
-// crowsnest over TLS, or, behind a trusted proxy, one that says so.
-func requestIsTLS(r *http.Request, trustProxy bool) bool {
-	if r.TLS != nil {
-		return true
-	}
-	return trustProxy && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // loginPageData is what the /login template shows.
@@ -315,7 +306,7 @@ func (s *Server) sessionCookie(r *http.Request, value string, maxAge int) *http.
 		Path:     "/",
 		MaxAge:   maxAge,
 		HttpOnly: true,
-		Secure:   requestIsTLS(r, s.cfg.TrustProxy),
+		Secure:   trustedProxies(s.cfg.TrustedProxies).isTLS(r),
 		SameSite: http.SameSiteStrictMode,
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -239,9 +240,13 @@ func TestSessionCookieSecureOverTLS(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "http://example.test/login", nil)
 	r.Header.Set("X-Forwarded-Proto", "https")
 	if c := s.sessionCookie(r, "x", 60); c.Secure {
-		t.Error("X-Forwarded-Proto trusted without --trust-proxy")
+		t.Error("X-Forwarded-Proto trusted without --trusted-proxy")
 	}
-	s.cfg.TrustProxy = true
+	s.cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	if c := s.sessionCookie(r, "x", 60); c.Secure {
+		t.Error("X-Forwarded-Proto trusted from a peer that is not a named proxy")
+	}
+	r.RemoteAddr = "10.1.2.3:4567"
 	if c := s.sessionCookie(r, "x", 60); !c.Secure {
 		t.Error("X-Forwarded-Proto https behind a trusted proxy: cookie not Secure")
 	}
