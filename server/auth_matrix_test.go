@@ -167,8 +167,9 @@ func matrixCreds(base string) []matrixCred {
 		}
 	}
 	cookie := func(origin string) func(*testing.T, *http.Request, string) {
-		return func(_ *testing.T, req *http.Request, _ string) {
-			req.AddCookie(&http.Cookie{Name: sessionCookie, Value: matrixRead})
+		return func(t *testing.T, req *http.Request, _ string) {
+			// A session of its own: the row of POST /logout ends it.
+			req.AddCookie(&http.Cookie{Name: sessionCookie, Value: loginSession(t, base, matrixRead)})
 			req.Header.Set("Origin", origin)
 		}
 	}

@@ -212,6 +212,9 @@ func startInProcess(tb testing.TB, cfg Config) *inProcess {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	if auth.sessions, err = store.NewSessions(st); err != nil {
+		tb.Fatal(err)
+	}
 	srv := newServer(cfg, log, st, engines, auth)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

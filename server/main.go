@@ -65,6 +65,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("open event store: %w", err)
 	}
 	defer st.Close()
+	if auth.sessions, err = store.NewSessions(st); err != nil {
+		return fmt.Errorf("open session store: %w", err)
+	}
 
 	var srv *Server
 	engines, err := docker.New(docker.Options{
