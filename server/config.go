@@ -129,6 +129,8 @@ func (c *Config) parseProxyFlags(hosts, publicURLs, proxies []string) error {
 			return fmt.Errorf("--public-url %q: want http(s)://host[:port]", s)
 		}
 		c.PublicURLs = append(c.PublicURLs, u)
+		// Its pages may open the sockets too (a proxy may rewrite Host).
+		c.AllowedOrigins = append(c.AllowedOrigins, u.Scheme+"://"+u.Host)
 	}
 	for _, s := range proxies {
 		p, err := netip.ParsePrefix(s)

@@ -155,3 +155,18 @@ func requireContentType(accepts []string, next http.Handler) http.Handler {
 		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q not accepted here: send %s", ct, strings.Join(accepts, " or ")))
 	})
 }
+
+// socketOrigin applies the websocket Origin rule (checkOrigin, the rule
+// acceptWS applies at the upgrade) before a socket's handler does any work,
+// so a foreign page gets the same 403 whatever state the handler would
+// have found (an unknown container, an unreachable engine).
+func (s *Server) socketOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkOrigin(r, s.cfg.AllowedOrigins); err != nil {
+			s.log.Info("request refused", "status", http.StatusForbidden, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "reason", err.Error())
+			writeError(w, http.StatusForbidden, "websocket from another origin refused: "+err.Error())
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

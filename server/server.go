@@ -70,7 +70,11 @@ func (s *Server) handler() (http.Handler, error) {
 	for _, rt := range s.routes() {
 		// The content type is checked after auth: a caller without a
 		// credential gets 401 whatever it sends.
-		h := s.authorize(rt.Scope, requireContentType(rt.Accepts, rt.handler).ServeHTTP)
+		h := requireContentType(rt.Accepts, rt.handler)
+		if rt.origin() == originSocket {
+			h = s.socketOrigin(h)
+		}
+		h = s.authorize(rt.Scope, h.ServeHTTP)
 		h = s.limits.wrap(rt.Stream, h)
 		// Outside the limiter: a Hyper signature's body is read there.
 		if rt.Stream {
