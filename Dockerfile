@@ -1,7 +1,9 @@
-# crowsnest container image: one static binary on an empty base, run as
-# non-root. Give it the engine socket's group (see docker-compose.yml).
+# crowsnest container image: one static binary (the web UI embedded) on an
+# empty base, run as non-root (65532). Give it the engine socket and its
+# group, and for the cheap stats source the host's cgroup tree and /proc
+# (see docker-compose.yml and the README's "Container image").
 #
-#   docker build -t crowsnest .                     # builds the binary too
+#   docker build -t crowsnest .                     # builds the UI and the binary
 #   make image                                      # from a binary built outside
 #                                                   # (bin/crowsnest; no base image needed)
 
@@ -16,12 +18,18 @@ VOLUME /data
 EXPOSE 8080
 ENTRYPOINT ["/crowsnest", "--addr", "0.0.0.0:8080", "--data", "/data"]
 
+# The build: the wasm UI with its brotli and gzip copies (make wasm), which
+# the server embeds, then the server itself.
 FROM golang:1.26-bookworm AS build
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends brotli make \
+	&& rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/crowsnest ./server && mkdir /out/data
+RUN make wasm \
+	&& CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/crowsnest ./server \
+	&& mkdir /out/data
 
 FROM scratch
 COPY --from=build /out/crowsnest /crowsnest

@@ -15,11 +15,13 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/crowsnest-hq/crowsnest/internal/store"
 )
 
 // sessionCookie is the cookie the UI's login page sets (HttpOnly): it holds a
-// bearer token, so browsers, which cannot put an Authorization header on a
-// websocket upgrade, can still use every socket.
+// session id (sessions.go), so browsers, which cannot put an Authorization
+// header on a websocket upgrade, can still use every socket.
 const sessionCookie = "crowsnest_session"
 
 // principal is who a verified credential belongs to. id names the credential
@@ -54,7 +56,10 @@ type authenticator struct {
 	tokens  []tokenCred
 	hyper   map[string]hyperCred // by access key, which is not a secret
 	origins []string             // --allowed-origin patterns, as coder/websocket reads them
-	now     func() time.Time     // the clock signatures are checked against; tests move it
+	now     func() time.Time     // the clock signatures and sessions are checked against; tests move it
+	// sessions are the UI's login sessions; set once the store is open
+	// (nil: every session cookie is invalid).
+	sessions store.Sessions
 }
 
 // newAuthenticator reads every configured credential: --token and
@@ -264,9 +269,13 @@ func (a *authenticator) lookupToken(presented string) (tokenCred, bool) {
 type authError struct {
 	status int
 	msg    string
-	bearer bool   // a bearer token was presented (RFC 6750 error="invalid_token")
-	none   bool   // no credential was presented at all
-	cred   string // id of the configured credential involved, if known
+	bearer bool // a bearer token was presented (RFC 6750 error="invalid_token")
+	none   bool // no credential was presented at all
+	// closeConn ends the connection after the answer: the body was not
+	// read to its end, and what is left of it must not be taken for the
+	// next request (nor waited for).
+	closeConn bool
+	cred      string // id of the configured credential involved, if known
 }
 
 // Error implements error.
@@ -317,7 +326,7 @@ func (a *authenticator) evaluate(r *http.Request) authOutcome {
 		scheme, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
 		switch {
 		case strings.EqualFold(scheme, "Bearer"):
-			return a.bearer(strings.TrimSpace(rest), true)
+			return a.bearer(strings.TrimSpace(rest))
 		case strings.EqualFold(scheme, hyperAlgorithm):
 			return a.verifyHyper(r, rest)
 		default:
@@ -332,18 +341,18 @@ func (a *authenticator) evaluate(r *http.Request) authOutcome {
 	if err := checkOrigin(r, a.origins); err != nil {
 		return authOutcome{err: &authError{status: http.StatusForbidden, msg: "cross-origin request authenticated only by the session cookie refused: " + err.Error()}}
 	}
-	return a.bearer(c.Value, false)
+	t, ok := a.session(r.Context(), c.Value)
+	if !ok {
+		return authOutcome{err: &authError{status: http.StatusUnauthorized, msg: "invalid or expired session: log in again"}}
+	}
+	return authOutcome{p: &principal{id: t.id, scope: t.scope}}
 }
 
-// bearer verifies a token from the header (header true) or the cookie.
-func (a *authenticator) bearer(token string, header bool) authOutcome {
+// bearer verifies a token from the Authorization header.
+func (a *authenticator) bearer(token string) authOutcome {
 	t, ok := a.lookupToken(token)
 	if !ok {
-		msg := "invalid bearer token"
-		if !header {
-			msg = "invalid session: log in again"
-		}
-		return authOutcome{err: &authError{status: http.StatusUnauthorized, msg: msg, bearer: header}}
+		return authOutcome{err: &authError{status: http.StatusUnauthorized, msg: "invalid bearer token", bearer: true}}
 	}
 	return authOutcome{p: &principal{id: t.id, scope: t.scope}}
 }
@@ -413,6 +422,9 @@ func (a *authenticator) refuse(w http.ResponseWriter, r *http.Request, e *authEr
 		if len(a.hyper) > 0 {
 			w.Header().Add("WWW-Authenticate", hyperAlgorithm)
 		}
+	}
+	if e.closeConn {
+		w.Header().Set("Connection", "close")
 	}
 	level := slog.LevelInfo
 	if e.none {

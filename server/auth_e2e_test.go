@@ -2,12 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/crowsnest-hq/crowsnest/internal/store"
 )
 
 // TestAuthOnTheRunningServer drives the whole binary's routes with each kind
@@ -34,7 +41,7 @@ func TestAuthOnTheRunningServer(t *testing.T) {
 		h.Set("Origin", origin)
 		return h
 	}
-	cookie := http.Header{"Cookie": {"crowsnest_session=reader-secret"}}
+	cookie := http.Header{"Cookie": {sessionCookie + "=" + loginSession(t, s.URL, "reader-secret")}}
 
 	sockets := []struct {
 		name   string
@@ -122,5 +129,109 @@ func TestRequestRateAnswers429(t *testing.T) {
 	}
 	if last.StatusCode != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
 		t.Fatalf("after a burst: status %d, Retry-After %q; want 429 with Retry-After", last.StatusCode, last.Header.Get("Retry-After"))
+	}
+}
+
+// loginSession logs in at base with token through the login form, as a
+// browser does, and returns the session cookie's value.
+func loginSession(t *testing.T, base, token string) string {
+	t.Helper()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(base+"/login", url.Values{"token": {token}, "next": {"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == sessionCookie && c.Value != "" {
+			if c.Value == token {
+				t.Fatal("the session cookie holds the token")
+			}
+			return c.Value
+		}
+	}
+	t.Fatalf("login: %d, no %s cookie", resp.StatusCode, sessionCookie)
+	return ""
+}
+
+// sessionStatus is the status of GET /api/v1/hosts with session cookie id.
+func sessionStatus(t *testing.T, base, id string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/api/v1/hosts", nil)
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: id})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestSessionsLiveInTheStore: a login's session survives a restart, ends
+// with logout (a copy of the cookie is worthless afterwards), and ends when
+// its token is no longer configured; the data directory holds neither the
+// token nor the cookie's value.
+func TestSessionsLiveInTheStore(t *testing.T) {
+	args := []string{"--host", noEngine, "--request-rate", "0"}
+	s := startServer(t, append(args, "--token", "read:session-reader-1", "--token", "admin:session-admin-1")...)
+	kept := loginSession(t, s.URL, "session-reader-1")
+	dropped := loginSession(t, s.URL, "session-admin-1")
+	loggedOut := loginSession(t, s.URL, "session-reader-1")
+	for _, id := range []string{kept, dropped, loggedOut} {
+		if got := sessionStatus(t, s.URL, id); got != http.StatusOK {
+			t.Fatalf("fresh session: %d, want 200", got)
+		}
+	}
+	req, _ := http.NewRequest("POST", s.URL+"/logout", nil)
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: loggedOut})
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %d, want 303", resp.StatusCode)
+	}
+	if got := sessionStatus(t, s.URL, loggedOut); got != http.StatusUnauthorized {
+		t.Errorf("session after logout: %d, want 401", got)
+	}
+
+	// Restarted without the admin token: its session is revoked, the
+	// reader's lives on.
+	s = restartServer(t, s, 0, append(args, "--token", "read:session-reader-1")...)
+	if got := sessionStatus(t, s.URL, kept); got != http.StatusOK {
+		t.Errorf("session after a restart: %d, want 200", got)
+	}
+	if got := sessionStatus(t, s.URL, dropped); got != http.StatusUnauthorized {
+		t.Errorf("session of a removed token: %d, want 401", got)
+	}
+	s.Stop()
+	db, err := os.ReadFile(filepath.Join(s.Data, "crowsnest.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"session-reader-1", "session-admin-1", kept, dropped} {
+		if bytes.Contains(db, []byte(secret)) {
+			t.Errorf("the store file holds %.12s…", secret)
+		}
+	}
+}
+
+// TestSessionExpires: a session is refused, and forgotten, once
+// sessionMaxAge has passed.
+func TestSessionExpires(t *testing.T) {
+	now := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	s := authTestServer(t, &bytes.Buffer{}, now)
+	id := testSession(t, s.auth, testReadToken)
+	if _, ok := s.auth.session(context.Background(), id); !ok {
+		t.Fatal("fresh session refused")
+	}
+	s.auth.now = func() time.Time { return now.Add(sessionMaxAge + time.Second) }
+	if _, ok := s.auth.session(context.Background(), id); ok {
+		t.Fatal("expired session accepted")
+	}
+	if _, err := s.auth.sessions.Get(context.Background(), sessionKey(id)); !errors.Is(err, store.ErrSessionNotFound) {
+		t.Errorf("expired session still stored: %v", err)
 	}
 }

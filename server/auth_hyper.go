@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/crowsnest-hq/crowsnest/internal/body"
 )
 
 // Hyper.sh request signing (HYPER-HMAC-SHA256), as done by Hyper's example
@@ -23,15 +25,19 @@ import (
 // below follows that client byte for byte, because any difference in the
 // canonical request makes every signature fail.
 const (
-	hyperAlgorithm   = "HYPER-HMAC-SHA256"
-	hyperDateHeader  = "X-Hyper-Date"
-	hyperHashHeader  = "X-Hyper-Content-Sha256"
-	hyperDateFormat  = "20060102T150405Z"
-	hyperService     = "hyper"
-	hyperTerminator  = "hyper_request"
-	hyperKeyPrefix   = "HYPER"
-	hyperMaxSkew     = 5 * time.Minute // Hyper's own request expiry
-	maxSignedBodyLen = 8 << 20         // bodies are buffered to hash them: bound the memory
+	hyperAlgorithm  = "HYPER-HMAC-SHA256"
+	hyperDateHeader = "X-Hyper-Date"
+	hyperHashHeader = "X-Hyper-Content-Sha256"
+	hyperDateFormat = "20060102T150405Z"
+	hyperService    = "hyper"
+	hyperTerminator = "hyper_request"
+	hyperKeyPrefix  = "HYPER"
+	hyperMaxSkew    = 5 * time.Minute // Hyper's own request expiry
+	// maxSignedBodyLen bounds the body buffered to hash it: the API's own
+	// body limit, since no route takes more, so a signature cannot make
+	// crowsnest hold more than a handler would (withBodyDeadline bounds
+	// the time it may take to arrive).
+	maxSignedBodyLen = body.MaxSize
 )
 
 // hyperAuthz is a parsed "HYPER-HMAC-SHA256 Credential=…, SignedHeaders=…,
@@ -125,9 +131,12 @@ func (a *authenticator) verifyHyper(r *http.Request, authz string) authOutcome {
 		var tooBig *authError
 		if errors.As(err, &tooBig) {
 			tooBig.cred = cred.id
+			tooBig.closeConn = true
 			return authOutcome{err: tooBig}
 		}
-		return failCred(http.StatusBadRequest, "read request body: %v", err)
+		o := failCred(http.StatusBadRequest, "read request body: %v", err)
+		o.err.closeConn = true
+		return o
 	}
 	if claimed := r.Header.Get(hyperHashHeader); claimed == "" {
 		return failCred(http.StatusUnauthorized, "%s header missing", hyperHashHeader)

@@ -167,8 +167,9 @@ func matrixCreds(base string) []matrixCred {
 		}
 	}
 	cookie := func(origin string) func(*testing.T, *http.Request, string) {
-		return func(_ *testing.T, req *http.Request, _ string) {
-			req.AddCookie(&http.Cookie{Name: sessionCookie, Value: matrixRead})
+		return func(t *testing.T, req *http.Request, _ string) {
+			// A session of its own: the row of POST /logout ends it.
+			req.AddCookie(&http.Cookie{Name: sessionCookie, Value: loginSession(t, base, matrixRead)})
 			req.Header.Set("Origin", origin)
 		}
 	}
@@ -429,34 +430,79 @@ func rawGet(t *testing.T, addr, target string) (int, string) {
 	}
 }
 
-// TestSecurityDocListsEveryRoute keeps SECURITY.md's scope table the route
-// table's: every route appears with its scope, and no row names a route
-// that does not exist.
+// securityRow is a route's row in SECURITY.md's table: endpoint, scope,
+// who may call it from another origin, and the body types it accepts.
+func securityRow(rt route) string {
+	types := "—"
+	if rt.Accepts != nil {
+		types = "`" + strings.Join(rt.Accepts, "`, `") + "`"
+	}
+	return fmt.Sprintf("| `%s %s` | %s | %s | %s |", rt.Method, rt.Path, rt.Scope, rt.origin(), types)
+}
+
+// TestSecurityDocListsEveryRoute keeps SECURITY.md's route table the route
+// table's: every route appears with its scope, origin rule and content
+// types, and no row names a route that does not exist.
 func TestSecurityDocListsEveryRoute(t *testing.T) {
 	doc, err := os.ReadFile("../SECURITY.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rows := map[string]string{}
-	row := regexp.MustCompile("(?m)^\\| `([A-Z]+ [^`]+)` \\| ([a-z]+) \\|$")
+	row := regexp.MustCompile("(?m)^\\| `([A-Z]+ [^`]+)` \\|.*\\|$")
 	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
-		rows[m[1]] = m[2]
+		rows[m[1]] = m[0]
 	}
 	if len(rows) == 0 {
-		t.Fatal("no scope table found in SECURITY.md")
+		t.Fatal("no route table found in SECURITY.md")
 	}
 	for _, rt := range (&Server{}).routes() {
 		key := rt.Method + " " + rt.Path
-		sc, ok := rows[key]
-		switch {
+		got, ok := rows[key]
+		switch want := securityRow(rt); {
 		case !ok:
-			t.Errorf("SECURITY.md does not list %s (scope %s)", key, rt.Scope)
-		case sc != rt.Scope.String():
-			t.Errorf("SECURITY.md gives %s scope %s, the route table %s", key, sc, rt.Scope)
+			t.Errorf("SECURITY.md does not list %s; add:\n%s", key, want)
+		case got != want:
+			t.Errorf("SECURITY.md's row of %s is\n%s\nthe route table says\n%s", key, got, want)
 		}
 		delete(rows, key)
 	}
 	for key := range rows {
 		t.Errorf("SECURITY.md lists %s, which is not in the route table", key)
+	}
+}
+
+// TestSecurityDocInStep keeps SECURITY.md's claims the code's: every flag it
+// names exists, and the numbers it gives are the constants the server uses.
+func TestSecurityDocInStep(t *testing.T) {
+	raw, err := os.ReadFile("../SECURITY.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Join(strings.Fields(string(raw)), " ") // line breaks do not matter
+	var usage bytes.Buffer
+	if _, err := parseConfig([]string{"--help"}, func(string) string { return "" }, &usage); err == nil {
+		t.Fatal("--help did not stop parsing")
+	}
+	for _, m := range regexp.MustCompile("`(--[a-z-]+)").FindAllStringSubmatch(doc, -1) {
+		if !strings.Contains(usage.String(), "\n  -"+m[1][2:]+" ") && !strings.Contains(usage.String(), "\n  -"+m[1][2:]+"\n") {
+			t.Errorf("SECURITY.md names %s, which is not a flag", m[1])
+		}
+	}
+	for _, claim := range []string{
+		fmt.Sprintf("%d MiB, the API's body limit", maxSignedBodyLen>>20),
+		fmt.Sprintf("random %d-bit session id, never a token", sessionIDBytes*8),
+		fmt.Sprintf("lives in the store for %d days", int(sessionMaxAge.Hours()/24)),
+		fmt.Sprintf("complete within %d s", int(readHeaderTimeout.Seconds())),
+		fmt.Sprintf("| reading a request body (every route) | %d min,", int(bodyReadTimeout.Minutes())),
+		"`localhost`, `127.0.0.1`, `[::1]` (any port)", // loopbackNames
+		"`421`", "`415`", "Go's `http.CrossOriginProtection`",
+	} {
+		if !strings.Contains(doc, claim) {
+			t.Errorf("SECURITY.md does not say %q", claim)
+		}
+	}
+	if got := strings.Join(loopbackNames, ","); got != "localhost,127.0.0.1,::1" {
+		t.Errorf("loopbackNames %s: update SECURITY.md's Host allowlist", got)
 	}
 }

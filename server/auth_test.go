@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/crowsnest-hq/crowsnest/internal/store"
 )
 
 // Secrets used by the auth tests; none of them may ever show in a log.
@@ -39,7 +42,30 @@ func authTestServer(t *testing.T, buf *bytes.Buffer, now time.Time) *Server {
 		t.Fatal(err)
 	}
 	a.now = func() time.Time { return now }
+	st, err := store.Open(filepath.Join(t.TempDir(), "crowsnest.db"), store.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if a.sessions, err = store.NewSessions(st); err != nil {
+		t.Fatal(err)
+	}
 	return &Server{cfg: cfg, log: log, auth: a}
+}
+
+// testSession opens a session for a configured token and returns its id;
+// anything else is returned as is, an id no session has.
+func testSession(t *testing.T, a *authenticator, tok string) string {
+	t.Helper()
+	cred, ok := a.lookupToken(tok)
+	if !ok {
+		return tok
+	}
+	id, err := a.openSession(context.Background(), cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 // TestAuthorize: scope × credential → status, and no secret in the log.
@@ -52,9 +78,16 @@ func TestAuthorize(t *testing.T) {
 	bearer := func(tok string) cred {
 		return func(r *http.Request) *http.Request { r.Header.Set("Authorization", "Bearer "+tok); return r }
 	}
-	cookie := func(tok, origin string) cred {
+	rawCookie := func(value string) cred {
 		return func(r *http.Request) *http.Request {
-			r.AddCookie(&http.Cookie{Name: sessionCookie, Value: tok})
+			r.AddCookie(&http.Cookie{Name: sessionCookie, Value: value})
+			return r
+		}
+	}
+	cookie := func(tok, origin string) cred {
+		id := testSession(t, s.auth, tok)
+		return func(r *http.Request) *http.Request {
+			r.AddCookie(&http.Cookie{Name: sessionCookie, Value: id})
 			if origin != "" {
 				r.Header.Set("Origin", origin)
 			}
@@ -97,6 +130,7 @@ func TestAuthorize(t *testing.T) {
 		{"cookie, foreign origin", cookie(testAdminToken, "https://evil.example"), [3]int{200, 403, 403}},
 		{"cookie, null origin", cookie(testAdminToken, "null"), [3]int{200, 403, 403}},
 		{"wrong cookie", cookie("guess", ""), [3]int{200, 401, 401}},
+		{"a token as the cookie (no session)", rawCookie(testAdminToken), [3]int{200, 401, 401}},
 		{"bearer beats foreign origin", func(r *http.Request) *http.Request {
 			r = cookie(testReadToken, "https://evil.example")(r)
 			r.Header.Set("Authorization", "Bearer "+testAdminToken)

@@ -61,8 +61,8 @@ type browser struct {
 
 // newBrowser launches Chromium with the flags a headless CI box needs and a
 // user-data dir of its own (t.TempDir), so every browser starts cold: no
-// HTTP cache, no service worker, no cookies.
-func newBrowser(tb testing.TB) *browser {
+// HTTP cache, no service worker, no cookies. extra adds or overrides flags.
+func newBrowser(tb testing.TB, extra ...chromedp.ExecAllocatorOption) *browser {
 	tb.Helper()
 	exe := chromiumPath(tb)
 	opts := []chromedp.ExecAllocatorOption{
@@ -82,6 +82,7 @@ func newBrowser(tb testing.TB) *browser {
 		chromedp.UserDataDir(tb.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	}
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithLogf(tb.Logf))
 	b := &browser{tb: tb, ctx: ctx}

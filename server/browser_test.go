@@ -478,7 +478,7 @@ func TestBrowserActionsHiddenForReaders(t *testing.T) {
 	requireUI(t, srv)
 	b := newBrowser(t)
 	b.run("set the read session cookie", chromedp.ActionFunc(func(ctx context.Context) error {
-		return network.SetCookie(sessionCookie, readToken).WithURL(srv.URL + "/").WithHTTPOnly(true).Do(ctx)
+		return network.SetCookie(sessionCookie, loginSession(t, srv.URL, readToken)).WithURL(srv.URL + "/").WithHTTPOnly(true).Do(ctx)
 	}))
 	b.navigate(srv.URL + "/containers/Localhost/" + id)
 	b.waitSelector("the container's inspect summary", "#inspect-title", uiTimeout)

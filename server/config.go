@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -30,6 +32,8 @@ type Config struct {
 	TLSKey         string
 	InsecureNoAuth bool
 	AllowedOrigins []string
+	AllowedHosts   []string   // --allowed-host names served besides the loopback names
+	PublicURLs     []*url.URL // --public-url: where users reach crowsnest (a proxy's URL)
 	LogLevel       string
 	Retention      time.Duration
 	MaxEvents      int
@@ -37,8 +41,8 @@ type Config struct {
 	MaxStreams     int     // concurrent streams per client; 0 = unlimited
 	RequestRate    float64 // requests per second per client; 0 = unlimited
 	RequestBurst   int
-	TrustProxy     bool
-	StatsSource    string // auto, engine or cgroup
+	TrustedProxies []netip.Prefix // --trusted-proxy: peers whose X-Forwarded-* headers count
+	StatsSource    string         // auto, engine or cgroup
 	CgroupRoot     string
 	ProcRoot       string
 }
@@ -56,7 +60,7 @@ func (l *listFlag) Set(v string) error {
 // from getenv for every flag not given on the command line.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	var c Config
-	var hosts, tokens, hyperKeys, origins listFlag
+	var hosts, tokens, hyperKeys, origins, allowedHosts, publicURLs, proxies listFlag
 	fs := flag.NewFlagSet("crowsnest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
@@ -70,6 +74,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file")
 	fs.BoolVar(&c.InsecureNoAuth, "insecure-no-auth", false, "allow running without auth on a non-loopback address")
 	fs.Var(&origins, "allowed-origin", "extra Origin host pattern allowed to open websockets (e.g. app.example.com); repeatable")
+	fs.Var(&allowedHosts, "allowed-host", "extra Host name to serve (e.g. crowsnest.example.com, any port); on a loopback address only localhost, 127.0.0.1 and [::1] are served otherwise, so a DNS name re-pointed at 127.0.0.1 cannot reach crowsnest; repeatable")
+	fs.Var(&publicURLs, "public-url", "URL users reach crowsnest at, e.g. https://crowsnest.example.com behind a reverse proxy: its host is an --allowed-host and its origin is trusted for cross-origin checks; repeatable")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "minimum log level: debug, info, warn, error")
 	fs.DurationVar(&c.Retention, "retention", 0, "delete stored events older than this (e.g. 720h); 0 keeps them")
 	fs.IntVar(&c.MaxEvents, "max-events", 0, "keep at most this many stored events; 0 means no limit")
@@ -77,7 +83,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.IntVar(&c.MaxStreams, "max-streams", 64, "concurrent streams per client (token or address); 0 means no limit")
 	fs.Float64Var(&c.RequestRate, "request-rate", 50, "requests per second per client; 0 means no limit")
 	fs.IntVar(&c.RequestBurst, "request-burst", 200, "request burst per client")
-	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (behind a reverse proxy)")
+	fs.Var(&proxies, "trusted-proxy", "`CIDR` (or address) of a reverse proxy whose X-Forwarded-For and X-Forwarded-Proto are believed; from any other peer they are ignored; repeatable")
 	fs.StringVar(&c.StatsSource, "stats-source", "auto", "container stats from: engine (a stats stream per container), cgroup (read the host's cgroup files; local engine only), auto (cgroup when readable, else engine)")
 	fs.StringVar(&c.CgroupRoot, "cgroup-root", "/sys/fs/cgroup", "mount point of the host's cgroup tree, for --stats-source cgroup/auto")
 	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "the host's proc, for system CPU time, host memory and container network counters")
@@ -99,10 +105,45 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		c.Hosts = append(c.Hosts, hc)
 	}
 	c.Tokens, c.HyperKeys, c.AllowedOrigins = tokens, hyperKeys, origins
+	if err := c.parseProxyFlags(allowedHosts, publicURLs, proxies); err != nil {
+		return c, err
+	}
 	if _, err := stats.ParseSource(c.StatsSource); err != nil {
 		return c, fmt.Errorf("--stats-source: %w", err)
 	}
 	return c, nil
+}
+
+// parseProxyFlags reads --allowed-host, --public-url and --trusted-proxy.
+func (c *Config) parseProxyFlags(hosts, publicURLs, proxies []string) error {
+	for _, h := range hosts {
+		name := normalHost(h)
+		if name == "" || strings.ContainsAny(name, "/@ ") {
+			return fmt.Errorf("--allowed-host %q: want a host name, without scheme or path", h)
+		}
+		c.AllowedHosts = append(c.AllowedHosts, name)
+	}
+	for _, s := range publicURLs {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return fmt.Errorf("--public-url %q: want http(s)://host[:port]", s)
+		}
+		c.PublicURLs = append(c.PublicURLs, u)
+		// Its pages may open the sockets too (a proxy may rewrite Host).
+		c.AllowedOrigins = append(c.AllowedOrigins, u.Scheme+"://"+u.Host)
+	}
+	for _, s := range proxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return fmt.Errorf("--trusted-proxy %q: want a CIDR (10.0.0.0/8) or an address: %w", s, err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	return nil
 }
 
 // applyEnv sets every flag not given on the command line from its variable.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -154,7 +153,7 @@ func TestSessionScope(t *testing.T) {
 	srv := startServer(t, "--host", offline, "--token", "read:"+readTok, "--token", "admin:"+adminTok)
 	bearer := func(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
 	cookie := func(tok string) http.Header {
-		return http.Header{"Cookie": {sessionCookie + "=" + url.QueryEscape(tok)}}
+		return http.Header{"Cookie": {sessionCookie + "=" + loginSession(t, srv.URL, tok)}}
 	}
 	for _, tc := range []struct {
 		name   string
@@ -164,7 +163,8 @@ func TestSessionScope(t *testing.T) {
 		{"no credential", nil, ""},
 		{"read token", bearer(readTok), "read"},
 		{"admin token", bearer(adminTok), "admin"},
-		{"admin cookie", cookie(adminTok), "admin"},
+		{"admin session cookie", cookie(adminTok), "admin"},
+		{"the token as the cookie", http.Header{"Cookie": {sessionCookie + "=" + adminTok}}, ""},
 		{"wrong token", bearer("not-a-configured-token"), ""},
 	} {
 		if s := get(srv.URL, tc.header); s != (wire.Session{Auth: true, Scope: tc.want}) {

@@ -31,18 +31,29 @@ var (
 // leaks into a later request on the same connection (a websocket upgraded
 // on a kept-alive connection starts without deadlines).
 func withDeadlines(next http.Handler) http.Handler {
+	return withBodyDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&stallWriter{ResponseWriter: w, rc: http.NewResponseController(w)}, r)
+	}))
+}
+
+// withBodyDeadline applies bodyReadTimeout alone. The stream routes get it
+// too: a signed request's body is read (and hashed) before any handler, so a
+// body dribbled to a socket's route must be bounded as well. Once the body
+// is read to its end the deadline is lifted, so an upgraded socket starts
+// without one.
+func withBodyDeadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
 		if r.Body != nil && r.Body != http.NoBody {
 			// Only for a body: with none, net/http is already reading
 			// the connection in the background (to notice the client
 			// leaving), and a deadline there would cancel the request's
 			// context in the middle of a slow query.
+			rc := http.NewResponseController(w)
 			if err := rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)); err == nil {
 				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
 			}
 		}
-		next.ServeHTTP(&stallWriter{ResponseWriter: w, rc: rc}, r)
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -212,6 +212,9 @@ func startInProcess(tb testing.TB, cfg Config) *inProcess {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	if auth.sessions, err = store.NewSessions(st); err != nil {
+		tb.Fatal(err)
+	}
 	srv := newServer(cfg, log, st, engines, auth)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -219,7 +222,11 @@ func startInProcess(tb testing.TB, cfg Config) *inProcess {
 		srv.feed.run(ctx, st)
 		close(done)
 	}()
-	hs := httptest.NewServer(srv.handler())
+	h, err := srv.handler()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs := httptest.NewServer(h)
 	tb.Cleanup(func() {
 		hs.CloseClientConnections()
 		hs.Close()

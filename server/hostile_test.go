@@ -182,7 +182,7 @@ func TestHostileSlowHeaders(t *testing.T) {
 	}
 	defer slow.Close()
 	go func() {
-		for _, b := range []byte("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: yes\r\n\r\n") {
+		for _, b := range []byte("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: yes\r\n\r\n") {
 			if _, err := slow.Write([]byte{b}); err != nil {
 				return
 			}
@@ -200,7 +200,7 @@ func TestHostileSlowHeaders(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n"); err != nil {
+		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"); err != nil {
 			t.Fatal(err)
 		}
 		conns = append(conns, c)
@@ -248,7 +248,7 @@ func TestHostileSlowHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idle.Close()
-	io.WriteString(idle, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	io.WriteString(idle, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 	br := bufio.NewReader(idle)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -274,7 +274,7 @@ func TestHostileSlowBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	io.WriteString(c, "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+	io.WriteString(c, "POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
 	go func() {
 		for range 100 {
 			time.Sleep(100 * time.Millisecond)
@@ -307,7 +307,7 @@ func TestHostileNeverReadsResponse(t *testing.T) {
 	}
 	defer sse.Close()
 	shrinkReadBuffer(sse)
-	io.WriteString(sse, "GET /api/v1/events/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+	io.WriteString(sse, "GET /api/v1/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 	for !strings.Contains(getText(t, p.URL+"/metrics"), `crowsnest_stream_clients{endpoint="events_sse"} 1`) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -330,7 +330,7 @@ func TestHostileNeverReadsResponse(t *testing.T) {
 	}
 	defer page.Close()
 	shrinkReadBuffer(page)
-	io.WriteString(page, "GET /api/v1/events?tag=big&per_page=1000 HTTP/1.1\r\nHost: x\r\n\r\n")
+	io.WriteString(page, "GET /api/v1/events?tag=big&per_page=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 
 	// Both handlers give up: the stream leaves the client gauge, the page's
 	// handler returns and is counted. (The connection is closed too, but
@@ -600,5 +600,62 @@ func TestHostileThousandsOfSockets(t *testing.T) {
 			t.Fatalf("after closing its sockets the client still gets %d", status)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestHostileSlowSignedBody: a Hyper-signed request is verified before any
+// handler, so its body is read first. Sent to a socket's route (no
+// withDeadlines there) and dribbled, it is still cut by bodyReadTimeout;
+// one over the API's 1 MiB body limit is refused with 413 unread.
+func TestHostileSlowSignedBody(t *testing.T) {
+	setVar(t, &bodyReadTimeout, time.Second)
+	s := startServer(t, "--host", noEngine, "--hyper-key", "AKSLOW:slow-secret-0123")
+	signedHead := func(path string, length int) string {
+		req, err := http.NewRequest("GET", s.URL+path, strings.NewReader(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hyperClientSign(req, "AKSLOW", "slow-secret-0123", "us-west-1", time.Now())
+		var b strings.Builder
+		fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", path, req.URL.Host, length)
+		for _, h := range []string{"Authorization", "X-Hyper-Date", "X-Hyper-Content-Sha256"} {
+			fmt.Fprintf(&b, "%s: %s\r\n", h, req.Header.Get(h))
+		}
+		return b.String() + "\r\n"
+	}
+
+	c, err := net.Dial("tcp", hostPort(t, s.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, signedHead("/events/ws", 100000)+"x")
+	go func() {
+		for range 100 {
+			time.Sleep(100 * time.Millisecond)
+			if _, err := io.WriteString(c, "x"); err != nil {
+				return
+			}
+		}
+	}()
+	// The server answers (400, the body could not be read) and closes.
+	if d := waitClosed(t, c, 5*time.Second); d > 4*time.Second {
+		t.Errorf("slow signed body cut after %v, want about %v", d, bodyReadTimeout)
+	}
+
+	big, err := net.Dial("tcp", hostPort(t, s.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer big.Close()
+	big.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(big, signedHead("/api/v1/events", 1<<20+1))
+	resp, err := http.ReadResponse(bufio.NewReader(big), nil)
+	if err != nil {
+		t.Fatalf("signed request over 1 MiB: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("signed request over 1 MiB: %d, want 413 before its body is read", resp.StatusCode)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,6 +44,47 @@ func TestContainerImage(t *testing.T) {
 		}
 	})
 
+	checkImage(t, ctx, c, tag, false)
+}
+
+// TestContainerImageFromSource builds the Dockerfile's default target, as
+// docker build . and the compose file's build: . do: the UI and the binary
+// built in the Go build stage. That stage's base image cannot be pulled
+// here (no registry), so the test runs only where the engine already has
+// it, and says so when it skips.
+func TestContainerImageFromSource(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds an image from source")
+	}
+	c := testenv.Engine(t)
+	const base = "golang:1.26-bookworm"
+	if _, err := c.ImageInspect(context.Background(), base); err != nil {
+		t.Skipf("the build stage's base image %s is not in the local engine (no registry to pull it from): %v", base, err)
+	}
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skipf("no docker CLI to build with: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	key, run := testenv.Label(t)
+	tag := "crowsnest-test-src:" + run
+	cmd := exec.CommandContext(ctx, "docker", "build", "--label", key+"="+run, "-t", tag, repoRoot(t))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker build .: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if _, err := c.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
+			t.Errorf("remove image: %v", err)
+		}
+	})
+	checkImage(t, ctx, c, tag, true)
+}
+
+// checkImage runs image tag as the README says (socket and its group, a
+// read token), checks that it runs as non-root, sees its engine and, when
+// ui is set, serves the web UI's wasm.
+func checkImage(t *testing.T, ctx context.Context, c *client.Client, tag string, ui bool) {
+	t.Helper()
 	var sock syscall.Stat_t
 	if err := syscall.Stat("/var/run/docker.sock", &sock); err != nil {
 		t.Skipf("no engine socket to mount: %v", err)
@@ -86,6 +128,18 @@ func TestContainerImage(t *testing.T) {
 			t.Fatalf("containerised crowsnest never saw its engine: %v %+v\n%s", err, hosts, containerLogs(t, c, id))
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	if !ui {
+		return
+	}
+	resp, err := http.Get(base + "/web/app.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || n < 1<<20 {
+		t.Errorf("the image's /web/app.wasm: %d, %d bytes: the UI was not built into it", resp.StatusCode, n)
 	}
 }
 

@@ -37,7 +37,7 @@ type limiter struct {
 	maxStreams int     // 0: unlimited
 	rate       float64 // tokens per second; 0: unlimited
 	burst      float64 // bucket size
-	trustProxy bool
+	proxies    trustedProxies
 	idle       time.Duration // after this long unused, an entry holds nothing worth keeping
 	now        func() time.Time
 	log        *slog.Logger
@@ -63,12 +63,12 @@ type clientLimits struct {
 // newLimiter builds the limiter; 0 for maxStreams or rate disables that limit.
 // A burst below 1 with a rate set is taken as 1: the bucket must hold at
 // least one request or nothing would ever pass.
-func newLimiter(maxStreams int, rate float64, burst int, trustProxy bool) *limiter {
+func newLimiter(maxStreams int, rate float64, burst int, proxies trustedProxies) *limiter {
 	l := &limiter{
 		maxStreams: max(maxStreams, 0),
 		rate:       max(rate, 0),
 		burst:      float64(max(burst, 1)),
-		trustProxy: trustProxy,
+		proxies:    proxies,
 		idle:       minIdle,
 		now:        time.Now,
 		log:        slog.Default(),
@@ -112,7 +112,9 @@ func (l *limiter) wrap(stream bool, h http.Handler) http.Handler {
 }
 
 // clientKey names the client of r: "cred:" and the id of a credential that
-// verified, else "ip:" and its address.
+// verified, else "ip:" and its address (see trustedProxies.clientAddr).
+// IPv6 addresses count by their /64, which one subscriber usually holds
+// whole: counting single addresses would let it open a bucket per address.
 func (l *limiter) clientKey(r *http.Request) (*http.Request, string) {
 	if l.identify != nil {
 		var id string
@@ -120,25 +122,10 @@ func (l *limiter) clientKey(r *http.Request) (*http.Request, string) {
 			return r, "cred:" + id
 		}
 	}
-	return r, "ip:" + clientAddr(r, l.trustProxy)
-}
-
-// clientAddr is the address a client's requests are counted under: the
-// first X-Forwarded-For address when the proxy in front is trusted (it must
-// set that header itself, not pass on the client's), else the peer address.
-// IPv6 addresses count by their /64, which one subscriber usually holds
-// whole: counting single addresses would let it open a bucket per address.
-func clientAddr(r *http.Request, trustProxy bool) string {
-	if trustProxy {
-		first, _, _ := strings.Cut(r.Header.Get("X-Forwarded-For"), ",")
-		if a, ok := parseAddr(strings.TrimSpace(first)); ok {
-			return addrKey(a)
-		}
+	if a, ok := l.proxies.clientAddr(r); ok {
+		return r, "ip:" + addrKey(a)
 	}
-	if a, ok := parseAddr(r.RemoteAddr); ok {
-		return addrKey(a)
-	}
-	return r.RemoteAddr
+	return r, "ip:" + r.RemoteAddr
 }
 
 // parseAddr reads an address with or without a port.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,7 +47,7 @@ func limitedGet(h http.Handler, addr string, mutate ...func(*http.Request)) *htt
 // TestLimiterStreams: the (N+1)th stream of a client is refused with Retry-After, others are not, and slots come back.
 func TestLimiterStreams(t *testing.T) {
 	const n = 3
-	l := newLimiter(n, 0, 0, false)
+	l := newLimiter(n, 0, 0, nil)
 	release := make(chan struct{})
 	var entered sync.WaitGroup
 	h := l.wrap(true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -97,7 +98,7 @@ func TestLimiterStreams(t *testing.T) {
 
 // TestLimiterStreamSlotFreedOnPanic: a handler that panics still gives its slot back.
 func TestLimiterStreamSlotFreedOnPanic(t *testing.T) {
-	l := newLimiter(1, 0, 0, false)
+	l := newLimiter(1, 0, 0, nil)
 	h := l.wrap(true, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }))
 	func() {
 		defer func() { _ = recover() }()
@@ -110,7 +111,7 @@ func TestLimiterStreamSlotFreedOnPanic(t *testing.T) {
 
 // TestLimiterNonStreamRoutesHoldNoSlot: only stream routes count against --max-streams.
 func TestLimiterNonStreamRoutesHoldNoSlot(t *testing.T) {
-	l := newLimiter(1, 0, 0, false)
+	l := newLimiter(1, 0, 0, nil)
 	inner := l.wrap(false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	for range 5 {
 		if w := limitedGet(inner, "192.0.2.1:1"); w.Code != 200 {
@@ -122,7 +123,7 @@ func TestLimiterNonStreamRoutesHoldNoSlot(t *testing.T) {
 // TestLimiterRate: the token bucket refuses past the burst, refills at the rate, and never beyond the burst.
 func TestLimiterRate(t *testing.T) {
 	clock := &limiterClock{t: time.Unix(1e9, 0)}
-	l := newLimiter(0, 2, 4, false) // 2/s, burst 4
+	l := newLimiter(0, 2, 4, nil) // 2/s, burst 4
 	l.now = clock.now
 	h := l.wrap(false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	for i := range 4 {
@@ -161,7 +162,7 @@ func TestLimiterRate(t *testing.T) {
 // TestLimiterRetryAfterFromBucket: Retry-After is the time until the bucket holds a token again.
 func TestLimiterRetryAfterFromBucket(t *testing.T) {
 	clock := &limiterClock{t: time.Unix(1e9, 0)}
-	l := newLimiter(0, 0.1, 1, false) // one request per 10 s
+	l := newLimiter(0, 0.1, 1, nil) // one request per 10 s
 	l.now = clock.now
 	h := l.wrap(false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	limitedGet(h, "192.0.2.1:1")
@@ -175,7 +176,7 @@ func TestLimiterRetryAfterFromBucket(t *testing.T) {
 // TestLimiterIdleEntriesExpire: idle clients are forgotten, clients with open streams are not.
 func TestLimiterIdleEntriesExpire(t *testing.T) {
 	clock := &limiterClock{t: time.Unix(1e9, 0)}
-	l := newLimiter(2, 50, 200, false)
+	l := newLimiter(2, 50, 200, nil)
 	l.now = clock.now
 	hold := make(chan struct{})
 	entered := make(chan struct{})
@@ -206,7 +207,7 @@ func TestLimiterIdleEntriesExpire(t *testing.T) {
 // TestLimiterSweepsAsItGrows: memory stays bounded under a stream of distinct addresses.
 func TestLimiterSweepsAsItGrows(t *testing.T) {
 	clock := &limiterClock{t: time.Unix(1e9, 0)}
-	l := newLimiter(0, 1000, 1, false) // refills in 1 ms: idle is minIdle
+	l := newLimiter(0, 1000, 1, nil) // refills in 1 ms: idle is minIdle
 	l.now = clock.now
 	h := l.wrap(false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	for i := range 100_000 {
@@ -223,21 +224,25 @@ func TestLimiterSweepsAsItGrows(t *testing.T) {
 
 // TestClientKey: who a client is: verified credential, else address (XFF only when trusted, IPv6 by /64).
 func TestClientKey(t *testing.T) {
+	proxyNet := trustedProxies{netip.MustParsePrefix("10.0.0.0/8")}
 	cases := []struct {
 		name   string
 		remote string
 		xff    string
-		trust  bool
+		trust  trustedProxies
 		cred   string
 		want   string
 	}{
-		{"ipv4", "192.0.2.1:5555", "", false, "", "ip:192.0.2.1"},
-		{"ipv6 by /64", "[2001:db8:1:2:3:4:5:6]:5555", "", false, "", "ip:2001:db8:1:2::/64"},
-		{"mapped ipv4", "[::ffff:192.0.2.1]:1", "", false, "", "ip:192.0.2.1"},
-		{"xff ignored untrusted", "192.0.2.1:1", "203.0.113.9", false, "", "ip:192.0.2.1"},
-		{"xff first when trusted", "192.0.2.1:1", "203.0.113.9, 10.0.0.1", true, "", "ip:203.0.113.9"},
-		{"xff garbage falls back", "192.0.2.1:1", "unknown", true, "", "ip:192.0.2.1"},
-		{"verified credential", "192.0.2.1:1", "", false, "token:--token#1", "cred:token:--token#1"},
+		{"ipv4", "192.0.2.1:5555", "", nil, "", "ip:192.0.2.1"},
+		{"ipv6 by /64", "[2001:db8:1:2:3:4:5:6]:5555", "", nil, "", "ip:2001:db8:1:2::/64"},
+		{"mapped ipv4", "[::ffff:192.0.2.1]:1", "", nil, "", "ip:192.0.2.1"},
+		{"xff ignored without proxies", "192.0.2.1:1", "203.0.113.9", nil, "", "ip:192.0.2.1"},
+		{"xff ignored from a peer not named", "192.0.2.1:1", "203.0.113.9", proxyNet, "", "ip:192.0.2.1"},
+		{"xff from a named proxy", "10.0.0.2:1", "203.0.113.9", proxyNet, "", "ip:203.0.113.9"},
+		{"xff: last hop not a proxy, not the client's claim", "10.0.0.2:1", "198.51.100.7, 203.0.113.9, 10.0.0.3", proxyNet, "", "ip:203.0.113.9"},
+		{"xff all proxies: the peer", "10.0.0.2:1", "10.0.0.3", proxyNet, "", "ip:10.0.0.2"},
+		{"xff garbage falls back", "10.0.0.2:1", "unknown", proxyNet, "", "ip:10.0.0.2"},
+		{"verified credential", "192.0.2.1:1", "", nil, "token:--token#1", "cred:token:--token#1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -263,7 +268,7 @@ func TestLimiterIdentityIsVerified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{auth: a, limits: newLimiter(1, 0, 0, false)}
+	s := &Server{auth: a, limits: newLimiter(1, 0, 0, nil)}
 	s.limits.identify = a.identity
 	hold := make(chan struct{})
 	entered := make(chan struct{}, 4)

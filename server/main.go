@@ -65,6 +65,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("open event store: %w", err)
 	}
 	defer st.Close()
+	if auth.sessions, err = store.NewSessions(st); err != nil {
+		return fmt.Errorf("open session store: %w", err)
+	}
 
 	var srv *Server
 	engines, err := docker.New(docker.Options{
@@ -95,7 +98,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer stopStats() // the collector ends before the engines' clients close
-	return serveHTTP(ctx, cfg, srv.handler(), log, tlsCfg)
+	h, err := srv.handler()
+	if err != nil {
+		return err
+	}
+	return serveHTTP(ctx, cfg, h, log, tlsCfg)
 }
 
 // withLocalhost puts the local engine first unless a host already has its name.

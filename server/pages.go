@@ -118,7 +118,7 @@ type apiRoute struct {
 // every request so it can never disagree with what the server routes.
 func (s *Server) handleAPIPage(w http.ResponseWriter, r *http.Request) {
 	d := apiPageData{AuthConfigured: s.auth.configured(), Cookie: sessionCookie}
-	base, ws := baseURLs(r, s.cfg.TrustProxy)
+	base, ws := baseURLs(r, s.cfg.TrustedProxies)
 	for _, rt := range sortedRoutes(s.routes()) {
 		d.Routes = append(d.Routes, apiRoute{
 			Method:  rt.Method,
@@ -209,20 +209,11 @@ func expandExample(ex, base, ws string, withAuth bool) string {
 // baseURLs are the http(s) and ws(s) URLs the client reached the server at,
 // for examples it can paste. The Host header is the client's own word,
 // which is fine here: it only goes back to that client, escaped.
-func baseURLs(r *http.Request, trustProxy bool) (base, ws string) {
-	if requestIsTLS(r, trustProxy) {
+func baseURLs(r *http.Request, proxies trustedProxies) (base, ws string) {
+	if proxies.isTLS(r) {
 		return "https://" + r.Host, "wss://" + r.Host
 	}
 	return "http://" + r.Host, "ws://" + r.Host
-}
-
-// requestIsTLS reports whether the client's connection is TLS: served by
-// crowsnest over TLS, or, behind a trusted proxy, one that says so.
-func requestIsTLS(r *http.Request, trustProxy bool) bool {
-	if r.TLS != nil {
-		return true
-	}
-	return trustProxy && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // loginPageData is what the /login template shows.
@@ -240,8 +231,8 @@ func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	s.renderPage(w, r, http.StatusOK, loginPage(d))
 }
 
-// sessionScope is the scope of the request's session cookie when it holds
-// a configured token, else "".
+// sessionScope is the scope of the request's session cookie when it names
+// a live session, else "".
 func (s *Server) sessionScope(r *http.Request) string {
 	if !s.auth.configured() {
 		return ""
@@ -250,7 +241,7 @@ func (s *Server) sessionScope(r *http.Request) string {
 	if err != nil || c.Value == "" {
 		return ""
 	}
-	t, ok := s.auth.lookupToken(c.Value)
+	t, ok := s.auth.session(r.Context(), c.Value)
 	if !ok {
 		return ""
 	}
@@ -258,7 +249,7 @@ func (s *Server) sessionScope(r *http.Request) string {
 }
 
 // handleLogin checks the posted token and, when it is a configured one,
-// stores it in the session cookie and sends the browser on (303, so the
+// opens a session, puts its id in the session cookie and sends the browser on (303, so the
 // reload of the next page is a GET). A wrong token gets the form again
 // with 401 and nothing set.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -287,26 +278,40 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderPage(w, r, http.StatusUnauthorized, loginPage(d))
 		return
 	}
-	// A configured token passed checkSecret, so it is a valid cookie value
-	// that net/http sends unchanged.
-	http.SetCookie(w, s.sessionCookie(r, token, int(sessionMaxAge/time.Second)))
+	id, err := s.auth.openSession(r.Context(), cred)
+	if err != nil {
+		s.log.Error("login failed", "remote", r.RemoteAddr, "err", err)
+		d.Error = "The session could not be stored; see the server's log."
+		s.renderPage(w, r, http.StatusInternalServerError, loginPage(d))
+		return
+	}
+	http.SetCookie(w, s.sessionCookie(r, id, int(sessionMaxAge/time.Second)))
 	s.log.Info("login", "credential", cred.id, "scope", cred.scope.String(), "remote", r.RemoteAddr)
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)
 }
 
-// handleLogout clears the session cookie and goes back to the login page.
+// handleLogout ends the session, clears its cookie and goes back to the
+// login page.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if err := s.parsePageForm(w, r); err != nil {
 		d := loginPageData{AuthConfigured: s.auth.configured(), Error: err.msg}
 		s.renderPage(w, r, err.status, loginPage(d))
 		return
 	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if err := s.auth.closeSession(r.Context(), c.Value); err != nil {
+			s.log.Error("logout failed", "remote", r.RemoteAddr, "err", err)
+			d := loginPageData{AuthConfigured: s.auth.configured(), Error: "The session could not be ended; see the server's log."}
+			s.renderPage(w, r, http.StatusInternalServerError, loginPage(d))
+			return
+		}
+	}
 	http.SetCookie(w, s.sessionCookie(r, "", -1))
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
 // sessionCookie is the session cookie carrying value; maxAge -1 deletes it.
-// HttpOnly keeps the token from scripts, SameSite=Strict from requests other
+// HttpOnly keeps the session id from scripts, SameSite=Strict from requests other
 // sites start, and Secure from plain-text connections when served over TLS.
 func (s *Server) sessionCookie(r *http.Request, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
@@ -315,7 +320,7 @@ func (s *Server) sessionCookie(r *http.Request, value string, maxAge int) *http.
 		Path:     "/",
 		MaxAge:   maxAge,
 		HttpOnly: true,
-		Secure:   requestIsTLS(r, s.cfg.TrustProxy),
+		Secure:   trustedProxies(s.cfg.TrustedProxies).isTLS(r),
 		SameSite: http.SameSiteStrictMode,
 	}
 }

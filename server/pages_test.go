@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -159,8 +160,8 @@ func TestLoginFlow(t *testing.T) {
 	if session == nil {
 		t.Fatalf("no %s cookie: %v", sessionCookie, resp.Header.Values("Set-Cookie"))
 	}
-	if !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/" || session.Secure || session.Value != admin {
-		t.Errorf("cookie %s: want HttpOnly, SameSite=Strict, Path=/, not Secure over http", resp.Header.Get("Set-Cookie"))
+	if !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/" || session.Secure || session.Value == admin || len(session.Value) < 40 {
+		t.Errorf("cookie %s: want a session id (not the token), HttpOnly, SameSite=Strict, Path=/, not Secure over http", resp.Header.Get("Set-Cookie"))
 	}
 
 	// The cookie is a credential for the API.
@@ -239,9 +240,13 @@ func TestSessionCookieSecureOverTLS(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "http://example.test/login", nil)
 	r.Header.Set("X-Forwarded-Proto", "https")
 	if c := s.sessionCookie(r, "x", 60); c.Secure {
-		t.Error("X-Forwarded-Proto trusted without --trust-proxy")
+		t.Error("X-Forwarded-Proto trusted without --trusted-proxy")
 	}
-	s.cfg.TrustProxy = true
+	s.cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	if c := s.sessionCookie(r, "x", 60); c.Secure {
+		t.Error("X-Forwarded-Proto trusted from a peer that is not a named proxy")
+	}
+	r.RemoteAddr = "10.1.2.3:4567"
 	if c := s.sessionCookie(r, "x", 60); !c.Secure {
 		t.Error("X-Forwarded-Proto https behind a trusted proxy: cookie not Secure")
 	}

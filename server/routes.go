@@ -30,7 +30,45 @@ type route struct {
 	// a credential when auth is configured. Empty: the page derives one
 	// from the method and path (see routeExample).
 	Example string
+	// Accepts lists the media types of the request body of a route that
+	// changes something with one (415 for anything else, see
+	// requireContentType); nil for routes that read no body, or whose body
+	// changes nothing.
+	Accepts []string
 	handler http.HandlerFunc
+}
+
+// originRule is who may call a route from a browser page of another origin.
+type originRule int
+
+const (
+	// originAny: a safe method; another page may send it, but cannot read
+	// the answer (no CORS headers) and gets no cookie (SameSite=Strict).
+	originAny originRule = iota
+	// originSame: a state-changing method, refused with 403 when a browser
+	// says another origin sent it (http.CrossOriginProtection).
+	originSame
+	// originSocket: a websocket, refused with 403 when its Origin is
+	// neither this host nor an --allowed-origin (acceptWS).
+	originSocket
+)
+
+func (o originRule) String() string {
+	return [...]string{"any", "same", "same (websocket)"}[o]
+}
+
+// origin is the route's originRule. It follows from the method and the
+// kind of route rather than being written per route, because that is how
+// the protections apply: CrossOriginProtection to every method but GET,
+// HEAD and OPTIONS, the websocket Origin check to every upgrade.
+func (rt route) origin() originRule {
+	switch {
+	case rt.Method != http.MethodGet && rt.Method != http.MethodHead && rt.Method != http.MethodOptions:
+		return originSame
+	case rt.Stream && rt.Path != "/api/v1/events/stream":
+		return originSocket
+	}
+	return originAny
 }
 
 // routes lists every endpoint.
@@ -46,17 +84,17 @@ func (s *Server) routes() []route {
 		{Method: "GET", Path: "/api/v1/session", Scope: scopePublic, Summary: "what the caller's credential allows: {auth (whether the server checks credentials), scope (admin, read, or empty without a valid credential)}; an open server answers auth false, scope admin", Example: `curl -H "Authorization: Bearer $CROWSNEST_TOKEN" {base}/api/v1/session`, handler: s.handleSession},
 		{Method: "GET", Path: "/api/v1/hosts", Scope: scopeRead, Summary: "configured engines and their state", Example: "curl {base}/api/v1/hosts", handler: s.handleHosts},
 		{Method: "GET", Path: "/api/v1/events", Scope: scopeRead, Summary: "stored events, newest first (Vamp list), with X-Total-Count and Link (first, prev, next, last); with aggregator, one {type, field, value} instead, e.g. {\"type\":\"average\",\"field\":\"cpu\",\"value\":12.5}; YAML when Accept starts with application/x-yaml", Params: "tag (repeatable, all required), type, page (default 1; below 1 means 1), per_page (default 30, at most 1000: larger is clamped), lt, lte, gt, gte (RFC 3339 or Unix seconds), aggregator (count, average, min, max) and field (a numeric key of value); or the same as a Vamp JSON/YAML body {tags, type, timestamp: {lt, lte, gt, gte}, aggregator: {type, field}}: tags of query and body are all required, any other field in both must agree (else 400)", Example: `curl -i '{base}/api/v1/events?tag=deploy&tag=env:prod&page=1&per_page=10'`, handler: s.handleListEvents},
-		{Method: "POST", Path: "/api/v1/events", Scope: scopeAdmin, Summary: "store an event or a list of events (Vamp create, all or nothing), JSON or YAML by Content-Type, at most 1 MiB; 201 with what was stored", Params: "body {tags, type, value, timestamp} or a list of them", Example: `curl -X POST {base}/api/v1/events -H 'Content-Type: application/json' -d '{"tags":["deploy:web","env:prod"],"value":{"version":"1.4.2"}}'`, handler: s.handleCreateEvent},
+		{Method: "POST", Path: "/api/v1/events", Accepts: acceptJSONYAML, Scope: scopeAdmin, Summary: "store an event or a list of events (Vamp create, all or nothing), JSON or YAML by Content-Type, at most 1 MiB; 201 with what was stored", Params: "body {tags, type, value, timestamp} or a list of them", Example: `curl -X POST {base}/api/v1/events -H 'Content-Type: application/json' -d '{"tags":["deploy:web","env:prod"],"value":{"version":"1.4.2"}}'`, handler: s.handleCreateEvent},
 		{Method: "GET", Path: "/api/v1/events/stream", Scope: scopeRead, Stream: true, Summary: "server-sent events of stored events (Vamp stream)", Params: "tag (repeatable, all required), type, Last-Event-ID header or last_event_id (replay after that id, then live)", Example: "curl -N '{base}/api/v1/events/stream?tag=deploy'", handler: s.handleEventStream},
 		{Method: "GET", Path: "/api", Scope: scopePublic, Summary: "this API reference, generated from the route table (HTML, works without JavaScript)", Example: "curl {base}/api", handler: s.handleAPIPage},
 		{Method: "GET", Path: "/login", Scope: scopePublic, Summary: "the login page of the web UI (HTML form, works without JavaScript)", Params: "next (a local path to go to after logging in; default /)", Example: "curl {base}/login", handler: s.handleLoginPage},
-		{Method: "POST", Path: "/login", Scope: scopePublic, Summary: "check a token and set the HttpOnly session cookie " + sessionCookie + " (SameSite=Strict; Secure over TLS), then 303 to next; a wrong token gets the form again with 401", Params: "form fields token, next", Example: "curl -i -c cookies.txt {base}/login --data-urlencode token=$CROWSNEST_TOKEN", handler: s.handleLogin},
-		{Method: "POST", Path: "/logout", Scope: scopePublic, Summary: "clear the session cookie, then 303 to /login", Example: "curl -i -b cookies.txt -X POST {base}/logout", handler: s.handleLogout},
+		{Method: "POST", Path: "/login", Accepts: acceptForm, Scope: scopePublic, Summary: "check a token, open a session (stored server-side, 7 days) and set the HttpOnly session cookie " + sessionCookie + " to its random id (SameSite=Strict; Secure over TLS), then 303 to next; a wrong token gets the form again with 401", Params: "form fields token, next", Example: "curl -i -c cookies.txt {base}/login --data-urlencode token=$CROWSNEST_TOKEN", handler: s.handleLogin},
+		{Method: "POST", Path: "/logout", Accepts: acceptForm, Scope: scopePublic, Summary: "end the session (its cookie is worthless from then on) and clear the cookie, then 303 to /login", Example: "curl -i -b cookies.txt -X POST {base}/logout", handler: s.handleLogout},
 		{Method: "GET", Path: "/stacks", Scope: scopeRead, Stream: true, Summary: "DockStat Stack Socket: {\"message\":\"Connection established\"}, then {type, data} messages: stack-status {stack_id, status, message} (pending \"Creating stack configuration\" as an action starts, deployed \"Stack deployed successfully\", running, partial, stopped, created, error as the engine shows), stack-progress and stack-error {stack_id, action, message, timestamp} (action deploying, starting, stopping, restarting, pulling-images or removing; stack_id 0 for a stack without a record), stack-removed {stack_id, message}; the same messages are stored as events of type stack (tags stack:NAME, action:ACTION, message:TYPE); a slow client is closed with a reason", Params: "stack_id (only that stack's messages)", Example: "websocat '{ws}/stacks?stack_id=12'", handler: s.handleStacksWS},
 		{Method: "GET", Path: "/api/v1/stacks", Scope: scopeRead, Summary: "compose stacks [{id, name, host, status, services, action, error, created, updated}], status read from the engines now (running, partial, stopped, created, pending, error); projects started outside crowsnest (compose labels, no record) follow with external: true and id 0, read-only", handler: s.handleListStacks},
-		{Method: "POST", Path: "/api/v1/stacks", Scope: scopeAdmin, Summary: "create a stack (not deployed yet): validated by the compose loader, stored with its files in DATA/stacks/NAME (compose.yaml, .env) so env_file, .env interpolation and relative paths work as with the CLI; 201 with the record; 400 with the loader's message and nothing stored; 409 name taken on that host; 413 over 1 MiB. Admin only, because a compose file is root on the host: bind mounts of host paths, privileged services, host network and devices are all allowed", Params: "body {name (compose project name: [a-z0-9][a-z0-9_-]*), compose (YAML text), env (optional .env text), host (optional, default Localhost)}", Example: `curl -X POST {base}/api/v1/stacks -H 'Content-Type: application/json' -d '{"name":"web","compose":"services:\n  web:\n    image: nginx\n"}'`, handler: s.handleCreateStack},
+		{Method: "POST", Path: "/api/v1/stacks", Accepts: acceptJSON, Scope: scopeAdmin, Summary: "create a stack (not deployed yet): validated by the compose loader, stored with its files in DATA/stacks/NAME (compose.yaml, .env) so env_file, .env interpolation and relative paths work as with the CLI; 201 with the record; 400 with the loader's message and nothing stored; 409 name taken on that host; 413 over 1 MiB. Admin only, because a compose file is root on the host: bind mounts of host paths, privileged services, host network and devices are all allowed", Params: "body {name (compose project name: [a-z0-9][a-z0-9_-]*), compose (YAML text), env (optional .env text), host (optional, default Localhost)}", Example: `curl -X POST {base}/api/v1/stacks -H 'Content-Type: application/json' -d '{"name":"web","compose":"services:\n  web:\n    image: nginx\n"}'`, handler: s.handleCreateStack},
 		{Method: "GET", Path: "/api/v1/stacks/{id}", Scope: scopeRead, Summary: "a stack with its compose and env texts and per-service state {name, state, health, image, containers, running}", handler: s.handleGetStack},
-		{Method: "PUT", Path: "/api/v1/stacks/{id}", Scope: scopeAdmin, Summary: "replace a stack's compose and env texts (validated as on create; 400, 413 likewise); takes effect at the next deploy; 409 while an action runs", Params: "body {compose, env}", handler: s.handleReplaceStack},
+		{Method: "PUT", Path: "/api/v1/stacks/{id}", Accepts: acceptJSON, Scope: scopeAdmin, Summary: "replace a stack's compose and env texts (validated as on create; 400, 413 likewise); takes effect at the next deploy; 409 while an action runs", Params: "body {compose, env}", handler: s.handleReplaceStack},
 		{Method: "DELETE", Path: "/api/v1/stacks/{id}", Scope: scopeAdmin, Summary: "take a stack down (containers, networks and its named volumes) and delete it, in the background: 202, then stack-progress removing and stack-removed on /stacks; 409 while an action runs", handler: s.handleDeleteStack},
 		{Method: "POST", Path: "/api/v1/stacks/{id}/{action}", Scope: scopeAdmin, Summary: "run deploy (compose up -d: create or recreate what changed, remove orphans), start, stop, restart or pull in the background: 202 with the record (status pending), progress on /stacks; 409 while another action runs on that stack", Params: "action: deploy, start, stop, restart, pull", Example: "curl -X POST {base}/api/v1/stacks/12/deploy", handler: s.handleStackAction},
 		{Method: "GET", Path: "/logs/ws", Scope: scopeRead, Stream: true, Summary: "crowsnest's own log records {level, timestamp, message, file, line} (DockStat Logging Socket): greeting, then a backlog of recent records sent oldest to newest so the stream reads in time order, then live; a slow client is closed with a reason", Params: "level (minimum: debug, info, warn, error; default debug), tail (backlog size, default 100, at most 1000)", handler: s.handleLogsWS},

@@ -48,7 +48,7 @@ func newServer(cfg Config, log *slog.Logger, st store.Store, engines *docker.Eng
 		engines: engines,
 		feed:    newEventFeed(log),
 		auth:    auth,
-		limits:  newLimiter(cfg.MaxStreams, cfg.RequestRate, cfg.RequestBurst, cfg.TrustProxy),
+		limits:  newLimiter(cfg.MaxStreams, cfg.RequestRate, cfg.RequestBurst, cfg.TrustedProxies),
 	}
 	s.limits.identify = auth.identity // limits run before auth: count verified credentials, not claims
 	s.metrics = newMetrics(s)
@@ -58,15 +58,29 @@ func newServer(cfg Config, log *slog.Logger, st store.Store, engines *docker.Eng
 	return s
 }
 
-// handler is the whole HTTP surface: the route table behind the per-client
-// limits and the auth check each route asks for.
-func (s *Server) handler() http.Handler {
+// handler is the whole HTTP surface: the route table behind the Host
+// allowlist and cross-origin protection (protect.go), the per-client limits,
+// the auth check each route asks for and its content-type rule.
+func (s *Server) handler() (http.Handler, error) {
+	cop, err := newCrossOrigin(s.cfg, s.log)
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
-		h := s.authorize(rt.Scope, rt.handler)
+		// The content type is checked after auth: a caller without a
+		// credential gets 401 whatever it sends.
+		h := requireContentType(rt.Accepts, rt.handler)
+		if rt.origin() == originSocket {
+			h = s.socketOrigin(h)
+		}
+		h = s.authorize(rt.Scope, h.ServeHTTP)
 		h = s.limits.wrap(rt.Stream, h)
-		if !rt.Stream {
-			h = withDeadlines(h) // outside the limiter: a Hyper signature's body is read there
+		// Outside the limiter: a Hyper signature's body is read there.
+		if rt.Stream {
+			h = withBodyDeadline(h)
+		} else {
+			h = withDeadlines(h)
 		}
 		mux.Handle(rt.Method+" "+rt.Path, s.metrics.instrument(rt.Path, h))
 	}
@@ -76,7 +90,7 @@ func (s *Server) handler() http.Handler {
 	// gets the mux's 405. Its pages are public: they hold no data.
 	ui := s.metrics.instrument("ui", withDeadlines(s.ui))
 	mux.Handle("GET /", ui)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A UI page whose path is also a socket (GET /stacks): a browser
 		// navigating gets the page, a websocket upgrade gets the socket.
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && isUIPage(r.URL.Path) && !isWebsocketUpgrade(r) {
@@ -85,6 +99,7 @@ func (s *Server) handler() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+	return newHostGuard(s.cfg, s.log).wrap(cop.Handler(routed)), nil
 }
 
 // isWebsocketUpgrade reports whether r asks to become a websocket.

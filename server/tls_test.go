@@ -99,7 +99,7 @@ func TestHyperClientOverWSS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{cfg: cfg, log: authQuietLog(), auth: a, limits: newLimiter(cfg.MaxStreams, 0, 0, false)}
+	s := &Server{cfg: cfg, log: authQuietLog(), auth: a, limits: newLimiter(cfg.MaxStreams, 0, 0, nil)}
 	s.limits.identify = a.identity
 	frame := `{"status":"start","id":"f29698cac3f6","from":"busybox","Type":"container","Action":"start"}`
 	gotFilters := make(chan string, 1)
