@@ -20,6 +20,7 @@ run: build
 	./$(BIN) --addr $(ADDR) --data $(DATA)
 
 vet:
+	$(GO) mod tidy -diff
 	$(GO) vet $(PKGS)
 	GOOS=js GOARCH=wasm $(GO) vet ./app
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); \

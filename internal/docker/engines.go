@@ -14,6 +14,13 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
+// Default retry bounds: quick enough to notice a restarted engine within
+// seconds, slow enough not to hammer one that is down for long.
+const (
+	DefaultMinBackoff = 500 * time.Millisecond
+	DefaultMaxBackoff = 30 * time.Second
+)
+
 // ErrUnknownHost is returned by Client for a name that is not configured.
 var ErrUnknownHost = errors.New("unknown host")
 
@@ -38,7 +45,7 @@ type Options struct {
 	// slog.Default.
 	Logger *slog.Logger
 	// MinBackoff and MaxBackoff bound the wait between reconnection (and
-	// Sink) attempts; zero means DefaultMinBackoff and DefaultMaxBackoff.
+	// store) attempts; zero means DefaultMinBackoff and DefaultMaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
 }
 
