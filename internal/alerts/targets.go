@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/nicholas-fedor/shoutrrr"
 	"github.com/nicholas-fedor/shoutrrr/pkg/router"
@@ -59,14 +60,14 @@ func parseTarget(raw string) (target, error) {
 // redact keeps a URL's scheme, host and path, dropping the user
 // information and query, where tokens and passwords live.
 func redact(u *url.URL) string {
-	c := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	s := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 	if u.User != nil {
-		c.User = url.User("***")
+		s = strings.Replace(s, "://", "://***@", 1)
 	}
 	if u.RawQuery != "" {
-		c.RawQuery = "***"
+		s += "?***"
 	}
-	return c.String()
+	return s
 }
 
 // RedactTarget returns a notify URL without its secrets (user information
