@@ -1,7 +1,10 @@
 package alerts
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -15,25 +18,25 @@ type firing struct {
 	alert wire.Alert
 }
 
-// winKey names the window of one rule for one container.
-type winKey struct {
-	rule int64
-	ctr  ctrKey
-}
+// windows are one container's windows, by rule id.
+type windows map[int64]*window
 
 // evaluator decides which rules fire. It does no I/O and reads no clock:
 // callers pass the time, so tests drive it with a fake one. It is not safe
 // for concurrent use.
 type evaluator struct {
-	event, log, stats []*Rule // enabled rules by kind
+	event, log, stats []*Rule            // enabled rules by kind
+	byAction          map[string][]*Rule // event rules by the actions their filters name
+	anyAction         []*Rule            // event rules whose filters name no action
 	tracker           *tracker
-	windows           map[winKey]*window
+	windows           map[ctrKey]windows   // per container, then per rule: one string hash per input
 	selected          map[ctrKey]selection // log and stats rules selecting a container, cached
 	vm                vm.VM                // reused: running a program then allocates nothing
+	env               map[string]any       // the facts of the input being evaluated, reused
 }
 
 func newEvaluator(stopWindow time.Duration) *evaluator {
-	return &evaluator{tracker: newTracker(stopWindow), windows: make(map[winKey]*window), selected: make(map[ctrKey]selection)}
+	return &evaluator{tracker: newTracker(stopWindow), windows: make(map[ctrKey]windows), env: make(map[string]any), selected: make(map[ctrKey]selection)}
 }
 
 // setRules replaces the rule set. Windows of rules that changed or went
@@ -41,6 +44,7 @@ func newEvaluator(stopWindow time.Duration) *evaluator {
 func (e *evaluator) setRules(rules []*Rule) {
 	keep := make(map[int64]*Rule, len(rules))
 	e.event, e.log, e.stats = nil, nil, nil
+	e.byAction, e.anyAction = make(map[string][]*Rule), nil
 	for _, r := range rules {
 		if !r.Enabled {
 			continue
@@ -49,34 +53,65 @@ func (e *evaluator) setRules(rules []*Rule) {
 		switch r.Kind {
 		case wire.AlertKindEvent:
 			e.event = append(e.event, r)
+			e.indexAction(r)
 		case wire.AlertKindLog:
 			e.log = append(e.log, r)
 		case wire.AlertKindStats:
 			e.stats = append(e.stats, r)
 		}
 	}
-	for k, w := range e.windows {
-		if r := keep[k.rule]; r == nil || w.rule != r {
-			delete(e.windows, k)
+	// Rules naming no action apply to every action.
+	for a, rules := range e.byAction {
+		e.byAction[a] = slices.SortedFunc(slices.Values(append(rules, e.anyAction...)), func(x, y *Rule) int { return cmp.Compare(x.ID, y.ID) })
+	}
+	for c, ws := range e.windows {
+		for id, w := range ws {
+			if r := keep[id]; r == nil || w.rule != r {
+				delete(ws, id)
+			}
+		}
+		if len(ws) == 0 {
+			delete(e.windows, c)
 		}
 	}
 	clear(e.selected)
 }
 
-// window returns the window of r for container c.
-func (e *evaluator) window(r *Rule, c ctrKey) *window {
-	k := winKey{r.ID, c}
-	w := e.windows[k]
+// indexAction files an event rule under the actions its filters name, so
+// an event is only checked against the rules that can select it.
+func (e *evaluator) indexAction(r *Rule) {
+	if !r.filters.HasEvents() {
+		e.anyAction = append(e.anyAction, r)
+		return
+	}
+	seen := make(map[string]bool)
+	for _, a := range r.filters.Events() {
+		base, _, _ := strings.Cut(a, ": ")
+		if !seen[base] {
+			seen[base] = true
+			e.byAction[base] = append(e.byAction[base], r)
+		}
+	}
+}
+
+// window returns the window of r in ws, the windows of container c,
+// making it (and ws) when missing.
+func (e *evaluator) window(ws windows, r *Rule, c ctrKey) *window {
+	if ws == nil {
+		ws = make(windows)
+		e.windows[c] = ws
+	}
+	w := ws[r.ID]
 	if w == nil {
 		w = &window{rule: r}
-		e.windows[k] = w
+		ws[r.ID] = w
 	}
 	return w
 }
 
-// holds runs r's expression over facts.
-func (e *evaluator) holds(r *Rule, facts any) bool {
-	out, err := e.vm.Run(r.program, facts)
+// holds runs r's expression over the facts in e.env.
+func (e *evaluator) holds(r *Rule) bool {
+	out, err := e.vm.Run(r.program, e.env)
 	if err != nil {
 		return false // a runtime error (e.g. a missing label) is no match
 	}
@@ -97,15 +132,23 @@ func (e *evaluator) onEvent(ev wire.ContainerEvent, now time.Time) []firing {
 		defer e.forget(c)
 	}
 	var out []firing
-	for _, r := range e.event {
-		if !e.selectsEvent(r, ev) {
+	filled := false
+	ws := e.windows[c]
+	for _, r := range e.eventRules(action) {
+		if !e.selectsEvent(r, &ev) {
 			continue
 		}
-		if facts.Labels == nil {
+		if !filled {
 			facts.Labels = eventLabels(ev.Actor.Attributes)
+			facts.fill(e.env)
+			filled = true
 		}
-		w := e.window(r, c)
-		holds := e.holds(r, &facts)
+		holds := e.holds(r)
+		if !holds && ws[r.ID] == nil {
+			continue // nothing to count, nothing to reset
+		}
+		w := e.window(ws, r, c)
+		ws = e.windows[c]
 		if r.For > 0 && holds {
 			w.pending = e.eventAlert(r, ev, &facts)
 		}
@@ -123,13 +166,21 @@ func (e *evaluator) onEvent(ev wire.ContainerEvent, now time.Time) []firing {
 	return out
 }
 
+// eventRules returns the event rules that may select action, in id order.
+func (e *evaluator) eventRules(action string) []*Rule {
+	if rules, ok := e.byAction[action]; ok {
+		return rules
+	}
+	return e.anyAction
+}
+
 // selectsEvent applies r's filters: without an "event" key a rule sees
 // every action (its expression picks), unlike /events/ws's start and stop.
-func (e *evaluator) selectsEvent(r *Rule, ev wire.ContainerEvent) bool {
+func (e *evaluator) selectsEvent(r *Rule, ev *wire.ContainerEvent) bool {
 	if r.filters.HasEvents() {
-		return r.filters.Match(ev)
+		return r.filters.Match(*ev)
 	}
-	return r.filters.MatchContainer(ev)
+	return r.filters.MatchContainer(*ev)
 }
 
 func (e *evaluator) eventAlert(r *Rule, ev wire.ContainerEvent, f *EventFacts) wire.Alert {
@@ -157,10 +208,14 @@ func (e *evaluator) onLog(c wire.ContainerSummary, l wire.LogLine, now time.Time
 	if len(rules) == 0 {
 		return nil
 	}
+	k := ctrKey{c.Host, c.ID}
+	ws := e.windows[k]
 	facts := LogFacts{Line: l.Line, Stream: l.Stream, Name: c.Name, Image: c.Image, Labels: c.Labels}
+	facts.fill(e.env)
 	var out []firing
 	for _, r := range rules {
-		if e.window(r, ctrKey{c.Host, c.ID}).observe(r, e.holds(r, &facts), now) {
+		if e.window(ws, r, k).observe(r, e.holds(r), now) {
+			ws = e.windows[k]
 			out = append(out, firing{r, containerAlert(r, c, now, fmt.Sprintf("%s: %s on %s: %s", r.Name, c.Name, c.Host, clipLine(l.Line)))})
 		}
 	}
@@ -173,15 +228,19 @@ func (e *evaluator) onStats(c wire.ContainerSummary, s wire.Stats, now time.Time
 	if len(rules) == 0 {
 		return nil
 	}
+	k := ctrKey{c.Host, c.ID}
+	ws := e.windows[k]
 	facts := StatsFacts{CPU: s.CPUUsage, Memory: s.MemoryUsage, MemoryBytes: float64(s.MemoryBytes), Name: c.Name, Image: c.Image, Labels: c.Labels}
+	facts.fill(e.env)
 	alert := func(r *Rule) wire.Alert {
 		return containerAlert(r, c, now, fmt.Sprintf("%s: %s on %s: CPU %.1f %%, memory %.1f %% (%d MiB)",
 			r.Name, c.Name, c.Host, s.CPUUsage, s.MemoryUsage, s.MemoryBytes>>20))
 	}
 	var out []firing
 	for _, r := range rules {
-		w := e.window(r, ctrKey{c.Host, c.ID})
-		holds := e.holds(r, &facts)
+		w := e.window(ws, r, k)
+		ws = e.windows[k]
+		holds := e.holds(r)
 		if r.For > 0 && holds {
 			w.pending = alert(r)
 		}
@@ -197,11 +256,13 @@ func (e *evaluator) onStats(c wire.ContainerSummary, s wire.Stats, now time.Time
 // unhealthy without further events).
 func (e *evaluator) tick(now time.Time) []firing {
 	var out []firing
-	for _, w := range e.windows {
-		if w.rule.For > 0 && w.due(w.rule, now) {
-			a := w.pending
-			a.Time = now
-			out = append(out, firing{w.rule, a})
+	for _, ws := range e.windows {
+		for _, w := range ws {
+			if w.rule.For > 0 && w.due(w.rule, now) {
+				a := w.pending
+				a.Time = now
+				out = append(out, firing{w.rule, a})
+			}
 		}
 	}
 	return out
@@ -239,11 +300,7 @@ func (e *evaluator) selectsLogs(c wire.ContainerSummary) bool {
 
 // forget drops the state of a container that is gone.
 func (e *evaluator) forget(c ctrKey) {
-	for k := range e.windows {
-		if k.ctr == c {
-			delete(e.windows, k)
-		}
-	}
+	delete(e.windows, c)
 	delete(e.selected, c)
 }
 

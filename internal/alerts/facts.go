@@ -55,15 +55,39 @@ type StatsFacts struct {
 	Labels      map[string]string `expr:"labels"`
 }
 
-// factsEnv is the environment a kind's expressions are checked against.
-func factsEnv(kind string) any {
+// The facts reach expressions as a map rather than a struct: expr reads a
+// struct's fields through reflection, boxing every value on every read,
+// while a map built once per event is shared by all the rules.
+
+// fill writes the facts into env.
+func (f *EventFacts) fill(env map[string]any) {
+	env["action"], env["exitCode"], env["stopped"], env["oomKilled"] = f.Action, f.ExitCode, f.Stopped, f.OOMKilled
+	env["health"], env["name"], env["image"], env["labels"] = f.Health, f.Name, f.Image, f.Labels
+}
+
+func (f *LogFacts) fill(env map[string]any) {
+	env["line"], env["stream"], env["name"], env["image"], env["labels"] = f.Line, f.Stream, f.Name, f.Image, f.Labels
+}
+
+func (f *StatsFacts) fill(env map[string]any) {
+	env["cpu"], env["memory"], env["memoryBytes"] = f.CPU, f.Memory, f.MemoryBytes
+	env["name"], env["image"], env["labels"] = f.Name, f.Image, f.Labels
+}
+
+// factsEnv is the environment a kind's expressions are checked against:
+// the names and types of its facts.
+func factsEnv(kind string) map[string]any {
+	env := make(map[string]any)
+	empty := map[string]string{}
 	switch kind {
 	case wire.AlertKindLog:
-		return LogFacts{}
+		(&LogFacts{Labels: empty}).fill(env)
 	case wire.AlertKindStats:
-		return StatsFacts{}
+		(&StatsFacts{Labels: empty}).fill(env)
+	default:
+		(&EventFacts{Labels: empty}).fill(env)
 	}
-	return EventFacts{}
+	return env
 }
 
 // notLabels are the attributes of a container event that the engine adds

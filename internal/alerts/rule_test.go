@@ -22,7 +22,9 @@ func TestCompileRefusesBadRules(t *testing.T) {
 		{"unknown kind", mod(func(r *wire.AlertRule) { r.Kind = "metric" }), `kind "metric"`},
 		{"bad filters JSON", mod(func(r *wire.AlertRule) { r.Filters = []byte(`{"container":`) }), "filters"},
 		{"unknown filter key", mod(func(r *wire.AlertRule) { r.Filters = []byte(`{"colour":["red"]}`) }), `unknown filter key "colour"`},
-		{"event key on a log rule", mod(func(r *wire.AlertRule) { r.Kind, r.When, r.Filters = "log", `line contains "x"`, []byte(`{"event":["die"]}`) }), `"event" key`},
+		{"event key on a log rule", mod(func(r *wire.AlertRule) {
+			r.Kind, r.When, r.Filters = "log", `line contains "x"`, []byte(`{"event":["die"]}`)
+		}), `"event" key`},
 		{"no expression", mod(func(r *wire.AlertRule) { r.When = "" }), "when is required"},
 		{"does not compile", mod(func(r *wire.AlertRule) { r.When = `exitCode !=` }), "when:"},
 		{"unknown fact", mod(func(r *wire.AlertRule) { r.When = `exitcode != 0` }), "unknown name exitcode"},
@@ -38,7 +40,9 @@ func TestCompileRefusesBadRules(t *testing.T) {
 		{"for with count", mod(func(r *wire.AlertRule) {
 			r.For, r.Count, r.Within = wire.Duration(time.Minute), 2, wire.Duration(time.Minute)
 		}), "cannot be combined"},
-		{"for on a log rule", mod(func(r *wire.AlertRule) { r.Kind, r.When, r.For = "log", `line contains "x"`, wire.Duration(time.Minute) }), "for applies to event and stats"},
+		{"for on a log rule", mod(func(r *wire.AlertRule) {
+			r.Kind, r.When, r.For = "log", `line contains "x"`, wire.Duration(time.Minute)
+		}), "for applies to event and stats"},
 		{"unknown scheme", mod(func(r *wire.AlertRule) { r.Notify = []string{"pager://x/y"} }), `notify[0]: unknown scheme "pager"`},
 		{"no scheme", mod(func(r *wire.AlertRule) { r.Notify = []string{"example.com/hook"} }), "no scheme"},
 		{"webhook without host", mod(func(r *wire.AlertRule) { r.Notify = []string{"https:///hook"} }), "no host"},

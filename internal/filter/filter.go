@@ -261,6 +261,11 @@ func (f Filters) MatchContainer(ev wire.ContainerEvent) bool {
 // HasEvents reports whether the filter names actions (an "event" key).
 func (f Filters) HasEvents() bool { return len(f.events) > 0 }
 
+// Events returns the actions the "event" key names, each as given (a bare
+// action or one with its ": detail"), so a caller can index filters by
+// action. The slice is shared: do not change it.
+func (f Filters) Events() []string { return f.events }
+
 func (f Filters) matchAction(ev wire.ContainerEvent) bool {
 	action := ev.Action
 	if action == "" {
