@@ -59,13 +59,13 @@ func (s *Store) Record(_ context.Context, r stats.Round) error {
 	return nil
 }
 
-// writeRound puts the round's points in the finest tier.
+// writeRound puts the round's points in the finest tier. Each value gets
+// its own slice: bbolt keeps what Put is given until the commit.
 func (s *Store) writeRound(tx *bolt.Tx, r stats.Round, t int64) error {
 	b := tx.Bucket(tierBucket(s.tiers[0]))
 	b.FillPercent = fillPercent
 	hosts := map[string]*point{}
 	var order []string
-	var buf []byte
 	for _, smp := range r.Samples {
 		sr, err := s.seriesFor(tx, seriesKey{smp.Host, smp.ID}, smp.Name, smp.Image,
 			smp.Labels[labelProject], smp.Labels[labelService], t)
@@ -73,8 +73,7 @@ func (s *Store) writeRound(tx *bolt.Tx, r stats.Round, t int64) error {
 			return err
 		}
 		p := pointOf(smp, t)
-		buf = p.encode(buf[:0])
-		if err := b.Put(pointKey(sr.sid, t), buf); err != nil {
+		if err := b.Put(pointKey(sr.sid, t), p.encode(nil)); err != nil {
 			return err
 		}
 		h := hosts[smp.Host]
@@ -95,8 +94,7 @@ func (s *Store) writeRound(tx *bolt.Tx, r stats.Round, t int64) error {
 		if err != nil {
 			return err
 		}
-		buf = h.encode(buf[:0])
-		if err := b.Put(pointKey(sr.sid, t), buf); err != nil {
+		if err := b.Put(pointKey(sr.sid, t), h.encode(nil)); err != nil {
 			return err
 		}
 	}
@@ -132,8 +130,7 @@ func (s *Store) rollup(tx *bolt.Tx, t int64) error {
 		src := tx.Bucket(tierBucket(s.tiers[k-1]))
 		dst := tx.Bucket(tierBucket(s.tiers[k]))
 		dst.FillPercent = fillPercent
-		var buf []byte
-		for sid, sr := range s.byID {
+			for sid, sr := range s.byID {
 			if sr.Last < wm {
 				continue // nothing new: a removed container
 			}
@@ -142,8 +139,7 @@ func (s *Store) rollup(tx *bolt.Tx, t int64) error {
 				return err
 			}
 			for _, p := range downsample(pts, res) {
-				buf = p.encode(buf[:0])
-				if err := dst.Put(pointKey(sid, p.t), buf); err != nil {
+				if err := dst.Put(pointKey(sid, p.t), p.encode(nil)); err != nil {
 					return err
 				}
 			}
