@@ -130,7 +130,7 @@ func (s *Store) rollup(tx *bolt.Tx, t int64) error {
 		src := tx.Bucket(tierBucket(s.tiers[k-1]))
 		dst := tx.Bucket(tierBucket(s.tiers[k]))
 		dst.FillPercent = fillPercent
-			for sid, sr := range s.byID {
+		for sid, sr := range s.byID {
 			if sr.Last < wm {
 				continue // nothing new: a removed container
 			}
