@@ -74,11 +74,12 @@ func (s *Store) query(ctx context.Context, sr series, r Range) (wire.StatsHistor
 // so a coarse chart reaches the present.
 func (s *Store) read(tx *bolt.Tx, k int, sid uint32, from, to int64) ([]point, error) {
 	b := tx.Bucket(tierBucket(s.tiers[k]))
+	res := int64(s.tiers[k].Resolution / time.Second)
 	if k == 0 {
-		return scan(b, sid, from, to)
+		return scan(b, sid, from, to, res)
 	}
 	wm := getUint(tx, watermarkKey(s.tiers[k]))
-	pts, err := scan(b, sid, from, min(to, wm-1))
+	pts, err := scan(b, sid, from, min(to, wm-1), res)
 	if err != nil || wm > to {
 		return pts, err
 	}
@@ -86,5 +87,5 @@ func (s *Store) read(tx *bolt.Tx, k int, sid uint32, from, to int64) ([]point, e
 	if err != nil {
 		return nil, err
 	}
-	return append(pts, downsample(finer, int64(s.tiers[k].Resolution/time.Second))...), nil
+	return append(pts, downsample(finer, res)...), nil
 }

@@ -134,7 +134,7 @@ func (s *Store) rollup(tx *bolt.Tx, t int64) error {
 			if sr.Last < wm {
 				continue // nothing new: a removed container
 			}
-			pts, err := scan(src, sid, wm, done-1)
+			pts, err := scan(src, sid, wm, done-1, int64(s.tiers[k-1].Resolution/time.Second))
 			if err != nil {
 				return err
 			}
@@ -151,9 +151,13 @@ func (s *Store) rollup(tx *bolt.Tx, t int64) error {
 	return nil
 }
 
-// scan reads a series' points of one tier with from <= t <= to.
-func scan(b *bolt.Bucket, sid uint32, from, to int64) ([]point, error) {
+// scan reads a series' points of one tier, res seconds apart, with
+// from <= t <= to.
+func scan(b *bolt.Bucket, sid uint32, from, to, res int64) ([]point, error) {
 	var out []point
+	if to >= from {
+		out = make([]point, 0, (to-from)/res+1)
+	}
 	c := b.Cursor()
 	for k, v := c.Seek(pointKey(sid, max(from, 0))); k != nil; k, v = c.Next() {
 		ksid, t := splitKey(k)
