@@ -10,6 +10,17 @@
 // once their steps are complete, from the tier below, so a restart loses
 // nothing: the finer tier still holds what the rollup needs. Nothing
 // outside this package knows the file is bbolt.
+//
+// Size (BenchmarkBytesPerContainerDay, 10 s rounds of containers with
+// varying figures): one container's day takes about 430 KB, of which
+// 366 KB of 10 s points (about 42 bytes a point with key and page
+// overhead), 61 KB of 1 min and 6 KB of 10 min points. With every tier
+// full (24 h, 7 days, 30 days) a container holds about 1 MB, 200 MB for
+// 200 containers; a removed container's share shrinks as its tiers expire
+// and is gone after the retention.
+//
+// Retention runs every coarsest step (10 min), so a tier may hold up to
+// one such step more than its keep.
 package history
 
 import (
