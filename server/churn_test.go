@@ -163,6 +163,7 @@ func followEvents(t *testing.T, base, label string) *liveFollower {
 	f := &liveFollower{cancel: cancel, done: make(chan struct{})}
 	ws := "ws" + base[len("http"):] + "/events/ws?filters=" + url.QueryEscape(string(filters))
 	ready := make(chan struct{})
+	var readyOnce sync.Once
 	go func() {
 		defer close(f.done)
 		var last uint64
@@ -176,9 +177,7 @@ func followEvents(t *testing.T, base, label string) *liveFollower {
 				time.Sleep(50 * time.Millisecond) // the server is restarting
 				continue
 			}
-			if last == 0 {
-				close(ready)
-			}
+			readyOnce.Do(func() { close(ready) })
 			last = f.read(ctx, conn, last)
 		}
 	}()
@@ -221,10 +220,13 @@ func (f *liveFollower) stop() {
 	<-f.done
 }
 
-// storedEvents reads every stored container event of the label.
+// storedEvents reads every stored container event of the label. Pages are
+// newest first and the shared engine's other events keep arriving, so a page
+// can repeat the end of the one before: an event counts once per store id.
 func storedEvents(t *testing.T, base, label string) []wire.ContainerEvent {
 	t.Helper()
 	var out []wire.ContainerEvent
+	read := map[uint64]bool{}
 	for page := 1; ; page++ {
 		resp, err := http.Get(fmt.Sprintf("%s/api/v1/events?type=container&per_page=1000&page=%d", base, page))
 		if err != nil {
@@ -240,11 +242,16 @@ func storedEvents(t *testing.T, base, label string) []wire.ContainerEvent {
 			t.Fatal(err)
 		}
 		for _, e := range stored {
+			if read[e.ID] {
+				continue
+			}
+			read[e.ID] = true
 			var ev wire.ContainerEvent
 			if err := json.Unmarshal(e.Value, &ev); err != nil {
 				t.Fatal(err)
 			}
 			if ev.Actor.Attributes[faultLabelKey] == label {
+				ev.StoreID = e.ID
 				out = append(out, ev)
 			}
 		}
@@ -262,16 +269,16 @@ func waitExactlyOnce(t *testing.T, where string, want []wire.ContainerEvent, rea
 	for _, ev := range want {
 		wanted[eventKey(ev)] = true
 	}
-	var got map[string]int
+	var got map[string][]wire.ContainerEvent
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		got = map[string]int{}
+		got = map[string][]wire.ContainerEvent{}
 		for _, ev := range read() {
-			got[eventKey(ev)]++
+			got[eventKey(ev)] = append(got[eventKey(ev)], ev)
 		}
 		missing := 0
 		for k := range wanted {
-			if got[k] == 0 {
+			if len(got[k]) == 0 {
 				missing++
 			}
 		}
@@ -283,12 +290,16 @@ func waitExactlyOnce(t *testing.T, where string, want []wire.ContainerEvent, rea
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	for k, n := range got {
+	for k, evs := range got {
 		switch {
 		case !wanted[k]:
-			t.Errorf("%s: event %s is not in the engine's stream", where, k)
-		case n > 1:
-			t.Errorf("%s: event %s stored %d times", where, k, n)
+			t.Errorf("%s: event %s is not in the engine's stream: %+v", where, k, evs[0])
+		case len(evs) > 1:
+			var ids []uint64
+			for _, ev := range evs {
+				ids = append(ids, ev.StoreID)
+			}
+			t.Errorf("%s: event %s stored %d times, store ids %v", where, k, len(evs), ids)
 		}
 	}
 }
