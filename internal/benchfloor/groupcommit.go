@@ -9,18 +9,26 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
 // maxBatch bounds one commit, as a real store must to keep a commit's
 // latency bounded; far above what 64 writers ever have pending.
 const maxBatch = 4096
 
-var bucket = []byte("events")
+var (
+	bkRecords = []byte("events")
+	bkIndex   = []byte("index")
+)
 
-// GroupCommit is a durable append-only log in one bbolt bucket: every
-// record put while a commit is running goes into the next commit, one
-// db.Update (one fsync) for all of them. It is what a durable event store
-// with shared commits must do at the least: no indexes, no decoding.
+// GroupCommit is a durable, indexed append-only log in bbolt: every record
+// put while a commit is running goes into the next commit, one db.Update
+// (one fsync) for all of them. Each record goes under the next sequence
+// number in one bucket, and each of its index entries is one empty value
+// under prefix|sequence in a second bucket: the same durable data as an
+// event store with time, tag and type indexes, in the simplest layout, with
+// no counters, no spans and no decoding.
 type GroupCommit struct {
 	db   *bolt.DB
 	reqs chan putReq
@@ -28,8 +36,9 @@ type GroupCommit struct {
 }
 
 type putReq struct {
-	rec []byte
-	err chan error
+	rec   []byte
+	index [][]byte
+	err   chan error
 }
 
 // OpenGroupCommit creates the log in a new bbolt file at path, with bbolt's
@@ -40,8 +49,12 @@ func OpenGroupCommit(path string) (*GroupCommit, error) {
 		return nil, fmt.Errorf("opening the floor's database: %w", err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucket)
-		return err
+		for _, name := range [][]byte{bkRecords, bkIndex} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
 	}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("creating the floor's bucket: %w", err)
@@ -51,10 +64,11 @@ func OpenGroupCommit(path string) (*GroupCommit, error) {
 	return g, nil
 }
 
-// Put stores rec under the next sequence number and returns once it is
-// committed and synced. It must not be called after Close.
-func (g *GroupCommit) Put(rec []byte) error {
-	r := putReq{rec: rec, err: make(chan error, 1)}
+// Put stores rec under the next sequence number and, for each prefix of
+// index, an entry prefix|sequence; it returns once they are committed and
+// synced. It must not be called after Close.
+func (g *GroupCommit) Put(rec []byte, index ...[]byte) error {
+	r := putReq{rec: rec, index: index, err: make(chan error, 1)}
 	g.reqs <- r
 	return <-r.err
 }
@@ -85,19 +99,7 @@ func (g *GroupCommit) commit() {
 				break drain
 			}
 		}
-		err := g.db.Update(func(tx *bolt.Tx) error {
-			bk := tx.Bucket(bucket)
-			for _, r := range batch {
-				seq, err := bk.NextSequence()
-				if err != nil {
-					return err
-				}
-				if err := bk.Put(binary.BigEndian.AppendUint64(nil, seq), r.rec); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		err := g.db.Update(func(tx *bolt.Tx) error { return put(tx, batch) })
 		if err != nil {
 			err = fmt.Errorf("floor commit of %d records: %w", len(batch), err)
 		}
@@ -105,4 +107,43 @@ func (g *GroupCommit) commit() {
 			r.err <- err
 		}
 	}
+}
+
+// put writes the records of batch and their index entries.
+func put(tx *bolt.Tx, batch []putReq) error {
+	recs, ix := tx.Bucket(bkRecords), tx.Bucket(bkIndex)
+	for _, r := range batch {
+		seq, err := recs.NextSequence()
+		if err != nil {
+			return err
+		}
+		if err := recs.Put(binary.BigEndian.AppendUint64(nil, seq), r.rec); err != nil {
+			return err
+		}
+		for _, prefix := range r.index {
+			k := binary.BigEndian.AppendUint64(append(make([]byte, 0, len(prefix)+8), prefix...), seq)
+			if err := ix.Put(k, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// IndexPrefixes are the index entries an event store keeps for e (a
+// normalised event): one for its time, one per tag, one for its type. The
+// prefixes keep the three kinds apart, and the NUL ends a name so that no
+// name is a prefix of another's entries.
+func IndexPrefixes(e wire.Event) [][]byte {
+	ix := make([][]byte, 0, 2+len(e.Tags))
+	ix = append(ix, binary.BigEndian.AppendUint64([]byte{'t'}, uint64(e.Timestamp.UnixNano())^(1<<63)))
+	for _, t := range e.Tags {
+		ix = append(ix, nameKey('g', t))
+	}
+	return append(ix, nameKey('y', e.Type))
+}
+
+func nameKey(kind byte, name string) []byte {
+	k := append(make([]byte, 0, len(name)+2), kind)
+	return append(append(k, name...), 0)
 }
