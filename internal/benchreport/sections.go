@@ -72,7 +72,7 @@ var sections = []section{
 			{bench: sse1000, metric: "delivered/expected", label: "SSE, 1,000 clients: delivered/expected", op: ">=", target: 1},
 			{bench: sse1000, metric: "rss-MB", label: "SSE, 1,000 clients: server peak RSS MB"},
 		},
-		floors: []string{"Floor of the durable POST: one goroutine committing every pending put in one fsynced bbolt `db.Update`, fed by as many goroutines as clients; per event, the normalised event JSON-encoded under the next sequence plus one empty entry per index entry the store writes (its time, each tag, its type) in a second bucket, without the store's counters and spans; no HTTP; five 1 s rounds taking turns with the HTTP path and the store alone (`store.Append`), figures are medians."},
+		floors: []string{"Floor of the durable POST: one goroutine committing every pending put in one fsynced bbolt `db.Update`, fed by as many goroutines as clients; per event, the normalised event JSON-encoded under the next sequence plus one empty entry per index entry the store writes (its time, each tag, its type) in a second bucket, pages packed as the store packs them (FillPercent 0.9), without the store's counters and spans; no HTTP; five 1 s rounds taking turns with the HTTP path and the store alone (`store.Append`), figures are medians."},
 	},
 	{
 		title:    "Live stats (issue 4)",
