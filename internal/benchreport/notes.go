@@ -99,8 +99,16 @@ func postWhy(res results) string {
 	if httpKeeps < storeKeeps {
 		part = "the HTTP layer (parse, normalise, respond) loses more than the store"
 	}
-	return fmt.Sprintf("HTTP path %s events/s, store alone %s, floor %s: the store keeps %.0f%% of the floor and the HTTP path %.0f%% of the store, so %s.",
+	note := fmt.Sprintf("HTTP path %s events/s, store alone %s, floor %s: the store keeps %.0f%% of the floor and the HTTP path %.0f%% of the store, so %s.",
 		format(httpPath), format(store), format(floor), storeKeeps*100, httpKeeps*100, part)
+	if cpu, ok := figs(res, post64, "cpu-us/event", "store-cpu-us/event", "floor-cpu-us/event"); ok {
+		// The cores the HTTP path would have needed to reach the target
+		// rate at the CPU per event it spent.
+		need := 0.8 * floor * cpu[0] / 1e6
+		note += fmt.Sprintf(" CPU per event (the whole process, clients included): HTTP path %s µs, store alone %s µs, floor %s µs; 0.8× the floor's rate at the HTTP path's CPU per event takes %.1f cores of the %d here.",
+			format(cpu[0]), format(cpu[1]), format(cpu[2]), need, runtime.NumCPU())
+	}
+	return note
 }
 
 func statsWhy(res results) string {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -99,6 +101,12 @@ func TestNotesAreDerivedFromFigures(t *testing.T) {
 	want := "HTTP path 6000 events/s, store alone 20000, floor 25000: the store keeps 80% of the floor and the HTTP path 30% of the store, so the HTTP layer (parse, normalise, respond) loses more than the store."
 	if !strings.Contains(got, want) {
 		t.Errorf("POST note not derived from the figures; want %q in:\n%s", want, got)
+	}
+	out = "BenchmarkEventPost/clients=64-2 1 5 ns/op 6000 events/s 20000 store-events/s 25000 floor-events/s 0.24 ratio 150 cpu-us/event 40 store-cpu-us/event 30 floor-cpu-us/event\n"
+	got = notMet(t, render(t, out, sections))
+	want = fmt.Sprintf("CPU per event (the whole process, clients included): HTTP path 150.0 µs, store alone 40.0 µs, floor 30.0 µs; 0.8× the floor's rate at the HTTP path's CPU per event takes 3.0 cores of the %d here.", runtime.NumCPU())
+	if !strings.Contains(got, want) {
+		t.Errorf("POST note without its CPU figures; want %q in:\n%s", want, got)
 	}
 	out = "BenchmarkEventsLatency-2 1 5 ns/op 10 p50-ms 90 p99-ms 9.5 floor-p50-ms 30 floor-p99-ms 3 p99-ratio\n"
 	got = notMet(t, render(t, out, sections))

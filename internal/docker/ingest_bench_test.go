@@ -93,8 +93,9 @@ func ingestOurs(b *testing.B, events []wire.ContainerEvent) float64 {
 	return float64(len(events)) / elapsed.Seconds()
 }
 
-// ingestFloor commits the same records from one goroutine taking whatever
-// the queue holds, up to the same batch size, per bbolt Update.
+// ingestFloor commits the same records and index entries from one goroutine
+// taking whatever the queue holds, up to the same batch size, per bbolt
+// Update.
 func ingestFloor(b *testing.B, events []wire.ContainerEvent) float64 {
 	log, err := benchfloor.OpenLog(filepath.Join(b.TempDir(), "floor.db"))
 	if err != nil {
@@ -105,9 +106,9 @@ func ingestFloor(b *testing.B, events []wire.ContainerEvent) float64 {
 	t0 := time.Now()
 	done := make(chan error, 1)
 	go func() {
-		recs := make([][]byte, 0, maxIngestBatch)
+		recs := make([]benchfloor.Entry, 0, maxIngestBatch)
 		for ev := range queue {
-			recs = append(recs[:0], mustRecord(ev))
+			recs = append(recs[:0], floorEntry(ev))
 		drain:
 			for len(recs) < maxIngestBatch {
 				select {
@@ -115,7 +116,7 @@ func ingestFloor(b *testing.B, events []wire.ContainerEvent) float64 {
 					if !ok {
 						break drain
 					}
-					recs = append(recs, mustRecord(ev))
+					recs = append(recs, floorEntry(ev))
 				default:
 					break drain
 				}
@@ -137,13 +138,18 @@ func ingestFloor(b *testing.B, events []wire.ContainerEvent) float64 {
 	return float64(len(events)) / time.Since(t0).Seconds()
 }
 
-// mustRecord is the stored JSON of ev; encoding these shapes cannot fail.
-func mustRecord(ev wire.ContainerEvent) []byte {
-	rec, err := json.Marshal(EventRecord(ev))
+// floorEntry is ev as the floor stores it: the event's JSON and the index
+// entries the store keeps for it (tags expanded as the store expands them).
+func floorEntry(ev wire.ContainerEvent) benchfloor.Entry {
+	e, err := store.Normalize(EventRecord(ev), time.Now())
 	if err != nil {
-		panic(err)
+		panic(err) // an engine event always normalises
 	}
-	return rec
+	rec, err := json.Marshal(e)
+	if err != nil {
+		panic(err) // these shapes always encode
+	}
+	return benchfloor.Entry{Rec: rec, Index: benchfloor.IndexPrefixes(e)}
 }
 
 func median(xs []float64) float64 {
