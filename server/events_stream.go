@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/crowsnest-hq/crowsnest/internal/feed"
 
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
@@ -71,7 +71,7 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 
 	// Subscribe before reading LastID: whatever is stored after last arrives
 	// on the subscription, whatever up to it is in the store for the replay.
-	sub := s.feed.subscribeAll(s.cfg.StreamQueue)
+	sub := s.feed.SubscribeAll(s.cfg.StreamQueue)
 	defer sub.Close()
 	last := s.store.LastID()
 
@@ -119,7 +119,7 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 				ended = true
 				return store.ErrStop
 			default:
-				return sendFrame(sseFrame(e))
+				return sendFrame(feed.SSEFrame(e))
 			}
 		})
 		if err != nil {
@@ -143,7 +143,7 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 			if it.Event.ID <= last || !f.Match(it.Event) {
 				continue // in the replay already, or filtered out
 			}
-			if err := sendFrame(it.sseFrame()); err != nil {
+			if err := sendFrame(it.SSEFrame()); err != nil {
 				return
 			}
 			heartbeat.Reset(sseHeartbeat) // an event is as good as a heartbeat
@@ -192,39 +192,10 @@ func lastEventID(r *http.Request, q url.Values) (id uint64, resume bool, err err
 	return id, true, nil
 }
 
-// sseFrame is the SSE message of one event.
-func sseFrame(e wire.Event) ([]byte, error) {
-	data, err := json.Marshal(e)
-	if err != nil {
-		return nil, fmt.Errorf("encode event %d: %w", e.ID, err)
-	}
-	// encoding/json escapes control characters in strings and compacts raw
-	// values, so data is one line; a line break would split the message.
-	if bytes.ContainsAny(data, "\r\n") {
-		return nil, fmt.Errorf("encode event %d: JSON spans lines", e.ID)
-	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "id: %d\n", e.ID)
-	if t := oneLine(e.Type); t != "" {
-		fmt.Fprintf(&b, "event: %s\n", t)
-	}
-	b.WriteString("data: ")
-	b.Write(data)
-	b.WriteString("\n\n")
-	return b.Bytes(), nil
-}
-
 // sseComment is an SSE comment line, ignored by EventSource but readable by
 // a person or a proxy log.
 func sseComment(msg string) []byte {
-	return []byte(": " + oneLine(msg) + "\n\n")
-}
-
-// oneLine removes line breaks, which would end an SSE field early. Stored
-// types cannot contain them; this guards against a future store that allows
-// them.
-func oneLine(s string) string {
-	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+	return []byte(": " + feed.OneLine(msg) + "\n\n")
 }
 
 // errWrite marks a failed write to the client, so that a Scan ended by it is

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crowsnest-hq/crowsnest/internal/feed"
+
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
@@ -489,13 +491,13 @@ func TestStreamReplayStopsOnOverflow(t *testing.T) {
 	for i := range more {
 		more[i] = wire.Event{Tags: []string{"a"}}
 	}
-	probe := ts.s.feed.subscribeAll(len(more))
+	probe := ts.s.feed.SubscribeAll(len(more))
 	defer probe.Close()
 	stored := ts.appendEvents(t, more...)
 	waitFed(t, probe, stored[len(stored)-1].ID)
 	// The probe may hear of the last event just before the same Publish
 	// ends the slow subscription: wait for the overflow itself.
-	for deadline := time.Now().Add(5 * time.Second); ts.s.feed.droppedAll() == 0; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); ts.s.feed.DroppedAll() == 0; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the slow client's queue never overflowed")
 		}
@@ -517,7 +519,7 @@ func TestStreamReplayStopsOnOverflow(t *testing.T) {
 // waitFed returns once probe, subscribed to the feed before id was stored,
 // has received it: the feed hands an event to all its subscribers at once,
 // so every other stream's queue has had its chance at id too.
-func waitFed(t *testing.T, probe *hub.Subscription[*feedItem], id uint64) {
+func waitFed(t *testing.T, probe *hub.Subscription[*feed.Item], id uint64) {
 	t.Helper()
 	for {
 		select {

@@ -102,7 +102,7 @@ func (s *Server) liveEngineError() error {
 func (s *Server) streamEvents(ctx context.Context, conn *websocket.Conn, req eventsRequest) (websocket.StatusCode, string) {
 	// Subscribe before reading history: whatever is stored after lastID
 	// arrives live, whatever before it is in the replay.
-	sub := s.feed.subscribeContainers(s.cfg.StreamQueue)
+	sub := s.feed.SubscribeContainers(s.cfg.StreamQueue)
 	defer sub.Close()
 	lastID := s.store.LastID()
 	var sent resumePoint // the last event sent, to tell a dropped client where to resume
@@ -136,7 +136,7 @@ func (s *Server) streamEvents(ctx context.Context, conn *websocket.Conn, req eve
 			if req.until != nil && ev.TimeNano > req.until.UnixNano() {
 				return websocket.StatusNormalClosure, "until reached"
 			}
-			if err := send(*ev, it.Event.ID, it.wsFrame()); err != nil {
+			if err := send(*ev, it.Event.ID, it.WSFrame()); err != nil {
 				return websocket.StatusGoingAway, closeReason("write failed")
 			}
 		case <-untilC:

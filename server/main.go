@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			log.Error("engines stopped", "err", err)
 		}
 	}()
-	go srv.feed.run(ctx, st)
+	go srv.feed.Run(ctx, st)
 	stopStacks, err := srv.startStacks(ctx)
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/crowsnest-hq/crowsnest/internal/feed"
+
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
 	"github.com/crowsnest-hq/crowsnest/internal/logs"
 	"github.com/crowsnest-hq/crowsnest/internal/stacks"
@@ -18,7 +20,7 @@ type Server struct {
 	log     *slog.Logger
 	store   store.Store
 	engines *docker.Engines
-	feed    *eventFeed
+	feed    *feed.Feed
 	auth    *authenticator
 	limits  *limiter
 	metrics *metrics
@@ -46,7 +48,7 @@ func newServer(cfg Config, log *slog.Logger, st store.Store, engines *docker.Eng
 		log:     log,
 		store:   st,
 		engines: engines,
-		feed:    newEventFeed(log),
+		feed:    feed.New(log),
 		auth:    auth,
 		limits:  newLimiter(cfg.MaxStreams, cfg.RequestRate, cfg.RequestBurst, cfg.TrustedProxies),
 	}

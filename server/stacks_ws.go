@@ -16,6 +16,10 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
+// stacksFeedQueue is the stack manager's queue on the event feed: it only
+// updates status per event, so it falls behind only under a huge burst.
+const stacksFeedQueue = 1 << 16
+
 // startStacks opens the stack records, starts the manager (which resolves
 // stacks an earlier run left mid-action) and feeds it the container events
 // so stack status follows the engines. The returned stop must run before
@@ -52,7 +56,7 @@ func (s *Server) startStacks(ctx context.Context) (stop func(), err error) {
 // feedStacks hands every container event to the manager. After a gap the
 // manager's periodic full read covers what was missed.
 func (s *Server) feedStacks(ctx context.Context, m *stacks.Manager) {
-	s.followContainers(ctx, feedQueue, m.Observe, func(err error) {
+	s.feed.FollowContainers(ctx, stacksFeedQueue, m.Observe, func(err error) {
 		s.log.Warn("stack status fell behind container events; resubscribing", "err", err)
 	})
 }

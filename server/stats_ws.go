@@ -82,7 +82,7 @@ func (s *Server) startStats(ctx context.Context) (wait func(), err error) {
 // inventory follows starts and deaths as they happen; after a gap it has
 // every engine listed anew.
 func (s *Server) feedStats(ctx context.Context) {
-	s.followContainers(ctx, statsFeedQueue, s.stats.HandleEvent, func(err error) {
+	s.feed.FollowContainers(ctx, statsFeedQueue, s.stats.HandleEvent, func(err error) {
 		s.log.Warn("stats lost events of the feed; listing containers again", "err", err)
 		s.stats.Resync()
 	})
