@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/crowsnest-hq/crowsnest/internal/feed"
+	"github.com/crowsnest-hq/crowsnest/server/stream"
 
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
@@ -191,9 +192,7 @@ func (c *sseClient) close() {
 // setHeartbeat shortens the heartbeat for one test. Call it before
 // newTestServer, so the server (and its handlers) end before it is restored.
 func setHeartbeat(t *testing.T, d time.Duration) {
-	old := sseHeartbeat
-	sseHeartbeat = d
-	t.Cleanup(func() { sseHeartbeat = old })
+	setVar(t, &stream.SSEHeartbeat, d)
 }
 
 // waitFor polls cond for a few seconds.

@@ -57,6 +57,7 @@ func newTestServer(t *testing.T) *eventsTestServer {
 		feed:  feed.New(log),
 	}
 	s.metrics = newMetrics(s)
+	s.streams = s.newStreams()
 	ctx, cancel := context.WithCancel(context.Background())
 	fed := make(chan struct{})
 	go func() {

@@ -3,9 +3,9 @@ package main
 import (
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/crowsnest-hq/crowsnest/internal/feed"
+	"github.com/crowsnest-hq/crowsnest/server/stream"
 
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
 	"github.com/crowsnest-hq/crowsnest/internal/logs"
@@ -24,6 +24,7 @@ type Server struct {
 	auth    *authenticator
 	limits  *limiter
 	metrics *metrics
+	streams *stream.Server
 	// stats is set by startStats, before serving; nil in tests that do
 	// not start it, and then the stats and containers endpoints answer 503.
 	stats        *stats.Collector
@@ -54,6 +55,7 @@ func newServer(cfg Config, log *slog.Logger, st store.Store, engines *docker.Eng
 	}
 	s.limits.identify = auth.identity // limits run before auth: count verified credentials, not claims
 	s.metrics = newMetrics(s)
+	s.streams = s.newStreams()
 	s.containerLogs = logs.NewStreams(logs.Options{Logger: log})
 	s.metrics.registry.MustRegister(s.containerLogMetrics())
 	s.ui = newUIHandler(log)
@@ -95,7 +97,7 @@ func (s *Server) handler() (http.Handler, error) {
 	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A UI page whose path is also a socket (GET /stacks): a browser
 		// navigating gets the page, a websocket upgrade gets the socket.
-		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && isUIPage(r.URL.Path) && !isWebsocketUpgrade(r) {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && isUIPage(r.URL.Path) && !stream.IsUpgrade(r) {
 			ui.ServeHTTP(w, r)
 			return
 		}
@@ -104,7 +106,12 @@ func (s *Server) handler() (http.Handler, error) {
 	return newHostGuard(s.cfg, s.log).wrap(cop.Handler(routed)), nil
 }
 
-// isWebsocketUpgrade reports whether r asks to become a websocket.
-func isWebsocketUpgrade(r *http.Request) bool {
-	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+// newStreams is what the server's sockets and SSE stream share.
+func (s *Server) newStreams() *stream.Server {
+	return &stream.Server{
+		Log:            s.log,
+		AllowedOrigins: s.cfg.AllowedOrigins,
+		Clients:        s.metrics.clients,
+		Dropped:        s.metrics.dropped,
+	}
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,12 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/stats"
-	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
 
 // statsEndpoint labels the /docker/stats socket in metrics.
@@ -107,51 +103,26 @@ func (s *Server) handleStatsWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer watch.Close()
-	s.serveSocket(w, r, statsEndpoint, func(ctx context.Context, conn *websocket.Conn) (websocket.StatusCode, string) {
-		return s.streamStats(ctx, conn, watch)
-	})
-}
-
-// streamStats writes the greeting and the batches until the client leaves
-// or falls a whole queue of intervals behind.
-func (s *Server) streamStats(ctx context.Context, conn *websocket.Conn, watch *stats.Watch) (websocket.StatusCode, string) {
-	greeting, err := json.Marshal(wire.ConnectionEstablished)
-	if err != nil {
-		return websocket.StatusInternalError, "encoding failed"
-	}
-	if err := writeWS(ctx, conn, greeting); err != nil {
-		return websocket.StatusGoingAway, "write failed"
-	}
 	var frames [][]byte
-	send := func(b *stats.Batch) error {
-		frames = watch.Select(b, frames[:0])
-		for _, f := range frames {
-			if err := writeWS(ctx, conn, f); err != nil {
+	stream.Socket(s.streams, w, r, stream.Spec[*stats.Batch]{
+		Endpoint: statsEndpoint,
+		Source:   watch,
+		Out:      s.statsMetrics.samples,
+		Resume:   func() string { return "; reconnect" },
+		Start: func(_ context.Context, send func([]byte) error) error {
+			if err := send(greeting); err != nil {
 				return err
 			}
-			s.statsMetrics.samples.Inc()
-		}
-		return nil
-	}
-	if err := send(watch.Initial()); err != nil {
-		return websocket.StatusGoingAway, "write failed"
-	}
-	for {
-		select {
-		case b := <-watch.C():
-			if err := send(b); err != nil {
-				return websocket.StatusGoingAway, "write failed"
+			frames = watch.Select(watch.Initial(), frames[:0])
+			for _, f := range frames {
+				if err := send(f); err != nil {
+					return err
+				}
 			}
-		case <-watch.Done():
-			if errors.Is(watch.Err(), hub.ErrOverflow) {
-				s.metrics.dropped.WithLabelValues(statsEndpoint).Inc()
-				return websocket.StatusTryAgainLater, "too slow: queue overflowed; reconnect"
-			}
-			return websocket.StatusGoingAway, "server shutting down"
-		case <-ctx.Done():
-			return websocket.StatusGoingAway, "client gone"
-		}
-	}
+			return nil
+		},
+		Frames: func(b *stats.Batch, dst [][]byte) ([][]byte, error) { return watch.Select(b, dst), nil },
+	})
 }
 
 // parseStatsQuery reads host, container and interval. The interval is a
