@@ -95,4 +95,3 @@ func (sw *sseWriter) send(msg []byte) error {
 	}
 	return nil
 }
-
