@@ -9,12 +9,10 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/crowsnest-hq/crowsnest/internal/testenv"
@@ -37,7 +35,7 @@ const (
 func TestChurnStoresEveryEventOnce(t *testing.T) {
 	testenv.ShareEngineMemory(t) // the restart and the cut resume from the engine's memory
 	c := testenv.Engine(t)
-	image := testenv.HelperImage(t)
+	testenv.HelperImage(t)
 	t.Cleanup(func() { testenv.RemoveAll(t, c) })
 	limits := []string{"--request-rate", "0", "--max-streams", "0"}
 
@@ -74,73 +72,18 @@ func TestChurnStoresEveryEventOnce(t *testing.T) {
 			oracle := subscribeEngine(t, c, label)
 			live := followEvents(t, base, label)
 
-			churn(t, c, image, label, midway)
+			took := testenv.Churn(t, c, churnContainers, churnWorkers, map[string]string{faultLabelKey: label}, midway)
 			want := oracle.stop(t)
 			if len(want) != 2*churnContainers {
 				t.Fatalf("the independent subscriber saw %d events, want %d (a create and a destroy each)", len(want), 2*churnContainers)
 			}
-			t.Logf("independent subscriber: %d events, %d of them out of timestamp order", len(want), outOfOrder(want))
+			t.Logf("independent subscriber: %d events in %v (%.0f/s), %d of them out of timestamp order",
+				len(want), took.Round(time.Millisecond), float64(len(want))/took.Seconds(), outOfOrder(want))
 			waitExactlyOnce(t, "store", want, func() []wire.ContainerEvent { return storedEvents(t, base, label) })
 			waitExactlyOnce(t, "/events/ws", want, live.events)
 			live.stop()
 		})
 	}
-}
-
-// churn creates and removes churnContainers labelled containers,
-// churnWorkers at a time, and calls midway once half of them are done while
-// the rest go on.
-func churn(t *testing.T, c *client.Client, image, label string, midway func()) {
-	t.Helper()
-	runKey, runValue := testenv.Label(t)
-	next := make(chan int)
-	var done atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, churnWorkers)
-	for range churnWorkers {
-		wg.Go(func() {
-			for i := range next {
-				if err := createAndRemove(c, image, i, map[string]string{runKey: runValue, faultLabelKey: label}); err != nil {
-					errs <- err
-					return
-				}
-				done.Add(1)
-			}
-		})
-	}
-	midwayDone := make(chan struct{})
-	go func() {
-		defer close(midwayDone)
-		for done.Load() < churnContainers/2 {
-			time.Sleep(5 * time.Millisecond)
-		}
-		midway()
-	}()
-	for i := range churnContainers {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	<-midwayDone
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-}
-
-func createAndRemove(c *client.Client, image string, i int, labels map[string]string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Config: &container.Config{Image: image, Labels: labels, Cmd: []string{"-exit", "0"}},
-	})
-	if err != nil {
-		return fmt.Errorf("churn %d: create: %w", i, err)
-	}
-	if _, err := c.ContainerRemove(ctx, res.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
-		return fmt.Errorf("churn %d: remove: %w", i, err)
-	}
-	return nil
 }
 
 // engineSubscriber is the oracle: the engine's own event stream for one

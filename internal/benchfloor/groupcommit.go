@@ -35,6 +35,18 @@ type putReq struct {
 // OpenGroupCommit creates the log in a new bbolt file at path, with bbolt's
 // defaults (fsync on every commit) and its committer running.
 func OpenGroupCommit(path string) (*GroupCommit, error) {
+	db, err := openDB(path)
+	if err != nil {
+		return nil, err
+	}
+	g := &GroupCommit{db: db, reqs: make(chan putReq, maxBatch), done: make(chan struct{})}
+	go g.commit()
+	return g, nil
+}
+
+// openDB creates a bbolt file at path, with bbolt's defaults (fsync on every
+// commit), holding the floor's one bucket.
+func openDB(path string) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		return nil, fmt.Errorf("opening the floor's database: %w", err)
@@ -46,9 +58,7 @@ func OpenGroupCommit(path string) (*GroupCommit, error) {
 		db.Close()
 		return nil, fmt.Errorf("creating the floor's bucket: %w", err)
 	}
-	g := &GroupCommit{db: db, reqs: make(chan putReq, maxBatch), done: make(chan struct{})}
-	go g.commit()
-	return g, nil
+	return db, nil
 }
 
 // Put stores rec under the next sequence number and returns once it is
@@ -105,16 +115,9 @@ type Log struct{ db *bolt.DB }
 
 // OpenLog creates the log in a new bbolt file at path, with bbolt's defaults.
 func OpenLog(path string) (*Log, error) {
-	db, err := bolt.Open(path, 0o600, nil)
+	db, err := openDB(path)
 	if err != nil {
-		return nil, fmt.Errorf("opening the floor's database: %w", err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucket)
-		return err
-	}); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("creating the floor's bucket: %w", err)
+		return nil, err
 	}
 	return &Log{db: db}, nil
 }

@@ -111,6 +111,8 @@ var sections = []section{
 			{bench: ingest, metric: "events/s", label: "engine events stored: events/s"},
 			{bench: ingest, metric: "floor-events/s", label: "floor: events/s"},
 			{bench: ingest, metric: "ratio", label: "ingest: ratio to the floor", op: ">=", target: 0.8, why: ingestWhy},
+			{bench: ingest, metric: "engine-churn-events/s", label: "the engine's own emission rate, 100 containers created and removed 24 at a time: events/s"},
+			{bench: ingest, metric: "x-engine-churn", label: "ingest rate / the engine's churn rate", op: ">=", target: 10},
 		},
 		floors: []string{"Floor of ingest: one goroutine doing group-committed bbolt `Update`s of the same records."},
 	},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crowsnest-hq/crowsnest/internal/benchfloor"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
@@ -55,6 +56,14 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportMetric(o, "events/s")
 	b.ReportMetric(f, "floor-events/s")
 	b.ReportMetric(o/f, "ratio")
+
+	// The engine's own emission rate under the proof test's churn, 100
+	// containers created and removed 24 at a time: ingest must outrun it.
+	c := testenv.Engine(b)
+	took := testenv.Churn(b, c, 100, 24, nil, nil)
+	engineRate := 200 / took.Seconds()
+	b.ReportMetric(engineRate, "engine-churn-events/s")
+	b.ReportMetric(o/engineRate, "x-engine-churn")
 }
 
 // ingestOurs runs one burst through an engine's writer into a new store and

@@ -247,6 +247,25 @@ func (f Filters) Match(ev wire.ContainerEvent) bool {
 		f.matchLabels(ev.Actor.Attributes)
 }
 
+// MatchContainer is Match without the event key: it reports whether the
+// container ev is about passes the filter, whatever the action. Alert rules
+// on logs and stats, which have no action, select containers with it.
+func (f Filters) MatchContainer(ev wire.ContainerEvent) bool {
+	return (!f.typ || ev.Type == wire.ContainerEventType) &&
+		(len(f.hosts) == 0 || slices.Contains(f.hosts, ev.Host)) &&
+		f.matchContainer(ev) &&
+		f.matchImage(ev) &&
+		f.matchLabels(ev.Actor.Attributes)
+}
+
+// HasEvents reports whether the filter names actions (an "event" key).
+func (f Filters) HasEvents() bool { return len(f.events) > 0 }
+
+// Events returns the actions the "event" key names, each as given (a bare
+// action or one with its ": detail"), so a caller can index filters by
+// action. The slice is shared: do not change it.
+func (f Filters) Events() []string { return f.events }
+
 func (f Filters) matchAction(ev wire.ContainerEvent) bool {
 	action := ev.Action
 	if action == "" {

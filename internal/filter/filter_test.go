@@ -396,3 +396,28 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+// TestMatchContainerIgnoresActions: alert rules on logs and stats select
+// containers by every key but "event", whatever the action.
+func TestMatchContainerIgnoresActions(t *testing.T) {
+	f, err := Parse(`{"container":["test4"],"label":["test2=test2"],"event":["start"]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.HasEvents() || !slices.Equal(f.Events(), []string{"start"}) {
+		t.Fatalf("Events() = %v", f.Events())
+	}
+	if !f.MatchContainer(with(action("die"))) {
+		t.Error("MatchContainer refused an action the container keys do not mention")
+	}
+	if f.Match(with(action("die"))) {
+		t.Error("Match ignored the event key")
+	}
+	g, err := Parse(`{"label":["test2=other"]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.HasEvents() || g.MatchContainer(with()) {
+		t.Error("MatchContainer passed a container its label filter excludes")
+	}
+}

@@ -252,38 +252,55 @@ func (c *Collector) runSource(ctx context.Context, s *source) {
 // prepare inspects the container (its start time for the status text, its
 // pid for the cgroup source) and decides the source: nil means the engine.
 func (c *Collector) prepare(ctx context.Context, s *source, cli *client.Client) (*cgroupTarget, error) {
+	in, err := c.inspectTarget(ctx, cli, s.key)
+	return in.cgroup, err
+}
+
+// inspected is what inspecting a running container tells a sampler.
+type inspected struct {
+	cgroup   *cgroupTarget // nil: read the engine's stats
+	started  time.Time
+	restarts int
+}
+
+// inspectTarget inspects a running container, records its start time in
+// the inventory, and locates its cgroup when the options allow that source
+// and the cgroup is readable (a local engine).
+func (c *Collector) inspectTarget(ctx context.Context, cli *client.Client, k key) (inspected, error) {
 	ictx, cancel := context.WithTimeout(ctx, listTimeout)
 	defer cancel()
-	res, err := cli.ContainerInspect(ictx, s.key.id, client.ContainerInspectOptions{})
+	res, err := cli.ContainerInspect(ictx, k.id, client.ContainerInspectOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("inspecting: %w", err)
+		return inspected{}, fmt.Errorf("inspecting: %w", err)
 	}
 	info := res.Container
+	out := inspected{restarts: info.RestartCount}
 	pid := 0
 	if info.State != nil {
 		pid = info.State.Pid
-		started := parseTime(info.State.StartedAt)
+		out.started = parseTime(info.State.StartedAt)
 		c.mu.Lock()
-		if h, ok := c.hosts[s.key.host]; ok {
-			if ct, ok := h.containers[s.key.id]; ok && ct.State == "running" && !started.IsZero() {
-				ct.StartedAt = started
+		if h, ok := c.hosts[k.host]; ok {
+			if ct, ok := h.containers[k.id]; ok && ct.State == "running" && !out.started.IsZero() {
+				ct.StartedAt = out.started
 			}
 		}
 		c.mu.Unlock()
 	}
 	if c.opts.Source == SourceEngine || c.hostMem == 0 {
-		return nil, nil
+		return out, nil
 	}
-	files, err := locateCgroup(c.opts.CgroupRoot, c.opts.ProcRoot, s.key.id, pid)
+	files, err := locateCgroup(c.opts.CgroupRoot, c.opts.ProcRoot, k.id, pid)
 	if err != nil {
 		if c.opts.Source == SourceCgroup {
-			return nil, err
+			return out, err
 		}
-		c.log.Debug("stats: cgroup not readable; using the engine", "host", s.key.host, "container", short(s.key.id), "err", err)
-		return nil, nil
+		c.log.Debug("stats: cgroup not readable; using the engine", "host", k.host, "container", short(k.id), "err", err)
+		return out, nil
 	}
 	hostNet := info.HostConfig != nil && info.HostConfig.NetworkMode == "host"
-	return &cgroupTarget{files: files, pid: pid, hostNet: hostNet}, nil
+	out.cgroup = &cgroupTarget{files: files, pid: pid, hostNet: hostNet}
+	return out, nil
 }
 
 // Counters reports the collector's activity, for metrics and tests.

@@ -24,6 +24,7 @@ type containerInfo struct {
 	ExitCode        int
 	Labels          map[string]string
 	NetworkMode     string
+	Health          string // healthy, unhealthy or starting; "" without a healthcheck
 }
 
 // hostInventory is one engine's containers. err is why the last listing
@@ -106,6 +107,7 @@ func (c *Collector) list(ctx context.Context, h *hostInventory) error {
 			Created:     time.Unix(s.Created, 0).UTC(),
 			Labels:      s.Labels,
 			NetworkMode: s.HostConfig.NetworkMode,
+			Health:      healthOf(s.Status),
 		}
 		if len(s.Names) > 0 {
 			ct.Name = strings.TrimPrefix(s.Names[0], "/")
@@ -135,7 +137,7 @@ func (c *Collector) HandleEvent(ev wire.ContainerEvent) {
 	if id == "" {
 		id = ev.ID
 	}
-	action, _, _ := strings.Cut(ev.Action, ":")
+	action, detail, _ := strings.Cut(ev.Action, ":")
 	at := time.Unix(0, ev.TimeNano).UTC()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -173,6 +175,8 @@ func (c *Collector) HandleEvent(ev wire.ContainerEvent) {
 		ct.State, ct.StartedAt = "running", at
 	case "unpause":
 		ct.State = "running"
+	case "health_status":
+		ct.Health = strings.TrimSpace(detail)
 	case "pause":
 		ct.State = "paused"
 	case "die":
@@ -199,4 +203,18 @@ func (c *Collector) Resync() {
 		default:
 		}
 	}
+}
+
+// healthOf reads a container's health from the listing's status text
+// ("Up 2 minutes (healthy)", "Up 3 seconds (health: starting)").
+func healthOf(status string) string {
+	switch {
+	case strings.HasSuffix(status, "(healthy)"):
+		return "healthy"
+	case strings.HasSuffix(status, "(unhealthy)"):
+		return "unhealthy"
+	case strings.HasSuffix(status, "(health: starting)"):
+		return "starting"
+	}
+	return ""
 }

@@ -110,3 +110,30 @@ func (u Usage) fill(s *wire.Stats) {
 	s.PIDs = u.PIDs
 	s.Timestamp = u.Time.UTC()
 }
+
+// Rates are the growth of a container's I/O counters per second between
+// two readings.
+type Rates struct {
+	NetRx, NetTx, BlockRead, BlockWrite float64
+}
+
+// ComputeRates is the growth per second of each counter from prev to cur;
+// a counter that went backwards (the container restarted) counts as 0.
+func ComputeRates(prev, cur Reading) Rates {
+	secs := cur.Time.Sub(prev.Time).Seconds()
+	if secs <= 0 {
+		return Rates{}
+	}
+	rate := func(a, b uint64) float64 {
+		if b < a {
+			return 0
+		}
+		return float64(b-a) / secs
+	}
+	return Rates{
+		NetRx:      rate(prev.NetRx, cur.NetRx),
+		NetTx:      rate(prev.NetTx, cur.NetTx),
+		BlockRead:  rate(prev.BlockRead, cur.BlockRead),
+		BlockWrite: rate(prev.BlockWrite, cur.BlockWrite),
+	}
+}
