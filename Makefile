@@ -91,10 +91,13 @@ icons:
 templ:
 	$(GO) run github.com/a-h/templ/cmd/templ@v0.3.977 generate
 
-# Debian packages, installed only when missing (apt-get needs root, as on
-# the CI machine): brotli to build the UI; chromium and OpenSSH for the
-# browser and ssh:// engine tests (the latter run a private sshd on 127.0.0.1).
-APT_INSTALL = apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+# Debian packages, installed only when missing, with apt-get as root (the CI
+# machine) or through sudo: brotli to build the UI; chromium and OpenSSH for
+# the browser and ssh:// engine tests (the latter run a private sshd on
+# 127.0.0.1). Where neither works, the error names what to install by hand.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_INSTALL = install() { { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$$@"; } || \
+	{ echo "could not install $$* with apt-get (needs root or sudo): install it by hand" >&2; exit 1; }; }; install
 
 ## build-tools: what building needs beyond Go
 build-tools:

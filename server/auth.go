@@ -357,7 +357,7 @@ func (a *authenticator) bearer(token string) authOutcome {
 	return authOutcome{p: &principal{id: t.id, scope: t.scope}}
 }
 
-// checkOrigin applies coder/websocket's Origin rule (see acceptWS), so the
+// checkOrigin applies coder/websocket's Origin rule (see stream.Socket), so the
 // cookie rule and the websocket upgrade agree: no Origin (not a browser, or a
 // same-origin GET) is fine; otherwise its host must be the request's Host, or
 // match an --allowed-origin pattern (path.Match, case-insensitive, against

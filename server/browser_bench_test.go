@@ -302,7 +302,7 @@ func (f *fakeStats) serveStats(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return fmt.Errorf("encode frame: %w", err)
 		}
-		return writeWS(ctx, conn, data)
+		return conn.Write(ctx, websocket.MessageText, data)
 	}
 	if send(wire.ConnectionEstablished) != nil {
 		return

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coder/websocket"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +18,7 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/logs"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
 
 // Container log socket limits.
@@ -69,9 +70,83 @@ func (s *Server) handleContainerLogsWS(w http.ResponseWriter, r *http.Request) {
 	}
 	ctr := logs.Container{ID: info.Container.ID, TTY: info.Container.Config != nil && info.Container.Config.Tty}
 
-	s.serveSocket(w, r, containerLogsEndpoint, func(ctx context.Context, conn *websocket.Conn) (websocket.StatusCode, string) {
-		return s.streamContainerLogs(ctx, conn, cli, ctr, req)
+	// Joined before the upgrade, so that a container whose logs cannot be
+	// followed is an HTTP error rather than a socket that closes at once.
+	view, err := s.containerLogs.Open(r.Context(), req.host, cli, ctr, logs.ViewOptions{
+		Tail: req.tail, Since: req.since, Queue: s.cfg.StreamQueue,
 	})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "cannot follow the logs: "+err.Error())
+		return
+	}
+	defer view.Close()
+	var sent time.Time // timestamp of the last line sent, for the resume hint
+	frame := func(l wire.LogLine) ([]byte, error) {
+		if !req.timestamps {
+			l.Timestamp = time.Time{}
+		}
+		return json.Marshal(l)
+	}
+	stream.Socket(s.streams, w, r, stream.Spec[wire.LogLine]{
+		Endpoint: containerLogsEndpoint,
+		Source:   viewSource{view},
+		Out:      s.metrics.eventsOut.WithLabelValues(containerLogsEndpoint),
+		Resume: func() string {
+			if sent.IsZero() {
+				return ""
+			}
+			next := sent.Add(time.Nanosecond)
+			return fmt.Sprintf("; resume with since=%d.%09d", next.Unix(), next.Nanosecond())
+		},
+		Start: func(ctx context.Context, send func([]byte) error) error {
+			if err := greet(ctx, send); err != nil {
+				return err
+			}
+			return view.Backlog(ctx, func(l wire.LogLine) error {
+				b, err := frame(l)
+				if err != nil {
+					return err
+				}
+				if err := send(b); err != nil {
+					return err
+				}
+				sent = l.Timestamp
+				return nil
+			})
+		},
+		Frames: func(l wire.LogLine, dst [][]byte) ([][]byte, error) {
+			if !view.Wants(l) {
+				return dst, nil
+			}
+			b, err := frame(l)
+			if err != nil {
+				return dst, err
+			}
+			return append(dst, b), nil
+		},
+		Sent: func(l wire.LogLine) { sent = l.Timestamp },
+	})
+}
+
+// viewSource is a log view as a stream source: a container that stopped
+// finishes the stream with a message, and closed log streams interrupt it
+// as a closed hub does.
+type viewSource struct{ *logs.View }
+
+// stoppedMessage is the last message of a container's log socket.
+var stoppedMessage = mustJSON(wire.Message{Message: "container stopped"})
+
+func (v viewSource) Err() error {
+	err := v.View.Err()
+	switch {
+	case errors.Is(err, logs.ErrStopped):
+		return stream.Finish{Reason: "container stopped", Last: stoppedMessage}
+	case errors.Is(err, logs.ErrClosed):
+		return fmt.Errorf("%w: %w", hub.ErrClosed, err)
+	case err == nil, errors.Is(err, hub.ErrOverflow):
+		return err
+	}
+	return fmt.Errorf("log stream failed: %w", err)
 }
 
 func parseContainerLogsRequest(r *http.Request, now time.Time) (containerLogsRequest, error) {
@@ -109,59 +184,6 @@ func parseContainerLogsRequest(r *http.Request, now time.Time) (containerLogsReq
 		req.timestamps = b
 	}
 	return req, nil
-}
-
-// streamContainerLogs sends the greeting, the viewer's backlog and live
-// lines until the container stops or the client leaves or falls behind.
-// It returns how to close.
-func (s *Server) streamContainerLogs(ctx context.Context, conn *websocket.Conn, cli *client.Client, ctr logs.Container, req containerLogsRequest) (websocket.StatusCode, string) {
-	write := func(v any) error { return writeJSONWS(ctx, conn, v) }
-	if err := write(wire.ConnectionEstablished); err != nil {
-		return websocket.StatusGoingAway, "write failed"
-	}
-	view, err := s.containerLogs.Open(ctx, req.host, cli, ctr, logs.ViewOptions{
-		Tail: req.tail, Since: req.since, Queue: s.cfg.StreamQueue,
-	})
-	if err != nil {
-		return websocket.StatusInternalError, closeReason("cannot follow the logs: " + err.Error())
-	}
-	defer view.Close()
-	var sent time.Time // timestamp of the last line sent, for the resume hint
-	writeFailed := false
-	err = view.Run(ctx, func(l wire.LogLine) error {
-		sent = l.Timestamp
-		if !req.timestamps {
-			l.Timestamp = time.Time{}
-		}
-		if err := write(l); err != nil {
-			writeFailed = true
-			return err
-		}
-		s.metrics.eventsOut.WithLabelValues(containerLogsEndpoint).Inc()
-		return nil
-	})
-	switch {
-	case writeFailed || ctx.Err() != nil:
-		return websocket.StatusGoingAway, "client gone"
-	case errors.Is(err, logs.ErrStopped):
-		if werr := write(wire.Message{Message: "container stopped"}); werr != nil {
-			return websocket.StatusGoingAway, "write failed"
-		}
-		return websocket.StatusNormalClosure, "container stopped"
-	case errors.Is(err, hub.ErrOverflow):
-		s.metrics.dropped.WithLabelValues(containerLogsEndpoint).Inc()
-		resume := ""
-		if !sent.IsZero() {
-			next := sent.Add(time.Nanosecond)
-			resume = fmt.Sprintf("; resume with since=%d.%09d", next.Unix(), next.Nanosecond())
-		}
-		return websocket.StatusTryAgainLater, closeReason("too slow: queue overflowed" + resume)
-	case errors.Is(err, logs.ErrClosed):
-		return websocket.StatusGoingAway, "server shutting down"
-	default:
-		s.log.Warn("container log stream failed", "host", req.host, "container", ctr.ID, "err", err)
-		return websocket.StatusInternalError, closeReason("log stream failed: " + err.Error())
-	}
 }
 
 // containerLogMetrics exposes how many engine log requests were made, by

@@ -1,35 +1,18 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
+	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/crowsnest-hq/crowsnest/internal/hub"
-	"github.com/crowsnest-hq/crowsnest/internal/store"
+	"github.com/crowsnest-hq/crowsnest/internal/feed"
+	"github.com/crowsnest-hq/crowsnest/server/stream"
+
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
-
-// sseHeartbeat is how often an idle stream sends a comment, so that proxies
-// and browsers do not time the connection out. A variable so tests can
-// shorten it.
-var sseHeartbeat = 15 * time.Second
-
-// sseWriteTimeout bounds one write to a stream client. Without it a client
-// that stops reading blocks its handler in Write forever, and the handler
-// never notices that the client's subscription overflowed.
-var sseWriteTimeout = 10 * time.Second
-
-// sseRetry is the reconnection delay, in milliseconds, that the stream asks
-// EventSource clients to wait.
-const sseRetry = 2000
 
 // sseEndpoint labels the metrics of this stream.
 const sseEndpoint = "events_sse"
@@ -45,7 +28,7 @@ const sseEndpoint = "events_sse"
 // the last_event_id query parameter for reconnects done by hand) the events
 // stored after that id are replayed from the store, then the stream goes live
 // with no gap and no duplicate. Without it only live events are sent. An idle
-// stream gets a ": keep-alive" comment every sseHeartbeat. A client too slow
+// stream gets a ": keep-alive" comment every stream.SSEHeartbeat. A client too slow
 // to keep up with its queue gets a final comment saying so and the stream
 // ends; it resumes with Last-Event-ID.
 func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
@@ -71,106 +54,47 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 
 	// Subscribe before reading LastID: whatever is stored after last arrives
 	// on the subscription, whatever up to it is in the store for the replay.
-	sub := s.feed.subscribeAll(s.cfg.StreamQueue)
+	sub := s.feed.SubscribeAll(s.cfg.StreamQueue)
 	defer sub.Close()
 	last := s.store.LastID()
-
-	s.metrics.clients.WithLabelValues(sseEndpoint).Inc()
-	defer s.metrics.clients.WithLabelValues(sseEndpoint).Dec()
-
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // nginx: pass every event on at once
-	w.WriteHeader(http.StatusOK)
-	sw := &sseWriter{w: w, rc: http.NewResponseController(w)}
-	// The connection may serve further requests once the stream ends: lift
-	// the deadline the last write set.
-	defer func() { _ = sw.rc.SetWriteDeadline(time.Time{}) }()
-	if err := sw.send(fmt.Appendf(nil, "retry: %d\n\n", sseRetry)); err != nil {
-		s.log.Debug("event stream: first write failed", "err", err)
-		return
-	}
-
-	ctx := r.Context()
-	out := s.metrics.eventsOut.WithLabelValues(sseEndpoint)
-	sendFrame := func(frame []byte, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := sw.send(frame); err != nil {
-			return err
-		}
-		out.Inc()
-		return nil
+	sp := stream.Spec[*feed.Item]{
+		Endpoint: sseEndpoint,
+		Source:   sub,
+		Out:      s.metrics.eventsOut.WithLabelValues(sseEndpoint),
+		Resume:   func() string { return "; reconnect with Last-Event-ID to resume" },
+		Frames: func(it *feed.Item, dst [][]byte) ([][]byte, error) {
+			if it.Event.ID <= last || !f.Match(it.Event) {
+				return dst, nil // in the replay already, or filtered out
+			}
+			frame, err := it.SSEFrame()
+			if err != nil {
+				return dst, err
+			}
+			return append(dst, frame), nil
+		},
 	}
 	// Replay only when there is something after the client's id: Scan's
 	// upTo 0 would mean "the newest now", overlapping the live events.
 	if resume && last > after {
 		// A subscription that overflows during a long replay stops it at
-		// once: the client resumes from the last event it got, instead of
-		// receiving the rest of the replay only to be dropped after it.
-		// The live events must not be sent then, or the part of the replay
-		// not yet sent would become a gap.
-		ended := false
-		err := s.store.Scan(ctx, after, last, f, func(e wire.Event) error {
-			select {
-			case <-sub.Done():
-				ended = true
-				return store.ErrStop
-			default:
-				return sendFrame(sseFrame(e))
+		// once (send fails): the client resumes from the last event it
+		// got, instead of receiving the rest of the replay only to be
+		// dropped after it.
+		sp.Start = func(ctx context.Context, send func([]byte) error) error {
+			err := s.store.Scan(ctx, after, last, f, func(e wire.Event) error {
+				frame, err := feed.SSEFrame(e)
+				if err != nil {
+					return err
+				}
+				return send(frame)
+			})
+			if err != nil {
+				return fmt.Errorf("replay after %d: %w", after, err)
 			}
-		})
-		if err != nil {
-			if ctx.Err() == nil && !isWriteError(err) {
-				s.log.Warn("event stream: replay failed", "after", after, "err", err)
-				_ = sw.send(sseComment("replay failed; reconnect with Last-Event-ID to resume"))
-			}
-			return
-		}
-		if ended {
-			s.endStream(sw, sub.Err())
-			return
+			return nil
 		}
 	}
-
-	heartbeat := time.NewTicker(sseHeartbeat)
-	defer heartbeat.Stop()
-	for {
-		select {
-		case it := <-sub.C():
-			if it.Event.ID <= last || !f.Match(it.Event) {
-				continue // in the replay already, or filtered out
-			}
-			if err := sendFrame(it.sseFrame()); err != nil {
-				return
-			}
-			heartbeat.Reset(sseHeartbeat) // an event is as good as a heartbeat
-		case <-heartbeat.C:
-			if err := sw.send([]byte(": keep-alive\n\n")); err != nil {
-				return
-			}
-		case <-sub.Done():
-			s.endStream(sw, sub.Err())
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// endStream tells a client whose subscription ended why, in a final comment,
-// and counts it when it was dropped as too slow.
-func (s *Server) endStream(sw *sseWriter, err error) {
-	msg := "stream closed; reconnect with Last-Event-ID to resume"
-	if errors.Is(err, hub.ErrOverflow) {
-		s.metrics.dropped.WithLabelValues(sseEndpoint).Inc()
-		msg = "too slow: the queue of this stream overflowed; reconnect with Last-Event-ID to resume"
-	}
-	if err := sw.send(sseComment(msg)); err != nil {
-		s.log.Debug("event stream: final comment not sent", "err", err)
-	}
+	stream.SSE(s.streams, w, r, sp)
 }
 
 // lastEventID is where the client asks to resume: the Last-Event-ID header
@@ -190,69 +114,4 @@ func lastEventID(r *http.Request, q url.Values) (id uint64, resume bool, err err
 		return 0, false, fmt.Errorf("%s: %q is not an event id", name, v)
 	}
 	return id, true, nil
-}
-
-// sseFrame is the SSE message of one event.
-func sseFrame(e wire.Event) ([]byte, error) {
-	data, err := json.Marshal(e)
-	if err != nil {
-		return nil, fmt.Errorf("encode event %d: %w", e.ID, err)
-	}
-	// encoding/json escapes control characters in strings and compacts raw
-	// values, so data is one line; a line break would split the message.
-	if bytes.ContainsAny(data, "\r\n") {
-		return nil, fmt.Errorf("encode event %d: JSON spans lines", e.ID)
-	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "id: %d\n", e.ID)
-	if t := oneLine(e.Type); t != "" {
-		fmt.Fprintf(&b, "event: %s\n", t)
-	}
-	b.WriteString("data: ")
-	b.Write(data)
-	b.WriteString("\n\n")
-	return b.Bytes(), nil
-}
-
-// sseComment is an SSE comment line, ignored by EventSource but readable by
-// a person or a proxy log.
-func sseComment(msg string) []byte {
-	return []byte(": " + oneLine(msg) + "\n\n")
-}
-
-// oneLine removes line breaks, which would end an SSE field early. Stored
-// types cannot contain them; this guards against a future store that allows
-// them.
-func oneLine(s string) string {
-	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
-}
-
-// errWrite marks a failed write to the client, so that a Scan ended by it is
-// not logged as a store failure.
-var errWrite = errors.New("write to stream client")
-
-// isWriteError reports whether err is a failed write to the client.
-func isWriteError(err error) bool { return errors.Is(err, errWrite) }
-
-// sseWriter writes whole messages to a stream client and flushes each one,
-// with a deadline so a client that stopped reading cannot hold the handler.
-type sseWriter struct {
-	w  io.Writer
-	rc *http.ResponseController
-}
-
-// send writes one message and flushes it.
-func (sw *sseWriter) send(msg []byte) error {
-	// Deadlines are best effort: a ResponseWriter that cannot set one still
-	// streams, only without protection against a stalled client.
-	if err := sw.rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return fmt.Errorf("%w: set deadline: %w", errWrite, err)
-	}
-	if _, err := sw.w.Write(msg); err != nil {
-		return fmt.Errorf("%w: %w", errWrite, err)
-	}
-	if err := sw.rc.Flush(); err != nil {
-		return fmt.Errorf("%w: flush: %w", errWrite, err)
-	}
-	return nil
 }

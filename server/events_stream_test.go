@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crowsnest-hq/crowsnest/internal/feed"
+	"github.com/crowsnest-hq/crowsnest/server/stream"
+
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
@@ -189,9 +192,7 @@ func (c *sseClient) close() {
 // setHeartbeat shortens the heartbeat for one test. Call it before
 // newTestServer, so the server (and its handlers) end before it is restored.
 func setHeartbeat(t *testing.T, d time.Duration) {
-	old := sseHeartbeat
-	sseHeartbeat = d
-	t.Cleanup(func() { sseHeartbeat = old })
+	setVar(t, &stream.SSEHeartbeat, d)
 }
 
 // waitFor polls cond for a few seconds.
@@ -489,13 +490,13 @@ func TestStreamReplayStopsOnOverflow(t *testing.T) {
 	for i := range more {
 		more[i] = wire.Event{Tags: []string{"a"}}
 	}
-	probe := ts.s.feed.subscribeAll(len(more))
+	probe := ts.s.feed.SubscribeAll(len(more))
 	defer probe.Close()
 	stored := ts.appendEvents(t, more...)
 	waitFed(t, probe, stored[len(stored)-1].ID)
 	// The probe may hear of the last event just before the same Publish
 	// ends the slow subscription: wait for the overflow itself.
-	for deadline := time.Now().Add(5 * time.Second); ts.s.feed.droppedAll() == 0; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); ts.s.feed.DroppedAll() == 0; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the slow client's queue never overflowed")
 		}
@@ -517,7 +518,7 @@ func TestStreamReplayStopsOnOverflow(t *testing.T) {
 // waitFed returns once probe, subscribed to the feed before id was stored,
 // has received it: the feed hands an event to all its subscribers at once,
 // so every other stream's queue has had its chance at id too.
-func waitFed(t *testing.T, probe *hub.Subscription[*feedItem], id uint64) {
+func waitFed(t *testing.T, probe *hub.Subscription[*feed.Item], id uint64) {
 	t.Helper()
 	for {
 		select {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crowsnest-hq/crowsnest/internal/feed"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -52,13 +54,14 @@ func newTestServer(t *testing.T) *eventsTestServer {
 		cfg:   Config{StreamQueue: testStreamQueue},
 		log:   log,
 		store: st,
-		feed:  newEventFeed(log),
+		feed:  feed.New(log),
 	}
 	s.metrics = newMetrics(s)
+	s.streams = s.newStreams()
 	ctx, cancel := context.WithCancel(context.Background())
 	fed := make(chan struct{})
 	go func() {
-		s.feed.run(ctx, st)
+		s.feed.Run(ctx, st)
 		close(fed)
 	}()
 	// Registered after the store's cleanup, so the feed stops before it.

@@ -9,13 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/feed"
 	"github.com/crowsnest-hq/crowsnest/internal/filter"
-	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
 
 // eventsRequest is a parsed /events/ws query.
@@ -44,9 +43,7 @@ func (s *Server) handleEventsWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.serveSocket(w, r, "events_ws", func(ctx context.Context, conn *websocket.Conn) (websocket.StatusCode, string) {
-		return s.streamEvents(ctx, conn, req)
-	})
+	s.streamEvents(w, r, req)
 }
 
 func parseEventsRequest(r *http.Request, now time.Time) (eventsRequest, error) {
@@ -97,63 +94,54 @@ func (s *Server) liveEngineError() error {
 	return fmt.Errorf("no Docker engine is reachable: %s", strings.Join(causes, "; "))
 }
 
-// streamEvents sends the replay and then live events until the client leaves,
-// until passes, or the client falls too far behind. It returns how to close.
-func (s *Server) streamEvents(ctx context.Context, conn *websocket.Conn, req eventsRequest) (websocket.StatusCode, string) {
+// streamEvents sends the replay and then live events until the client
+// leaves, until passes, or the client falls too far behind.
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, req eventsRequest) {
 	// Subscribe before reading history: whatever is stored after lastID
 	// arrives live, whatever before it is in the replay.
-	sub := s.feed.subscribeContainers(s.cfg.StreamQueue)
+	sub := s.feed.SubscribeContainers(s.cfg.StreamQueue)
 	defer sub.Close()
 	lastID := s.store.LastID()
 	var sent resumePoint // the last event sent, to tell a dropped client where to resume
-	out := s.metrics.eventsOut.WithLabelValues("events_ws")
-	send := func(ev wire.ContainerEvent, id uint64, frame []byte) error {
-		if err := writeWS(ctx, conn, frame); err != nil {
-			return err
-		}
-		sent = resumePoint{id: id, time: time.Unix(0, ev.TimeNano)}
-		out.Inc()
-		return nil
-	}
-	if req.replays() {
-		if err := s.replayEvents(ctx, req, lastID, send); err != nil {
-			return websocket.StatusInternalError, closeReason("replay failed: " + err.Error())
-		}
-	}
-	var untilC <-chan time.Time
-	if req.until != nil {
-		t := time.NewTimer(time.Until(*req.until))
-		defer t.Stop()
-		untilC = t.C
-	}
-	for {
-		select {
-		case it := <-sub.C():
+	sp := stream.Spec[*feed.Item]{
+		Endpoint: "events_ws",
+		Source:   sub,
+		Out:      s.metrics.eventsOut.WithLabelValues("events_ws"),
+		Resume:   sent.hint,
+		Frames: func(it *feed.Item, dst [][]byte) ([][]byte, error) {
 			ev := it.Container
 			if it.Event.ID <= lastID || !req.filters.Match(*ev) {
-				continue
+				return dst, nil
 			}
 			if req.until != nil && ev.TimeNano > req.until.UnixNano() {
-				return websocket.StatusNormalClosure, "until reached"
+				return dst, stream.Finish{Reason: "until reached"}
 			}
-			if err := send(*ev, it.Event.ID, it.wsFrame()); err != nil {
-				return websocket.StatusGoingAway, closeReason("write failed")
-			}
-		case <-untilC:
-			return websocket.StatusNormalClosure, "until reached"
-		case <-sub.Done():
-			return s.endedStream(sub.Err(), sent)
-		case <-ctx.Done():
-			return websocket.StatusGoingAway, "client gone"
+			return append(dst, it.WSFrame()), nil
+		},
+		Sent: func(it *feed.Item) { sent.set(it.Event.ID, it.Container.TimeNano) },
+	}
+	if req.until != nil {
+		sp.Until = *req.until
+	}
+	if req.replays() {
+		sp.Start = func(ctx context.Context, send func([]byte) error) error {
+			return s.replayEvents(ctx, req, lastID, func(ev wire.ContainerEvent, id uint64, frame []byte) error {
+				if err := send(frame); err != nil {
+					return err
+				}
+				sent.set(id, ev.TimeNano)
+				return nil
+			})
 		}
 	}
+	stream.Socket(s.streams, w, r, sp)
 }
 
 // replayEvents sends the stored container events after req.after and from
 // since, up to lastID.
 func (s *Server) replayEvents(ctx context.Context, req eventsRequest, lastID uint64, send func(wire.ContainerEvent, uint64, []byte) error) error {
 	f := store.Filter{Type: wire.ContainerEventType, Gte: req.since, Lte: req.until}
-	return s.store.Scan(ctx, req.after, lastID, f, func(e wire.Event) error {
+	err := s.store.Scan(ctx, req.after, lastID, f, func(e wire.Event) error {
 		ev, err := docker.DecodeRecord(e)
 		if err != nil {
 			return fmt.Errorf("event %d: %w", e.ID, err)
@@ -163,6 +151,10 @@ func (s *Server) replayEvents(ctx context.Context, req eventsRequest, lastID uin
 		}
 		return send(ev, e.ID, wire.WithStoreID(e.Value, e.ID))
 	})
+	if err != nil {
+		return fmt.Errorf("replay failed: %w", err)
+	}
+	return nil
 }
 
 // resumePoint is the last event a client was sent.
@@ -171,32 +163,18 @@ type resumePoint struct {
 	time time.Time
 }
 
+// set records the event with store id id and time t as the last one sent.
+func (p *resumePoint) set(id uint64, t int64) {
+	p.id, p.time = id, time.Unix(0, t)
+}
+
 // hint tells a client how to resume after p: exactly, by store id, or, for
 // clients that only know Docker's since, by time (which may repeat or, across
 // engines with skewed clocks, skip events: see the /api page).
-func (p resumePoint) hint() string {
+func (p *resumePoint) hint() string {
 	if p.id == 0 {
 		return ""
 	}
 	next := p.time.Add(time.Nanosecond) // since is inclusive: skip what was sent
 	return fmt.Sprintf("; resume with after=%d or since=%d.%09d", p.id, next.Unix(), next.Nanosecond())
-}
-
-// endedStream tells a client whose subscription ended why, and where to
-// resume from.
-func (s *Server) endedStream(err error, sent resumePoint) (websocket.StatusCode, string) {
-	resume := sent.hint()
-	if errors.Is(err, hub.ErrOverflow) {
-		s.metrics.dropped.WithLabelValues("events_ws").Inc()
-		return websocket.StatusTryAgainLater, closeReason("too slow: queue overflowed" + resume)
-	}
-	return websocket.StatusTryAgainLater, closeReason("stream interrupted" + resume)
-}
-
-// closeReason trims a reason to the 123 bytes a close frame can carry.
-func closeReason(s string) string {
-	if len(s) > 123 {
-		return s[:123]
-	}
-	return s
 }

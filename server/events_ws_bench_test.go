@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crowsnest-hq/crowsnest/internal/feed"
+
 	"github.com/coder/websocket"
 
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
@@ -117,28 +119,28 @@ type fanoutResult struct {
 
 // benchFrames are container events as the store holds them; timeNano is
 // overwritten with the send time to measure latency.
-func benchFrames(n int) []*feedItem {
-	items := make([]*feedItem, n)
+func benchFrames(n int) []*feed.Item {
+	items := make([]*feed.Item, n)
 	now := time.Now()
 	for i := range items {
 		ev := syntheticEvent(i, now, "")
 		rec := docker.EventRecord(ev)
 		rec.ID = uint64(i + 1)
-		items[i] = &feedItem{Event: rec, Container: &ev}
+		items[i] = &feed.Item{Event: rec, Container: &ev}
 	}
 	return items
 }
 
 // stampFrame is a copy of it whose timeNano is now, so receivers measure
 // latency.
-func stampFrame(it *feedItem) *feedItem {
+func stampFrame(it *feed.Item) *feed.Item {
 	now := time.Now().UnixNano()
 	ev := *it.Container
 	old := []byte(`"timeNano":` + strconv.FormatInt(ev.TimeNano, 10))
 	rec := it.Event
 	rec.Value = bytes.Replace(rec.Value, old, []byte(`"timeNano":`+strconv.FormatInt(now, 10)), 1)
 	ev.TimeNano = now
-	return &feedItem{Event: rec, Container: &ev}
+	return &feed.Item{Event: rec, Container: &ev}
 }
 
 // receivers dials n sockets to url and counts frames until each has want.
@@ -201,14 +203,14 @@ func percentile(d []time.Duration, p float64) time.Duration {
 
 // fanoutCrowsnest sends frames through the feed to clients on /events/ws,
 // pausing every between events (0: as fast as possible).
-func fanoutCrowsnest(b *testing.B, clients int, frames []*feedItem, every time.Duration) fanoutResult {
+func fanoutCrowsnest(b *testing.B, clients int, frames []*feed.Item, every time.Duration) fanoutResult {
 	p := startInProcess(b, Config{StreamQueue: len(frames) + 1})
 	r, closeAll := dialReceivers(b, p.WS("/events/ws"), clients, len(frames))
 	defer closeAll()
-	for p.srv.feed.clients() < clients {
+	for p.srv.feed.Clients() < clients {
 		time.Sleep(time.Millisecond)
 	}
-	return measure(r, clients, frames, every, func(it *feedItem) { p.srv.feed.publish(stampFrame(it)) })
+	return measure(r, clients, frames, every, func(it *feed.Item) { p.srv.feed.Publish(stampFrame(it)) })
 }
 
 // fanoutFloor is what any fan-out of these frames must at least do: one
@@ -216,7 +218,7 @@ func fanoutCrowsnest(b *testing.B, clients int, frames []*feedItem, every time.D
 // draining a queue as deep as crowsnest's, fed the same frames, stamped
 // the same way. It has no hub, no filter, no subscription bookkeeping and
 // no control-frame reader.
-func fanoutFloor(b *testing.B, clients int, frames []*feedItem, every time.Duration) fanoutResult {
+func fanoutFloor(b *testing.B, clients int, frames []*feed.Item, every time.Duration) fanoutResult {
 	var mu sync.Mutex
 	var queues []chan []byte
 	ready := make(chan struct{}, clients)
@@ -252,7 +254,7 @@ func fanoutFloor(b *testing.B, clients int, frames []*feedItem, every time.Durat
 	for range clients {
 		<-ready
 	}
-	return measure(r, clients, frames, every, func(it *feedItem) {
+	return measure(r, clients, frames, every, func(it *feed.Item) {
 		frame := stampFrame(it).Event.Value
 		for _, q := range queues {
 			q <- frame
@@ -260,7 +262,7 @@ func fanoutFloor(b *testing.B, clients int, frames []*feedItem, every time.Durat
 	})
 }
 
-func measure(r *receivers, clients int, frames []*feedItem, every time.Duration, send func(*feedItem)) fanoutResult {
+func measure(r *receivers, clients int, frames []*feed.Item, every time.Duration, send func(*feed.Item)) fanoutResult {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()

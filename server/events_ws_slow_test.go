@@ -40,7 +40,7 @@ func TestEventsWSDropsAClientThatNeverReads(t *testing.T) {
 	}
 	defer stuck.CloseNow()
 	// Wait until both are subscribed, so both are owed every event.
-	for p.srv.feed.clients() < 2 {
+	for p.srv.feed.Clients() < 2 {
 		time.Sleep(10 * time.Millisecond)
 	}
 
@@ -75,7 +75,7 @@ func TestEventsWSDropsAClientThatNeverReads(t *testing.T) {
 	}
 
 	// The stuck client was cut off with a reason that says how to resume.
-	if got := p.srv.feed.dropped(); got != 1 {
+	if got := p.srv.feed.Dropped(); got != 1 {
 		t.Errorf("dropped clients = %d, want 1", got)
 	}
 	// Reading now drains what the kernel buffered, then the close frame.

@@ -8,9 +8,6 @@ import (
 
 	"encoding/json"
 	"errors"
-	"github.com/crowsnest-hq/crowsnest/internal/docker"
-	"github.com/crowsnest-hq/crowsnest/internal/store"
-	"github.com/crowsnest-hq/crowsnest/internal/wire"
 	"io"
 	"net"
 	"net/http"
@@ -19,6 +16,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/store"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
 
 	"github.com/coder/websocket"
 )
@@ -219,7 +220,7 @@ func startInProcess(tb testing.TB, cfg Config) *inProcess {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		srv.feed.run(ctx, st)
+		srv.feed.Run(ctx, st)
 		close(done)
 	}()
 	h, err := srv.handler()

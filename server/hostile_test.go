@@ -24,6 +24,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
 
 // Hostile clients: each test plays one kind of abuse against a whole server
@@ -295,11 +296,11 @@ func TestHostileSlowBody(t *testing.T) {
 
 // TestHostileNeverReadsResponse: a client that asks for a large page of
 // events or an event stream and then never reads is cut once its write
-// stalls (writeStallTimeout for pages, sseWriteTimeout for the stream),
+// stalls (writeStallTimeout for pages, stream.SSEWriteTimeout for the stream),
 // instead of holding a handler and its buffers for ever.
 func TestHostileNeverReadsResponse(t *testing.T) {
 	setVar(t, &writeStallTimeout, time.Second)
-	setVar(t, &sseWriteTimeout, time.Second)
+	setVar(t, &stream.SSEWriteTimeout, time.Second)
 	p := startInProcess(t, Config{StreamQueue: 1 << 16})
 	addr := hostPort(t, p.URL)
 
@@ -481,7 +482,7 @@ func wsTarget(rt route) string {
 // a terabyte and an endless stream of frames each get the socket closed
 // without the server buffering them; a flood of pings from a client that
 // never reads the pongs is closed too. The sockets are send-only: any data
-// message is a policy violation (serveWS, coder/websocket's CloseRead), so
+// message is a policy violation (stream.Socket's watch), so
 // no payload is ever read, let alone held.
 func TestHostileWebsocketFrames(t *testing.T) {
 	s := startServer(t, "--host", noEngine, "--request-rate", "0")
@@ -495,7 +496,7 @@ func TestHostileWebsocketFrames(t *testing.T) {
 		t.Run(strings.TrimPrefix(rt.Path, "/"), func(t *testing.T) {
 			huge, status := rawWS(t, addr, target, nil)
 			if status != http.StatusSwitchingProtocols {
-				t.Skipf("%s does not upgrade without an engine (status %d); the frame handling is shared (serveWS)", target, status)
+				t.Skipf("%s does not upgrade without an engine (status %d); the frame handling is shared (stream.Socket)", target, status)
 			}
 			tested++
 			defer huge.Close()
@@ -517,7 +518,7 @@ func TestHostileWebsocketFrames(t *testing.T) {
 	}
 	// A ping is answered with a pong, so a ping flood would keep the
 	// server writing: past wsMaxPingsPerSecond the socket is dropped.
-	// Shared by every socket (acceptWS), so one route shows it.
+	// Shared by every socket (stream.Socket), so one route shows it.
 	t.Run("ping flood", func(t *testing.T) {
 		c, status := rawWS(t, addr, "/logs/ws", nil)
 		if status != http.StatusSwitchingProtocols {

@@ -5,8 +5,10 @@ package main
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
+import (
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
+)
 
 // layout is the frame of the server-rendered pages (/api, /login): one
 // document with the shared inline style, a header with the navigation and

@@ -5,8 +5,10 @@ package main
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
+import (
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
+)
 
 // loginPage is the web UI's login form. It posts the token to /login, which
 // sets the HttpOnly session cookie; without JavaScript it works the same.

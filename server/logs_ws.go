@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 
-	"github.com/coder/websocket"
-
-	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/logs"
-	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
 
 // defaultLogTail is how many recent records /logs/ws sends first when the
@@ -35,8 +31,34 @@ func (s *Server) handleLogsWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	s.serveSocket(w, r, logsEndpoint, func(ctx context.Context, conn *websocket.Conn) (websocket.StatusCode, string) {
-		return s.streamLogs(ctx, conn, minLevel, tail)
+	// Subscribe before reading the backlog: a record is then in the
+	// backlog (Seq <= last) or in the queue, and the queue's copy of a
+	// backlog record is skipped by its sequence number.
+	sub := s.logs.Subscribe(s.cfg.StreamQueue)
+	defer sub.Close()
+	backlog, last := s.logs.Tail(tail, minLevel)
+	stream.Socket(s.streams, w, r, stream.Spec[logs.Record]{
+		Endpoint: logsEndpoint,
+		Source:   sub,
+		Out:      s.metrics.eventsOut.WithLabelValues(logsEndpoint),
+		Resume:   func() string { return "; reconnect for a fresh backlog" },
+		Start: func(ctx context.Context, send func([]byte) error) error {
+			if err := greet(ctx, send); err != nil {
+				return err
+			}
+			for _, rec := range backlog {
+				if err := sendJSON(send, rec.LogRecord); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		Frames: func(rec logs.Record, dst [][]byte) ([][]byte, error) {
+			if rec.Seq <= last || rec.Severity < minLevel {
+				return dst, nil
+			}
+			return appendJSON(dst, rec.LogRecord)
+		},
 	})
 }
 
@@ -61,46 +83,4 @@ func parseLogsQuery(r *http.Request, ringSize int) (slog.Level, int, error) {
 		tail = n
 	}
 	return minLevel, min(tail, ringSize), nil
-}
-
-// streamLogs sends the greeting, the backlog and live records until the
-// client leaves or falls behind. It returns how to close.
-func (s *Server) streamLogs(ctx context.Context, conn *websocket.Conn, minLevel slog.Level, tail int) (websocket.StatusCode, string) {
-	// Subscribe before reading the backlog: a record is then in the
-	// backlog (Seq <= last) or in the queue, and the queue's copy of a
-	// backlog record is skipped by its sequence number.
-	sub := s.logs.Subscribe(s.cfg.StreamQueue)
-	defer sub.Close()
-	backlog, last := s.logs.Tail(tail, minLevel)
-
-	send := func(v any) error { return writeJSONWS(ctx, conn, v) }
-	if err := send(wire.ConnectionEstablished); err != nil {
-		return websocket.StatusGoingAway, "write failed"
-	}
-	for _, rec := range backlog {
-		if err := send(rec.LogRecord); err != nil {
-			return websocket.StatusGoingAway, "write failed"
-		}
-		s.metrics.eventsOut.WithLabelValues(logsEndpoint).Inc()
-	}
-	for {
-		select {
-		case rec := <-sub.C():
-			if rec.Seq <= last || rec.Severity < minLevel {
-				continue
-			}
-			if err := send(rec.LogRecord); err != nil {
-				return websocket.StatusGoingAway, "write failed"
-			}
-			s.metrics.eventsOut.WithLabelValues(logsEndpoint).Inc()
-		case <-sub.Done():
-			if errors.Is(sub.Err(), hub.ErrOverflow) {
-				s.metrics.dropped.WithLabelValues(logsEndpoint).Inc()
-				return websocket.StatusTryAgainLater, "too slow: queue overflowed; reconnect for a fresh backlog"
-			}
-			return websocket.StatusGoingAway, "server shutting down"
-		case <-ctx.Done():
-			return websocket.StatusGoingAway, "client gone"
-		}
-	}
 }

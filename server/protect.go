@@ -157,7 +157,7 @@ func requireContentType(accepts []string, next http.Handler) http.Handler {
 }
 
 // socketOrigin applies the websocket Origin rule (checkOrigin, the rule
-// acceptWS applies at the upgrade) before a socket's handler does any work,
+// stream.Socket applies at the upgrade) before a socket's handler does any work,
 // so a foreign page gets the same 403 whatever state the handler would
 // have found (an unknown container, an unreachable engine).
 func (s *Server) socketOrigin(next http.Handler) http.Handler {

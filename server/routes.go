@@ -49,7 +49,7 @@ const (
 	// says another origin sent it (http.CrossOriginProtection).
 	originSame
 	// originSocket: a websocket, refused with 403 when its Origin is
-	// neither this host nor an --allowed-origin (acceptWS).
+	// neither this host nor an --allowed-origin (stream.Socket).
 	originSocket
 )
 

@@ -3,7 +3,9 @@ package main
 import (
 	"log/slog"
 	"net/http"
-	"strings"
+
+	"github.com/crowsnest-hq/crowsnest/internal/feed"
+	"github.com/crowsnest-hq/crowsnest/server/stream"
 
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
 	"github.com/crowsnest-hq/crowsnest/internal/logs"
@@ -18,10 +20,11 @@ type Server struct {
 	log     *slog.Logger
 	store   store.Store
 	engines *docker.Engines
-	feed    *eventFeed
+	feed    *feed.Feed
 	auth    *authenticator
 	limits  *limiter
 	metrics *metrics
+	streams *stream.Server
 	// stats is set by startStats, before serving; nil in tests that do
 	// not start it, and then the stats and containers endpoints answer 503.
 	stats        *stats.Collector
@@ -46,12 +49,13 @@ func newServer(cfg Config, log *slog.Logger, st store.Store, engines *docker.Eng
 		log:     log,
 		store:   st,
 		engines: engines,
-		feed:    newEventFeed(log),
+		feed:    feed.New(log),
 		auth:    auth,
 		limits:  newLimiter(cfg.MaxStreams, cfg.RequestRate, cfg.RequestBurst, cfg.TrustedProxies),
 	}
 	s.limits.identify = auth.identity // limits run before auth: count verified credentials, not claims
 	s.metrics = newMetrics(s)
+	s.streams = s.newStreams()
 	s.containerLogs = logs.NewStreams(logs.Options{Logger: log})
 	s.metrics.registry.MustRegister(s.containerLogMetrics())
 	s.ui = newUIHandler(log)
@@ -93,7 +97,7 @@ func (s *Server) handler() (http.Handler, error) {
 	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A UI page whose path is also a socket (GET /stacks): a browser
 		// navigating gets the page, a websocket upgrade gets the socket.
-		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && isUIPage(r.URL.Path) && !isWebsocketUpgrade(r) {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && isUIPage(r.URL.Path) && !stream.IsUpgrade(r) {
 			ui.ServeHTTP(w, r)
 			return
 		}
@@ -102,7 +106,12 @@ func (s *Server) handler() (http.Handler, error) {
 	return newHostGuard(s.cfg, s.log).wrap(cop.Handler(routed)), nil
 }
 
-// isWebsocketUpgrade reports whether r asks to become a websocket.
-func isWebsocketUpgrade(r *http.Request) bool {
-	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+// newStreams is what the server's sockets and SSE stream share.
+func (s *Server) newStreams() *stream.Server {
+	return &stream.Server{
+		Log:            s.log,
+		AllowedOrigins: s.cfg.AllowedOrigins,
+		Clients:        s.metrics.clients,
+		Dropped:        s.metrics.dropped,
+	}
 }

@@ -1,61 +1,12 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 
-	"github.com/coder/websocket"
-
-	"github.com/crowsnest-hq/crowsnest/internal/docker"
-	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/stacks"
-	"github.com/crowsnest-hq/crowsnest/internal/store"
-	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
-
-// startStacks opens the stack records, starts the manager (which resolves
-// stacks an earlier run left mid-action) and feeds it the container events
-// so stack status follows the engines. The returned stop must run before
-// the store closes: it waits for running actions to end and their messages
-// to be stored.
-func (s *Server) startStacks(ctx context.Context) (stop func(), err error) {
-	recs, err := store.NewStacks(s.store)
-	if err != nil {
-		return nil, fmt.Errorf("stack records: %w", err)
-	}
-	m, err := stacks.New(stacks.Options{
-		Records:     recs,
-		Events:      s.store,
-		Engines:     s.engines,
-		DataDir:     s.cfg.DataDir,
-		DefaultHost: docker.DefaultHostName,
-		Logger:      s.log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("stacks: %w", err)
-	}
-	s.stacks = m
-	ctx, cancel := context.WithCancel(ctx)
-	go m.Run(ctx)
-	go s.feedStacks(ctx, m)
-	return func() {
-		cancel()
-		if err := m.Close(); err != nil {
-			s.log.Error("closing stacks", "err", err)
-		}
-	}, nil
-}
-
-// feedStacks hands every container event to the manager. After a gap the
-// manager's periodic full read covers what was missed.
-func (s *Server) feedStacks(ctx context.Context, m *stacks.Manager) {
-	s.followContainers(ctx, feedQueue, m.Observe, func(err error) {
-		s.log.Warn("stack status fell behind container events; resubscribing", "err", err)
-	})
-}
 
 // handleStacksWS serves the DockStat Stack Socket: the greeting, then every
 // stack-status, stack-progress, stack-error and stack-removed message
@@ -74,38 +25,20 @@ func (s *Server) handleStacksWS(w http.ResponseWriter, r *http.Request) {
 		}
 		filter = id
 	}
-	s.serveSocket(w, r, "stacks", func(ctx context.Context, conn *websocket.Conn) (websocket.StatusCode, string) {
-		return s.streamStacks(ctx, conn, filter)
-	})
-}
-
-// streamStacks sends the greeting and then the stack messages (of one stack
-// when filter is not negative) until the client leaves or falls behind.
-func (s *Server) streamStacks(ctx context.Context, conn *websocket.Conn, filter int64) (websocket.StatusCode, string) {
 	// Subscribe before the greeting: a client that acts once greeted must
 	// see every message of that action.
 	sub := s.stacks.Subscribe(s.cfg.StreamQueue)
 	defer sub.Close()
-	if err := writeJSONWS(ctx, conn, wire.ConnectionEstablished); err != nil {
-		return websocket.StatusGoingAway, "write failed"
-	}
-	for {
-		select {
-		case msg := <-sub.C():
+	stream.Socket(s.streams, w, r, stream.Spec[stacks.Message]{
+		Endpoint: "stacks",
+		Source:   sub,
+		Resume:   func() string { return "; missed messages are in /api/v1/events?type=stack" },
+		Start:    greet,
+		Frames: func(msg stacks.Message, dst [][]byte) ([][]byte, error) {
 			if filter >= 0 && msg.StackID != filter {
-				continue
+				return dst, nil
 			}
-			if err := writeWS(ctx, conn, msg.Frame); err != nil {
-				return websocket.StatusGoingAway, "write failed"
-			}
-		case <-sub.Done():
-			if errors.Is(sub.Err(), hub.ErrOverflow) {
-				s.metrics.dropped.WithLabelValues("stacks").Inc()
-				return websocket.StatusTryAgainLater, "too slow: queue overflowed; missed messages are in /api/v1/events?type=stack"
-			}
-			return websocket.StatusGoingAway, "server shutting down"
-		case <-ctx.Done():
-			return websocket.StatusGoingAway, "client gone"
-		}
-	}
+			return append(dst, msg.Frame), nil
+		},
+	})
 }

@@ -2,91 +2,22 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/coder/websocket"
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/stats"
-	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
 
 // statsEndpoint labels the /docker/stats socket in metrics.
 const statsEndpoint = "docker_stats"
 
-// statsFeedQueue is the collector's queue on the event feed: it only
-// updates a map per event, so it falls behind only under a huge burst, and
-// then a full listing repairs what it missed.
-const statsFeedQueue = 4096
-
 // maxStatsInterval bounds the interval a client may ask for; beyond it a
 // client is better served by polling /api/v1/containers.
 const maxStatsInterval = time.Hour
-
-// statsMetrics are the collector's figures on /metrics.
-type statsMetrics struct {
-	samples prometheus.Counter
-}
-
-// startStats builds the stats collector over the engines, registers its
-// metrics, and runs it with the container events of the feed until ctx
-// ends. Call it before serving; the returned function waits, once ctx has
-// ended, until the collector has stopped.
-func (s *Server) startStats(ctx context.Context) (wait func(), err error) {
-	col, err := stats.New(s.engines, stats.Options{
-		Source:     s.cfg.StatsSource,
-		CgroupRoot: s.cfg.CgroupRoot,
-		ProcRoot:   s.cfg.ProcRoot,
-		Logger:     s.log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("stats: %w", err)
-	}
-	s.stats = col
-	s.statsMetrics = &statsMetrics{samples: prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "crowsnest_stats_samples_sent_total", Help: "Stats frames written to /docker/stats clients.",
-	})}
-	s.metrics.registry.MustRegister(s.statsMetrics.samples,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "crowsnest_stats_engine_streams", Help: "Engine stats streams open now (one per container collected by the engine source).",
-		}, func() float64 { return float64(col.Counters().EngineStreamsOpen) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "crowsnest_stats_engine_requests_total", Help: "Stats requests made to engines (a stream opened or reopened).",
-		}, func() float64 { return float64(col.Counters().EngineStreamsOpened) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "crowsnest_stats_cgroup_reads_total", Help: "Readings of container cgroup files by the cgroup source.",
-		}, func() float64 { return float64(col.Counters().CgroupReads) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "crowsnest_stats_sources", Help: "Containers whose stats are being collected now.",
-		}, func() float64 { return float64(col.Counters().Sources) }),
-	)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := col.Run(ctx); err != nil {
-			s.log.Error("stats collector stopped", "err", err)
-		}
-	})
-	wg.Go(func() { s.feedStats(ctx) })
-	return wg.Wait, nil
-}
-
-// feedStats passes every stored container event to the collector, so its
-// inventory follows starts and deaths as they happen; after a gap it has
-// every engine listed anew.
-func (s *Server) feedStats(ctx context.Context) {
-	s.followContainers(ctx, statsFeedQueue, s.stats.HandleEvent, func(err error) {
-		s.log.Warn("stats lost events of the feed; listing containers again", "err", err)
-		s.stats.Resync()
-	})
-}
 
 // handleStatsWS serves DockStat's "Docker Stats socket": a greeting, then a
 // frame per running container per interval, from every engine, and an
@@ -107,51 +38,26 @@ func (s *Server) handleStatsWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer watch.Close()
-	s.serveSocket(w, r, statsEndpoint, func(ctx context.Context, conn *websocket.Conn) (websocket.StatusCode, string) {
-		return s.streamStats(ctx, conn, watch)
-	})
-}
-
-// streamStats writes the greeting and the batches until the client leaves
-// or falls a whole queue of intervals behind.
-func (s *Server) streamStats(ctx context.Context, conn *websocket.Conn, watch *stats.Watch) (websocket.StatusCode, string) {
-	greeting, err := json.Marshal(wire.ConnectionEstablished)
-	if err != nil {
-		return websocket.StatusInternalError, "encoding failed"
-	}
-	if err := writeWS(ctx, conn, greeting); err != nil {
-		return websocket.StatusGoingAway, "write failed"
-	}
 	var frames [][]byte
-	send := func(b *stats.Batch) error {
-		frames = watch.Select(b, frames[:0])
-		for _, f := range frames {
-			if err := writeWS(ctx, conn, f); err != nil {
+	stream.Socket(s.streams, w, r, stream.Spec[*stats.Batch]{
+		Endpoint: statsEndpoint,
+		Source:   watch,
+		Out:      s.statsMetrics.samples,
+		Resume:   func() string { return "; reconnect" },
+		Start: func(_ context.Context, send func([]byte) error) error {
+			if err := send(greeting); err != nil {
 				return err
 			}
-			s.statsMetrics.samples.Inc()
-		}
-		return nil
-	}
-	if err := send(watch.Initial()); err != nil {
-		return websocket.StatusGoingAway, "write failed"
-	}
-	for {
-		select {
-		case b := <-watch.C():
-			if err := send(b); err != nil {
-				return websocket.StatusGoingAway, "write failed"
+			frames = watch.Select(watch.Initial(), frames[:0])
+			for _, f := range frames {
+				if err := send(f); err != nil {
+					return err
+				}
 			}
-		case <-watch.Done():
-			if errors.Is(watch.Err(), hub.ErrOverflow) {
-				s.metrics.dropped.WithLabelValues(statsEndpoint).Inc()
-				return websocket.StatusTryAgainLater, "too slow: queue overflowed; reconnect"
-			}
-			return websocket.StatusGoingAway, "server shutting down"
-		case <-ctx.Done():
-			return websocket.StatusGoingAway, "client gone"
-		}
-	}
+			return nil
+		},
+		Frames: func(b *stats.Batch, dst [][]byte) ([][]byte, error) { return watch.Select(b, dst), nil },
+	})
 }
 
 // parseStatsQuery reads host, container and interval. The interval is a

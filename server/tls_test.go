@@ -20,6 +20,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/crowsnest-hq/crowsnest/internal/hub"
+	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
 
 // writeTestCert writes a self-signed certificate for 127.0.0.1 and its key
@@ -101,20 +104,19 @@ func TestHyperClientOverWSS(t *testing.T) {
 	}
 	s := &Server{cfg: cfg, log: authQuietLog(), auth: a, limits: newLimiter(cfg.MaxStreams, 0, 0, nil)}
 	s.limits.identify = a.identity
+	s.metrics = newMetrics(s)
+	s.streams = s.newStreams()
 	frame := `{"status":"start","id":"f29698cac3f6","from":"busybox","Type":"container","Action":"start"}`
 	gotFilters := make(chan string, 1)
 	h := s.limits.wrap(true, s.authorize(scopeRead, func(w http.ResponseWriter, r *http.Request) {
 		gotFilters <- r.URL.Query().Get("filters")
-		conn, err := s.acceptWS(w, r)
-		if err != nil {
-			return
-		}
-		defer conn.CloseNow()
-		ctx := serveWS(r.Context(), conn)
-		if err := writeWS(ctx, conn, []byte(frame)); err != nil {
-			return
-		}
-		<-ctx.Done()
+		live := hub.New[[]byte]().Subscribe(1) // never publishes: the socket stays open
+		defer live.Close()
+		stream.Socket(s.streams, w, r, stream.Spec[[]byte]{
+			Endpoint: "test",
+			Source:   live,
+			Start:    func(_ context.Context, send func([]byte) error) error { return send([]byte(frame)) },
+		})
 	}))
 	ts := httptest.NewUnstartedServer(h)
 	ts.TLS = tlsCfg

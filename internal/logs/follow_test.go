@@ -22,7 +22,7 @@ func viewLines(t *testing.T, v *View) (<-chan wire.LogLine, <-chan error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() {
-		done <- v.Run(ctx, func(l wire.LogLine) error {
+		done <- runView(ctx, v, func(l wire.LogLine) error {
 			lines <- l
 			return nil
 		})
@@ -99,7 +99,7 @@ func TestStreamsStoppedContainerEnds(t *testing.T) {
 	}
 	defer v.Close()
 	var got []string
-	err = v.Run(ctx, func(l wire.LogLine) error {
+	err = runView(ctx, v, func(l wire.LogLine) error {
 		got = append(got, l.Stream+":"+l.Line)
 		return nil
 	})

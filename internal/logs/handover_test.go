@@ -83,7 +83,7 @@ func view(t *testing.T, eng Engine, recent, tail int) []wire.LogLine {
 	}
 	defer v.Close()
 	var got []wire.LogLine
-	if err := v.Run(t.Context(), func(l wire.LogLine) error {
+	if err := runView(t.Context(), v, func(l wire.LogLine) error {
 		got = append(got, l)
 		return nil
 	}); !errors.Is(err, ErrStopped) {

@@ -157,7 +157,8 @@ type ViewOptions struct {
 }
 
 // Open joins the follow of container c on host, starting it when nobody
-// follows c yet, and returns the viewer's stream: Run it, then Close it.
+// follows c yet, and returns the viewer's stream: its Backlog, then its live lines (C,
+// Done, Err); then Close it.
 func (s *Streams) Open(ctx context.Context, host string, eng Engine, c Container, o ViewOptions) (*View, error) {
 	key := host + "\x00" + c.ID
 	s.mu.Lock()

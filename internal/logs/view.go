@@ -60,11 +60,10 @@ func (v *View) plan() {
 	}
 }
 
-// Run sends the backlog, oldest first, then live lines until the follow
-// ends or ctx does. It returns ErrStopped when the container stopped,
-// hub.ErrOverflow when the viewer fell too far behind, ErrClosed when
-// Streams closed, or what else ended the stream.
-func (v *View) Run(ctx context.Context, send func(wire.LogLine) error) error {
+// Backlog sends the viewer's backlog, oldest first: the lines before the
+// follow's memory from the engine when needed, then the remembered ones.
+// The live lines follow on C.
+func (v *View) Backlog(ctx context.Context, send func(wire.LogLine) error) error {
 	if v.older {
 		if err := v.sendOlder(ctx, send); err != nil {
 			return err
@@ -76,41 +75,51 @@ func (v *View) Run(ctx context.Context, send func(wire.LogLine) error) error {
 		}
 	}
 	v.items = nil
-	if v.sub == nil {
-		return v.f.endError()
-	}
-	live := func(l wire.LogLine) error {
-		if !v.opts.Since.IsZero() && l.Timestamp.Before(v.opts.Since) {
-			return nil
-		}
-		return send(l)
-	}
-	for {
-		select {
-		case l := <-v.sub.C():
-			if err := live(l); err != nil {
-				return err
-			}
-		case <-v.sub.Done():
-			if err := v.sub.Err(); !errors.Is(err, hub.ErrClosed) {
-				return err // overflow: what is queued is dropped with the viewer
-			}
-			// The follow ended: pass on what it published before.
-			for {
-				select {
-				case l := <-v.sub.C():
-					if err := live(l); err != nil {
-						return err
-					}
-				default:
-					return v.f.endError()
-				}
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return nil
 }
+
+// C delivers the live lines after the backlog; pass them through Wants.
+// Read it until Done is closed; what it still holds then was published
+// before the follow ended and belongs to the viewer.
+func (v *View) C() <-chan wire.LogLine {
+	if v.sub == nil {
+		return nil
+	}
+	return v.sub.C()
+}
+
+// Done is closed when the live lines end.
+func (v *View) Done() <-chan struct{} {
+	if v.sub == nil {
+		return closed
+	}
+	return v.sub.Done()
+}
+
+// Err is why the live lines ended, once Done is closed: ErrStopped when
+// the container stopped, hub.ErrOverflow when the viewer fell too far
+// behind, ErrClosed when Streams closed, or what else ended the follow.
+func (v *View) Err() error {
+	if v.sub != nil {
+		if err := v.sub.Err(); !errors.Is(err, hub.ErrClosed) {
+			return err
+		}
+	}
+	return v.f.endError()
+}
+
+// Wants reports whether a live line is for this viewer: not stamped
+// before its Since.
+func (v *View) Wants(l wire.LogLine) bool {
+	return v.opts.Since.IsZero() || !l.Timestamp.Before(v.opts.Since)
+}
+
+// closed is the Done of a view whose follow had ended before it joined.
+var closed = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // sendOlder asks the engine for the lines before the follow's memory and
 // sends the last olderNeed of them.

@@ -1,10 +1,9 @@
-package main
+package stream
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -12,25 +11,66 @@ import (
 
 // Websocket timings shared by every socket.
 const (
-	wsPingTimeout = 10 * time.Second
-	wsPingEvery   = 30 * time.Second
-	// wsMaxPingsPerSecond is far above any keep-alive and far below a flood.
-	wsMaxPingsPerSecond = 50
+	pingTimeout = 10 * time.Second
+	pingEvery   = 30 * time.Second
+	// maxPingsPerSecond is far above any keep-alive and far below a flood.
+	maxPingsPerSecond = 50
 )
 
-// acceptWS upgrades the request. coder/websocket refuses (403) an Origin that
-// is neither the request's own host nor one of --allowed-origin, so a page on
-// another site cannot ride a user's cookie into the engine.
+// Socket upgrades the request and runs sp on the websocket until it ends,
+// then closes the socket with a code and reason that say why: 1000 when
+// the stream is complete, 1013 with the resume hint for a client that fell
+// behind, 1001 when the server interrupted it, 1011 when it failed.
+func Socket[T any](s *Server, w http.ResponseWriter, r *http.Request, sp Spec[T]) {
+	conn, err := s.accept(w, r)
+	if err != nil {
+		s.Log.Debug("websocket upgrade refused", "endpoint", sp.Endpoint, "err", err)
+		return
+	}
+	defer conn.CloseNow()
+	defer s.connected(sp.Endpoint)()
+	ctx := watch(r.Context(), conn)
+	write := func(frame []byte) error { return writeWS(ctx, conn, frame) }
+	e := run(ctx, sp, write, keepAlive{})
+	switch e.kind {
+	case clientGone:
+		conn.Close(websocket.StatusGoingAway, "client gone")
+	case finished:
+		if e.last != nil {
+			if err := write(e.last); err != nil {
+				conn.Close(websocket.StatusGoingAway, "write failed")
+				return
+			}
+		}
+		conn.Close(websocket.StatusNormalClosure, closeReason(e.reason))
+	case overflowed:
+		conn.Close(websocket.StatusTryAgainLater, closeReason(s.tooSlow(sp.Endpoint, sp.hint())))
+	case interrupted:
+		conn.Close(websocket.StatusGoingAway, closeReason("stream interrupted"+sp.hint()))
+	case failed:
+		s.Log.Warn("stream failed", "endpoint", sp.Endpoint, "err", e.err)
+		conn.Close(websocket.StatusInternalError, closeReason(e.err.Error()))
+	}
+}
+
+// IsUpgrade reports whether r asks to become a websocket.
+func IsUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// accept upgrades the request. coder/websocket refuses (403) an Origin that
+// is neither the request's own host nor one of s.AllowedOrigins, so a page
+// on another site cannot ride a user's cookie into the engine.
 //
 // A peer may ping (tools do, to keep a proxy's connection open), but every
-// ping costs a pong to write: past wsMaxPingsPerSecond the connection is
+// ping costs a pong to write: past maxPingsPerSecond the connection is
 // dropped, so a ping flood cannot keep the server writing.
-func (s *Server) acceptWS(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
+func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
 	var conn *websocket.Conn
 	var window time.Time
 	pings := 0
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		OriginPatterns:  s.cfg.AllowedOrigins,
+		OriginPatterns:  s.AllowedOrigins,
 		CompressionMode: websocket.CompressionDisabled,
 		// Called by the connection's reader only, which starts after
 		// Accept has returned and conn is set.
@@ -39,7 +79,7 @@ func (s *Server) acceptWS(w http.ResponseWriter, r *http.Request) (*websocket.Co
 				window, pings = now, 0
 			}
 			pings++
-			if pings <= wsMaxPingsPerSecond {
+			if pings <= maxPingsPerSecond {
 				return true
 			}
 			go conn.CloseNow() // not from inside the reader, which CloseNow waits for
@@ -49,43 +89,13 @@ func (s *Server) acceptWS(w http.ResponseWriter, r *http.Request) (*websocket.Co
 	return conn, err
 }
 
-// serveSocket upgrades the request and runs stream on the socket: the client
-// is counted on /metrics under endpoint while connected, serveWS watches the
-// connection, and the socket is closed with the code and reason stream
-// returns. Every crowsnest socket is served through it.
-func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, endpoint string, stream func(context.Context, *websocket.Conn) (websocket.StatusCode, string)) {
-	conn, err := s.acceptWS(w, r)
-	if err != nil {
-		s.log.Debug("websocket upgrade refused", "endpoint", endpoint, "err", err)
-		return
-	}
-	defer conn.CloseNow()
-	clients := s.metrics.clients.WithLabelValues(endpoint)
-	clients.Inc()
-	defer clients.Dec()
-	code, reason := stream(serveWS(r.Context(), conn), conn)
-	conn.Close(code, reason)
-}
-
-// writeJSONWS sends v as one JSON text frame (see writeWS).
-func writeJSONWS(ctx context.Context, conn *websocket.Conn, v any) error {
-	frame, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encoding a frame: %w", err)
-	}
-	if err := writeWS(ctx, conn, frame); err != nil {
-		return fmt.Errorf("writing a frame: %w", err)
-	}
-	return nil
-}
-
-// serveWS runs a send-only socket: it reads the client's control frames
+// watch runs a send-only socket: it reads the client's control frames
 // (pings, pongs, the close) and returns a context that ends when the client
 // goes away. A data message has no place on these sockets and drops the
 // connection at once, unread. It is also the socket's watchdog: a ping that
 // gets no answer in time, because the peer is dead or no longer reads,
 // closes the connection at once, which releases a writer blocked in writeWS.
-func serveWS(ctx context.Context, conn *websocket.Conn) context.Context {
+func watch(ctx context.Context, conn *websocket.Conn) context.Context {
 	ctx, cancel := context.WithCancel(ctx)
 	go func() {
 		defer cancel()
@@ -104,14 +114,14 @@ func serveWS(ctx context.Context, conn *websocket.Conn) context.Context {
 		_, _, _ = conn.Reader(ctx)
 	}()
 	go func() {
-		t := time.NewTicker(wsPingEvery)
+		t := time.NewTicker(pingEvery)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				pctx, cancel := context.WithTimeout(ctx, wsPingTimeout)
+				pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 				err := conn.Ping(pctx)
 				cancel()
 				if err != nil {
@@ -127,10 +137,18 @@ func serveWS(ctx context.Context, conn *websocket.Conn) context.Context {
 // writeWS sends one text frame unless ctx has ended. The write itself gets
 // no deadline on purpose: with a cancellable context coder/websocket arms a
 // timer per write, which at thousands of clients costs more than the write.
-// serveWS's watchdog bounds a write that never completes instead.
+// watch's ping watchdog bounds a write that never completes instead.
 func writeWS(ctx context.Context, conn *websocket.Conn, frame []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	return conn.Write(context.Background(), websocket.MessageText, frame)
+}
+
+// closeReason trims a reason to the 123 bytes a close frame can carry.
+func closeReason(s string) string {
+	if len(s) > 123 {
+		return s[:123]
+	}
+	return s
 }

@@ -1,4 +1,7 @@
-package main
+// Package feed turns the store's stream of events into the items every
+// stream client reads: each event decoded once and its frames encoded at
+// most once, whatever the number of clients.
+package feed
 
 import (
 	"context"
@@ -13,14 +16,14 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
-// feedQueue is the feed's own queue on the store: it only decodes, so it
+// storeQueue is the feed's own queue on the store: it only decodes, so it
 // falls behind only under a burst far beyond any engine's event rate.
-const feedQueue = 1 << 16
+const storeQueue = 1 << 16
 
-// feedItem is one stored event as every stream client shares it: decoded
+// Item is one stored event as every stream client shares it: decoded
 // once, its frames encoded at most once, whatever the number of clients.
 // Clients receive a pointer and must not change it.
-type feedItem struct {
+type Item struct {
 	Event     wire.Event
 	Container *wire.ContainerEvent // decoded when Event is a container event; its frame is Event.Value
 
@@ -32,77 +35,78 @@ type feedItem struct {
 	ws     []byte
 }
 
-// wsFrame is the item's /events/ws message, with its store id, built on
+// WSFrame is the item's /events/ws message, with its store id, built on
 // first use.
-func (it *feedItem) wsFrame() []byte {
+func (it *Item) WSFrame() []byte {
 	it.wsOnce.Do(func() { it.ws = wire.WithStoreID(it.Event.Value, it.Event.ID) })
 	return it.ws
 }
 
-// sseFrame is the item's server-sent-events message, encoded on first use.
-func (it *feedItem) sseFrame() ([]byte, error) {
-	it.sseOnce.Do(func() { it.sse, it.sseErr = sseFrame(it.Event) })
+// SSEFrame is the item's server-sent-events message (see SSEFrame),
+// encoded on first use.
+func (it *Item) SSEFrame() ([]byte, error) {
+	it.sseOnce.Do(func() { it.sse, it.sseErr = SSEFrame(it.Event) })
 	return it.sse, it.sseErr
 }
 
-// eventFeed turns the store's stream into the items stream clients read:
-// one decoding and one encoding per event instead of one per client. It has
-// two hubs so that container-event clients (/events/ws, stats, stacks) are
-// not woken by every API event, which only the SSE stream wants.
-type eventFeed struct {
+// Feed fans the store's events out to stream clients. It has two hubs so
+// that container-event clients (/events/ws, stats, stacks) are not woken
+// by every API event, which only the SSE stream wants.
+type Feed struct {
 	log        *slog.Logger
 	mu         sync.Mutex
-	all        *hub.Hub[*feedItem]
-	containers *hub.Hub[*feedItem]
+	all        *hub.Hub[*Item]
+	containers *hub.Hub[*Item]
 }
 
-func newEventFeed(log *slog.Logger) *eventFeed {
-	return &eventFeed{log: log, all: hub.New[*feedItem](), containers: hub.New[*feedItem]()}
+// New returns a feed with no subscribers; Run feeds it.
+func New(log *slog.Logger) *Feed {
+	return &Feed{log: log, all: hub.New[*Item](), containers: hub.New[*Item]()}
 }
 
-// subscribeAll returns a subscription to every event stored from now on.
-func (f *eventFeed) subscribeAll(size int) *hub.Subscription[*feedItem] {
+// SubscribeAll returns a subscription to every event stored from now on.
+func (f *Feed) SubscribeAll(size int) *hub.Subscription[*Item] {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.all.Subscribe(size)
 }
 
-// subscribeContainers returns a subscription to the container events stored
-// from now on.
-func (f *eventFeed) subscribeContainers(size int) *hub.Subscription[*feedItem] {
+// SubscribeContainers returns a subscription to the container events
+// stored from now on.
+func (f *Feed) SubscribeContainers(size int) *hub.Subscription[*Item] {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.containers.Subscribe(size)
 }
 
-// clients is the number of container-event subscribers.
-func (f *eventFeed) clients() int {
+// Clients is the number of container-event subscribers.
+func (f *Feed) Clients() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.containers.Len()
 }
 
-// dropped is the number of container-event subscribers cut off as too slow.
-func (f *eventFeed) dropped() uint64 {
+// Dropped is the number of container-event subscribers cut off as too slow.
+func (f *Feed) Dropped() uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.containers.Dropped()
 }
 
-// droppedAll is the number of subscribers to every event (the SSE
+// DroppedAll is the number of subscribers to every event (the SSE
 // streams) cut off as too slow.
-func (f *eventFeed) droppedAll() uint64 {
+func (f *Feed) DroppedAll() uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.all.Dropped()
 }
 
-// run feeds from st until ctx ends. Should the feed itself fall behind the
+// Run feeds from st until ctx ends. Should the feed itself fall behind the
 // store, its clients are ended (they resume with since or Last-Event-ID)
 // rather than left with a silent gap.
-func (f *eventFeed) run(ctx context.Context, st store.Store) {
+func (f *Feed) Run(ctx context.Context, st store.Store) {
 	for ctx.Err() == nil {
-		sub := st.Subscribe(feedQueue)
+		sub := st.Subscribe(storeQueue)
 		err := f.pump(ctx, sub)
 		sub.Close()
 		if errors.Is(err, hub.ErrOverflow) {
@@ -121,11 +125,11 @@ func (f *eventFeed) run(ctx context.Context, st store.Store) {
 	f.mu.Unlock()
 }
 
-func (f *eventFeed) pump(ctx context.Context, sub *hub.Subscription[*wire.Event]) error {
+func (f *Feed) pump(ctx context.Context, sub *hub.Subscription[*wire.Event]) error {
 	for {
 		select {
 		case e := <-sub.C():
-			it := &feedItem{Event: *e}
+			it := &Item{Event: *e}
 			if e.Type == wire.ContainerEventType {
 				ev, err := docker.DecodeRecord(*e)
 				if err != nil {
@@ -134,7 +138,7 @@ func (f *eventFeed) pump(ctx context.Context, sub *hub.Subscription[*wire.Event]
 					it.Container = &ev
 				}
 			}
-			f.publish(it)
+			f.Publish(it)
 		case <-sub.Done():
 			return sub.Err()
 		case <-ctx.Done():
@@ -143,8 +147,9 @@ func (f *eventFeed) pump(ctx context.Context, sub *hub.Subscription[*wire.Event]
 	}
 }
 
-// publish hands it to the subscribers of every hub it belongs to.
-func (f *eventFeed) publish(it *feedItem) {
+// Publish hands it to the subscribers of every hub it belongs to. Run
+// publishes what the store stores; benchmarks publish directly.
+func (f *Feed) Publish(it *Item) {
 	f.mu.Lock()
 	all, containers := f.all, f.containers
 	f.mu.Unlock()
@@ -155,21 +160,21 @@ func (f *eventFeed) publish(it *feedItem) {
 }
 
 // restart ends every current subscriber and starts fresh hubs.
-func (f *eventFeed) restart() {
+func (f *Feed) restart() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.all.Close()
 	f.containers.Close()
-	f.all, f.containers = hub.New[*feedItem](), hub.New[*feedItem]()
+	f.all, f.containers = hub.New[*Item](), hub.New[*Item]()
 }
 
-// followContainers calls fn with every container event stored from now on,
-// until ctx ends. When it falls behind (its queue overflows, or the feed
-// restarts), events may have been missed: it calls lost, waits a moment so
-// a feed that stays closed is not spun on, and subscribes again.
-func (s *Server) followContainers(ctx context.Context, queue int, fn func(wire.ContainerEvent), lost func(error)) {
+// FollowContainers calls fn with every container event stored from now
+// on, until ctx ends. When it falls behind (its queue overflows, or the
+// feed restarts), events may have been missed: it calls lost, waits a
+// moment so a feed that stays closed is not spun on, and subscribes again.
+func (f *Feed) FollowContainers(ctx context.Context, queue int, fn func(wire.ContainerEvent), lost func(error)) {
 	for ctx.Err() == nil {
-		sub := s.feed.subscribeContainers(queue)
+		sub := f.SubscribeContainers(queue)
 		err := func() error {
 			defer sub.Close()
 			for {

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Listener timeouts, variables so tests can shorten them. readHeaderTimeout
+// cuts a client that opens a connection and never finishes its request
+// header (slowloris); it also bounds the TLS handshake, which net/http
+// derives from it. idleTimeout closes kept-alive connections nobody uses.
+var (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+// serveHTTP listens until ctx ends, then drains connections for a while.
+// With tlsCfg (see serverTLS) it serves https and wss.
+func serveHTTP(ctx context.Context, cfg Config, h http.Handler, log *slog.Logger, tlsCfg *tls.Config) error {
+	// No ReadTimeout or WriteTimeout: they bound a connection's whole
+	// request, so they would cut every websocket and SSE stream. The
+	// request/response routes get per-request deadlines instead
+	// (withDeadlines), and the streams bound their own writes (the
+	// websocket ping watchdog, sseWriteTimeout).
+	hs := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		TLSConfig:         tlsCfg,
+		// Requests inherit ctx, so at shutdown the long-lived ones (SSE,
+		// websockets) end at once; Shutdown then waits only for short ones.
+		BaseContext: func(net.Listener) context.Context { return ctx },
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	log.Info("crowsnest listening", "url", scheme+"://"+ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() {
+		if tlsCfg != nil {
+			errc <- hs.ServeTLS(ln, "", "") // the pair is in hs.TLSConfig
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
