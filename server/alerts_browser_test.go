@@ -31,12 +31,16 @@ func TestBrowserAlerts(t *testing.T) {
 	b.run("start from the crash preset", chromedp.Click(`#alert-presets a[href$="preset=crash"]`, chromedp.ByQuery))
 	b.waitJS("the form holds the preset", uiTimeout, `document.querySelector('#alert-when') && document.querySelector('#alert-when').value.includes('stopped')`,
 		`(e => e ? e.value : 'no #alert-when')(document.querySelector('#alert-when'))`)
-	b.run("name, label and target",
-		chromedp.SetValue("#alert-name", "", chromedp.ByQuery),
-		chromedp.SendKeys("#alert-name", name, chromedp.ByQuery),
-		chromedp.SendKeys("#alert-f-label", key+"="+value, chromedp.ByQuery),
-		chromedp.SendKeys("#alert-notify", rc.URL, chromedp.ByQuery),
-		chromedp.Click("#alert-create", chromedp.ByQuery))
+	// Pasted rather than typed: go-app re-renders on every input event,
+	// and keystrokes sent during a re-render can be lost.
+	paste := func(sel, value string) {
+		var ok bool
+		b.eval("paste into "+sel, `(e => { e.value = `+jsString(value)+`; e.dispatchEvent(new Event('input', {bubbles: true})); return true })(document.querySelector(`+jsString(sel)+`))`, &ok)
+	}
+	paste("#alert-name", name)
+	paste("#alert-f-label", key+"="+value)
+	paste("#alert-notify", rc.URL)
+	b.run("create", chromedp.Click("#alert-create", chromedp.ByQuery))
 	row := `#alerts-table tr[data-rule="` + name + `"]`
 	b.waitSelector("the rule in the rules table", row+".selected", uiTimeout)
 
@@ -57,5 +61,7 @@ func TestBrowserAlerts(t *testing.T) {
 		`document.querySelector(`+jsString(row+` td[data-last]`)+`).dataset.last !== 'never'`,
 		`document.querySelector(`+jsString(row)+`).innerText`)
 	b.expectNoProblems("alerts page")
+	var top bool
+	b.eval("scroll to the top", `(window.scrollTo(0, 0), true)`, &top) // the clicks scrolled; the sticky bar would sit mid-shot
 	b.screenshots("alerts")
 }
