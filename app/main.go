@@ -19,6 +19,7 @@ const (
 	pathLogs      = "/logs"
 	pathStacks    = "/stacks"
 	pathStore     = "/store"
+	pathAlerts    = "/alerts"
 	pathContainer = "/containers/" // + host + "/" + id
 )
 
@@ -28,6 +29,7 @@ func main() {
 	app.Route(pathLogs, &logsPage{})
 	app.Route(pathStacks, &stacksPage{})
 	app.Route(pathStore, &storePage{})
+	app.Route(pathAlerts, &alertsPage{})
 	app.RouteWithRegexp(`^/containers/[^/]+/[^/]+$`, &containerPage{})
 	allowZoom()
 	app.RunWhenOnBrowser()

@@ -16,6 +16,7 @@ var navItems = []navItem{
 	{"events", "Events", pathEvents},
 	{"logs", "Logs", pathLogs},
 	{"stacks", "Stacks", pathStacks},
+	{"alerts", "Alerts", pathAlerts},
 	{"store", "Event store", pathStore},
 }
 

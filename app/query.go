@@ -129,3 +129,39 @@ var dockerActions = []string{
 	"exec_detach", "exec_start", "exec_die", "export", "health_status", "kill", "oom",
 	"pause", "rename", "resize", "restart", "start", "stop", "top", "unpause", "update",
 }
+
+// eventFilterFromJSON reads /events/ws filter JSON, in either of Docker's
+// forms ({"key":["value"]} or {"key":{"value":true}}), into the filter
+// builder. Keys it has no field for ("type") are left out: the builder
+// shows container filters only.
+func eventFilterFromJSON(raw []byte) eventFilter {
+	var f eventFilter
+	if len(raw) == 0 {
+		return f
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return f
+	}
+	for _, k := range f.keys() {
+		v, ok := m[k.key]
+		if !ok {
+			continue
+		}
+		var list []string
+		if err := json.Unmarshal(v, &list); err != nil {
+			var set map[string]bool
+			if json.Unmarshal(v, &set) != nil {
+				continue
+			}
+			for s, on := range set {
+				if on {
+					list = append(list, s)
+				}
+			}
+			slices.Sort(list) // a map's order is random
+		}
+		*k.vals = cleanValues(list)
+	}
+	return f
+}

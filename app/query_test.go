@@ -73,3 +73,16 @@ func TestParseLinkHeader(t *testing.T) {
 		t.Error("empty header gave links")
 	}
 }
+
+func TestEventFilterFromJSON(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`{"container":["web"],"event":["die","oom"],"label":["a=b"],"type":["container"]}`, `{"container":["web"],"event":["die","oom"],"label":["a=b"]}`},
+		{`{"event":{"oom":true,"die":true,"kill":false},"host":{"Localhost":true}}`, `{"event":["die","oom"],"host":["Localhost"]}`},
+		{``, ``},
+		{`not json`, ``},
+	} {
+		if got := eventFilterFromJSON([]byte(c.in)).filtersJSON(); got != c.want {
+			t.Errorf("%s: filters %s, want %s", c.in, got, c.want)
+		}
+	}
+}

@@ -83,6 +83,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer stopStats() // the collector ends before the engines' clients close
+	stopAlerts, err := srv.startAlerts(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopAlerts() // before st.Close: deliveries record their outcome
 	h, err := srv.handler()
 	if err != nil {
 		return err

@@ -338,6 +338,7 @@ func TestBrowserPagesClean(t *testing.T) {
 		{"/logs", "logs", "#log-view, main h1"},
 		{"/stacks", "stacks", "#stacks-table"},
 		{"/store", "store", "#store-table"},
+		{"/alerts", "alerts", "#alerts-table"},
 	} {
 		b.navigate(srv.URL + p.path)
 		b.waitSelector(p.name+" page renders", p.ready, uiTimeout)

@@ -7,6 +7,7 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/feed"
 	"github.com/crowsnest-hq/crowsnest/server/stream"
 
+	"github.com/crowsnest-hq/crowsnest/internal/alerts"
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
 	"github.com/crowsnest-hq/crowsnest/internal/logs"
 	"github.com/crowsnest-hq/crowsnest/internal/stacks"
@@ -37,6 +38,9 @@ type Server struct {
 	// stacks is set by startStacks, before serving; nil in tests that do
 	// not start it, and then the stack endpoints answer 503.
 	stacks *stacks.Manager
+	// alerts is set by startAlerts, before serving; nil in tests that do
+	// not start it, and then the alert endpoints answer 503.
+	alerts *alerts.Alerts
 	// ui serves the web UI's pages and embedded assets (server/ui.go).
 	ui *uiHandler
 }

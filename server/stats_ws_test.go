@@ -55,7 +55,7 @@ func waitStatsFrame(t *testing.T, c *wsClient, what string, ok func(statsFrame) 
 }
 
 // metricValue reads one sample of the server's /metrics.
-func metricValue(t *testing.T, s *liveServer, name string) float64 {
+func metricValue(t testing.TB, s *liveServer, name string) float64 {
 	t.Helper()
 	resp, err := http.Get(s.URL + "/metrics")
 	if err != nil {

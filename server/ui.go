@@ -28,7 +28,7 @@ const wasmLengthHeader = "X-Wasm-Content-Length"
 // worker answers from its cache when the server is unreachable, and they win
 // over an API route of the same path unless the request is a websocket
 // upgrade (GET /stacks is both the stacks page and the DockStat stack socket).
-var uiPagePaths = []string{"/", "/events", "/logs", "/stacks", "/store"}
+var uiPagePaths = []string{"/", "/events", "/logs", "/stacks", "/store", "/alerts"}
 
 // uiPagePrefix is the container page, /containers/{host}/{id}.
 const uiPagePrefix = "/containers/"

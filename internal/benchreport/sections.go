@@ -15,6 +15,8 @@ const (
 	uiMain      = "BenchmarkUIMainThread100"
 	sse1000     = "BenchmarkEventsSSE/clients=1000"
 	idleRSS     = "BenchmarkEventsIdleRSS"
+	alertRules  = "BenchmarkAlertRules100"
+	alertLogs   = "BenchmarkAlertLogRules"
 	fanoutFloor = "Floor of fan-out and latency: the same pre-encoded frames, one writer goroutine per connection draining a queue as deep as crowsnest's, no HTTP handler, hub or filter; crowsnest and the floor alternate, the figures are medians."
 )
 
@@ -118,5 +120,14 @@ var sections = []section{
 			{bench: ingest, metric: "x-engine-churn", label: "ingest rate / the engine's churn rate", op: ">=", target: 10},
 		},
 		floors: []string{"Floor of ingest: one goroutine doing group-committed bbolt `Update`s of the same records."},
+	},
+	{
+		title:    "Alerts (issue 14)",
+		prefixes: []string{"BenchmarkAlert"},
+		rules: []rule{
+			{bench: alertRules, metric: "ns/event", label: "one container event against 100 event rules: ns per event", op: "<", target: 5000},
+			{bench: alertLogs, metric: "crowsnest-%core", label: "log rules on 50 containers writing 1,000 lines/s in all: crowsnest % of a core", op: "<", target: 5},
+			{bench: alertLogs, metric: "lines/s", label: "… lines the containers wrote per second (measured)"},
+		},
 	},
 }

@@ -27,8 +27,9 @@ import (
 // never picked up) and once as "latest" for people poking around by hand.
 const HelperRepo = "crowsnest-helper"
 
-// helperEntrypoint is where the binary sits in the image.
-const helperEntrypoint = "/helper"
+// HelperPath is where the helper binary sits in the image, for a command
+// run inside a helper container such as a health check.
+const HelperPath = "/helper"
 
 // imageTimeout bounds building and loading: a cold go build takes a while on
 // two cores, loading a few MiB is quick.
@@ -188,7 +189,7 @@ var fixedTime = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 // one-layer image holding bin as /helper, tagged with tags.
 func imageArchive(bin []byte, arch string, tags ...string) ([]byte, error) {
 	var layer bytes.Buffer
-	if err := writeTar(&layer, []tarFile{{name: helperEntrypoint[1:], mode: 0o755, data: bin}}); err != nil {
+	if err := writeTar(&layer, []tarFile{{name: HelperPath[1:], mode: 0o755, data: bin}}); err != nil {
 		return nil, fmt.Errorf("helper layer: %w", err)
 	}
 	diffID := sha256.Sum256(layer.Bytes())
@@ -199,7 +200,7 @@ func imageArchive(bin []byte, arch string, tags ...string) ([]byte, error) {
 		"os":           "linux",
 		"created":      fixedTime,
 		"config": map[string]any{
-			"Entrypoint": []string{helperEntrypoint},
+			"Entrypoint": []string{HelperPath},
 			"Labels":     map[string]string{"org.crowsnest.helper": "true"},
 		},
 		"rootfs": map[string]any{

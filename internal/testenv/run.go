@@ -64,6 +64,9 @@ type RunOptions struct {
 	// HostConfig, when set, is the container's host configuration (binds,
 	// published ports, groups…); Memory still applies to it.
 	HostConfig *container.HostConfig
+	// Healthcheck, when set, is the container's health check, e.g.
+	// {"CMD", HelperPath, "-exit", "1"} for one that always fails.
+	Healthcheck *container.HealthConfig
 }
 
 // Run creates and starts a helper container on c carrying the run label and
@@ -96,11 +99,12 @@ func Run(tb testing.TB, c *client.Client, opts RunOptions) (id, name string) {
 	res, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: name,
 		Config: &container.Config{
-			Image:  image,
-			Cmd:    opts.Args,
-			Env:    opts.Env,
-			Labels: labels,
-			Tty:    opts.TTY,
+			Image:       image,
+			Cmd:         opts.Args,
+			Env:         opts.Env,
+			Labels:      labels,
+			Tty:         opts.TTY,
+			Healthcheck: opts.Healthcheck,
 		},
 		HostConfig: host,
 	})

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/moby/moby/client"
+
+	"github.com/crowsnest-hq/crowsnest/internal/alerts"
+	"github.com/crowsnest-hq/crowsnest/internal/hub"
+	"github.com/crowsnest-hq/crowsnest/internal/logs"
+	"github.com/crowsnest-hq/crowsnest/internal/store"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// alertLogQueue is how many lines may wait for the log rules of one
+// container: a burst far larger than rules evaluated in microseconds fall
+// behind on.
+const alertLogQueue = 4096
+
+// startAlerts opens the rule records and runs the alert rules over the
+// stored container events, the containers' output (alertLogs) and the
+// stats collector's samples, so it must come after startStats. The
+// returned stop must run before the store closes: it waits for Run to
+// end, and deliveries record their outcome in the store.
+func (s *Server) startAlerts(ctx context.Context) (stop func(), err error) {
+	rules, err := store.NewAlertRules(s.store)
+	if err != nil {
+		return nil, fmt.Errorf("alert rules: %w", err)
+	}
+	a, err := alerts.New(ctx, alerts.Options{
+		Rules:      rules,
+		Events:     s.store,
+		Containers: s.stats,
+		Logs:       alertLogs{s},
+		Logger:     s.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.alerts = a
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := a.Run(ctx); err != nil {
+			s.log.Error("alerts stopped", "err", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}, nil
+}
+
+// alertLogs follows containers' output for the log rules through the
+// Streams the log viewers use, so a container both watched by a rule and
+// viewed costs the engine one follow.
+type alertLogs struct{ s *Server }
+
+// Follow passes c's new lines to fn until ctx ends or c stops. A rule
+// that falls behind a burst loses the lines it missed, not the follow.
+func (l alertLogs) Follow(ctx context.Context, c wire.ContainerSummary, fn func(wire.LogLine)) error {
+	cli, err := l.s.engines.Client(c.Host)
+	if err != nil {
+		return err
+	}
+	ictx, cancel := context.WithTimeout(ctx, inspectTimeout)
+	info, err := cli.ContainerInspect(ictx, c.ID, client.ContainerInspectOptions{})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("inspecting %.12s on %s: %w", c.ID, c.Host, err)
+	}
+	ctr := logs.Container{ID: info.Container.ID, TTY: info.Container.Config != nil && info.Container.Config.Tty}
+	for {
+		// Tail 0: only lines written from now on, so a restart of
+		// crowsnest never fires on old lines again.
+		view, err := l.s.containerLogs.Open(ctx, c.Host, cli, ctr, logs.ViewOptions{Tail: 0, Queue: alertLogQueue})
+		if err != nil {
+			return err
+		}
+		err = followView(ctx, view, fn)
+		view.Close()
+		switch {
+		case errors.Is(err, logs.ErrStopped):
+			return nil
+		case errors.Is(err, hub.ErrOverflow):
+			l.s.log.Warn("log rules fell behind a container's output; lines were skipped", "container", c.Name, "host", c.Host)
+		default:
+			return err
+		}
+	}
+}
+
+// followView passes v's lines to fn until v ends (returning why) or ctx
+// does: its backlog, then the live lines, including those still queued
+// when the follow ended.
+func followView(ctx context.Context, v *logs.View, fn func(wire.LogLine)) error {
+	if err := v.Backlog(ctx, func(l wire.LogLine) error { fn(l); return nil }); err != nil {
+		return err
+	}
+	pass := func(l wire.LogLine) {
+		if v.Wants(l) {
+			fn(l)
+		}
+	}
+	for {
+		select {
+		case l := <-v.C():
+			pass(l)
+		case <-v.Done():
+			for {
+				select {
+				case l := <-v.C():
+					pass(l)
+				default:
+					return v.Err()
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// Load of BenchmarkAlertLogRules: the issue's figures. BENCH_ALERTS_WINDOW
+// shortens the measurement for a quick check.
+const (
+	alertLogContainers = 50
+	alertLogEvery      = 50 * time.Millisecond // 20 lines/s each, 1,000 in all
+	alertLogWindow     = 30 * time.Second
+)
+
+// BenchmarkAlertLogRules measures the CPU crowsnest spends, in a process
+// of its own, while four log rules watch 50 containers writing 1,000
+// lines/s in all: one engine follow per container, every line evaluated
+// against every rule. One rule fires once per container, at the start,
+// then cools down; the others never match, as most lines match no rule.
+// It also reports the lines the containers actually wrote per second, so
+// a loaded engine that writes fewer is seen. Run it alone, once:
+//
+//	go test -run '^$' -bench BenchmarkAlertLogRules -benchtime 1x ./server
+func BenchmarkAlertLogRules(b *testing.B) {
+	if testing.Short() {
+		b.Skip("BenchmarkAlertLogRules takes a minute; skipped under -short")
+	}
+	window := alertLogWindow
+	if v := os.Getenv("BENCH_ALERTS_WINDOW"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			b.Fatalf("BENCH_ALERTS_WINDOW=%q: want a positive duration", v)
+		}
+		window = d
+	}
+	cli := testenv.Engine(b)
+	key, value := testenv.Label(b)
+	b.Logf("starting %d helper containers", alertLogContainers)
+	ids := make([]string, alertLogContainers)
+	for i := range ids {
+		ids[i], _ = testenv.Run(b, cli, testenv.RunOptions{Args: []string{"-lines", "-1", "-every", alertLogEvery.String()}})
+	}
+
+	addr := freeAddr(b)
+	args := []string{"--addr", addr, "--data", b.TempDir(), "--log-level", "warn", "--request-rate", "0"}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStatsLoadChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\x1f"))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("starting crowsnest: %v", err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		if err := cmd.Wait(); err != nil {
+			b.Errorf("crowsnest ended with %v", err)
+		}
+	}()
+	srv := &liveServer{t: b, URL: "http://" + addr}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(srv.URL + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("crowsnest did not start")
+		}
+	}
+	filters := json.RawMessage(`{"label":["` + key + "=" + value + `"]}`)
+	for i, when := range []string{
+		`line matches "(?i)\\b(error|panic|fatal)\\b"`, // the log preset
+		`line contains "OOPS" || line contains "Traceback"`,
+		`stream == "stderr"`,
+		`line matches "line [0-9]*7$"`, // fires once per container, then cools down
+	} {
+		r := wire.AlertRule{Name: "bench " + strconv.Itoa(i), Enabled: true, Kind: wire.AlertKindLog, Filters: filters,
+			When: when, Cooldown: wire.Duration(time.Hour)}
+		mustAPI(b, srv, "POST", "/api/v1/alerts", r, nil, http.StatusCreated)
+	}
+	for deadline := time.Now().Add(time.Minute); metricValue(b, srv, "crowsnest_container_log_follows") < alertLogContainers; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("%v of %d containers followed after a minute", metricValue(b, srv, "crowsnest_container_log_follows"), alertLogContainers)
+		}
+	}
+	time.Sleep(3 * time.Second) // past the start-up work and the first firings
+
+	var pct, rate float64
+	for b.Loop() {
+		pid := cmd.Process.Pid
+		lines0, cpu0, t0 := linesWritten(b, cli, ids), procCPU(b, pid), time.Now()
+		time.Sleep(window)
+		lines1, cpu1, elapsed := linesWritten(b, cli, ids), procCPU(b, pid), time.Since(t0)
+		pct = (cpu1 - cpu0).Seconds() / elapsed.Seconds() * 100
+		rate = float64(lines1-lines0) / elapsed.Seconds()
+	}
+	if n := metricValue(b, srv, "crowsnest_container_log_follows"); n != alertLogContainers {
+		b.Errorf("%v containers followed at the end, want %d", n, alertLogContainers)
+	}
+	b.ReportMetric(pct, "crowsnest-%core")
+	b.ReportMetric(rate, "lines/s")
+}
+
+// lastLine finds the helper's line number ("line N").
+var lastLine = regexp.MustCompile(`line (\d+)\s*$`)
+
+// linesWritten is the sum of the line numbers the containers printed last.
+func linesWritten(b *testing.B, cli *client.Client, ids []string) int {
+	b.Helper()
+	total := 0
+	for _, id := range ids {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		res, err := cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, Tail: "1"})
+		if err != nil {
+			cancel()
+			b.Fatalf("logs of %.12s: %v", id, err)
+		}
+		data, err := io.ReadAll(res)
+		res.Close()
+		cancel()
+		if err != nil {
+			b.Fatalf("logs of %.12s: %v", id, err)
+		}
+		m := lastLine.FindSubmatch(data)
+		if m == nil {
+			b.Fatalf("logs of %.12s: no line number in %q", id, data)
+		}
+		n, _ := strconv.Atoi(string(m[1]))
+		total += n
+	}
+	return total
+}
