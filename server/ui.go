@@ -162,7 +162,7 @@ func loadUI() (*uiHandler, error) {
 			Large:   "/web/icon-512.png",
 			SVG:     "/web/icon.svg",
 		},
-		Styles:                  []string{"/web/app.css"},
+		Styles: []string{"/web/app.css"},
 		RawHeaders: []string{
 			`<meta name="color-scheme" content="light dark">`,
 			// app.js only asks for the wasm once the deferred scripts
