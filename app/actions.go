@@ -56,16 +56,16 @@ func loadSession(ctx context.Context) (wire.Session, error) {
 	return s, err
 }
 
-// actionClient runs container actions: a stop waits for the container's
-// stop timeout (10 s by default, more when configured) before the server
-// answers, longer than apiClient's limit for ordinary requests allows.
-var actionClient = &http.Client{Timeout: 3 * time.Minute}
+// actionTimeout bounds a container action: a stop waits for the
+// container's stop timeout (10 s by default, more when configured) before
+// the server answers, longer than apiTimeout allows.
+const actionTimeout = 3 * time.Minute
 
 // runContainerAction posts one action and waits until the engine has done
 // it (the server answers 204 then).
 func runContainerAction(ctx context.Context, host, id, action string) error {
 	path := "/api/v1/containers/" + url.PathEscape(id) + "/" + action + "?" + url.Values{"host": {host}}.Encode()
-	_, err := apiDoWith(ctx, actionClient, http.MethodPost, path, nil, nil)
+	_, err := apiDoWithin(ctx, actionTimeout, http.MethodPost, path, nil, nil)
 	return err
 }
 

@@ -16,10 +16,8 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
-// apiClient is the wasm side's REST client. In the browser net/http runs on
-// fetch, so the session cookie set by the login page goes with every
-// request, as with the sockets.
-var apiClient = &http.Client{Timeout: 30 * time.Second}
+// apiTimeout bounds an ordinary REST request, its answer read included.
+const apiTimeout = 30 * time.Second
 
 // apiError is an answer with an error status: the status and the server's
 // {"message"}.
@@ -46,8 +44,8 @@ func isStatus(err error, status int) bool {
 	return errors.As(err, &ae) && ae.Status == status
 }
 
-// origin is the page's scheme and host: URLs are made absolute because the
-// wasm fetch transport is given the URL as it is.
+// origin is the page's scheme and host: URLs are made absolute so they do
+// not depend on the page's own path.
 func origin() string {
 	u := app.Window().URL()
 	if u == nil || u.Host == "" {
@@ -59,49 +57,54 @@ func origin() string {
 // apiDo sends a request and decodes a JSON answer into out (when out is not
 // nil). It returns the answer's headers, for X-Total-Count and Link.
 func apiDo(ctx context.Context, method, path string, body any, out any) (http.Header, error) {
-	return apiDoWith(ctx, apiClient, method, path, body, out)
+	return apiDoWithin(ctx, apiTimeout, method, path, body, out)
 }
 
-// apiDoWith is apiDo with another client, for a request that may take
-// longer than apiClient's timeout.
-func apiDoWith(ctx context.Context, cl *http.Client, method, path string, body any, out any) (http.Header, error) {
-	var rd io.Reader
+// apiDoWithin is apiDo with another time limit, for a request that may take
+// longer than apiTimeout.
+func apiDoWithin(parent context.Context, limit time.Duration, method, path string, body any, out any) (http.Header, error) {
+	req := fetchRequest{method: method, url: origin() + path, header: map[string]string{"Accept": "application/json"}}
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, fmt.Errorf("encode request: %w", err)
 		}
-		rd = bytes.NewReader(b)
+		req.body = string(b)
+		req.header["Content-Type"] = "application/json"
 	}
-	req, err := http.NewRequestWithContext(ctx, method, origin()+path, rd)
+	ctx, cancel := context.WithTimeout(parent, limit)
+	defer cancel()
+	resp, err := doFetch(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, timedOut(parent, ctx, err, method+" "+path)
 	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := cl.Do(req)
+	defer resp.body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.body, 32<<20))
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("%w (%s %s: %v)", errUnreachable, method, path, err)
+		return resp.header, timedOut(parent, ctx, fmt.Errorf("%w (reading %s: %v)", errUnreachable, path, err), method+" "+path)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
-		return resp.Header, fmt.Errorf("%w (reading %s: %v)", errUnreachable, path, err)
-	}
-	if resp.StatusCode >= 400 {
-		return resp.Header, decodeAPIError(resp.StatusCode, data)
+	if resp.status >= 400 {
+		return resp.header, decodeAPIError(resp.status, data)
 	}
 	if out != nil && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
-			return resp.Header, fmt.Errorf("decode %s: %w", path, err)
+			return resp.header, fmt.Errorf("decode %s: %w", path, err)
 		}
 	}
-	return resp.Header, nil
+	return resp.header, nil
+}
+
+// timedOut is err from a request run under ctx, a child of parent with a
+// time limit: the parent's end as it is, the limit as an unreachable server.
+func timedOut(parent, ctx context.Context, err error, what string) error {
+	switch {
+	case parent.Err() != nil:
+		return parent.Err()
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w (%s: no answer in time)", errUnreachable, what)
+	default:
+		return err
+	}
 }
 
 // decodeAPIError reads {"message"} from an error answer; a body that is not

@@ -143,30 +143,26 @@ func runSSE(ctx context.Context, s sseStream) {
 func readSSE(ctx context.Context, s sseStream, p *sseParser, opened func()) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, origin()+s.target(), nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "text/event-stream")
+	req := fetchRequest{method: http.MethodGet, url: origin() + s.target(), header: map[string]string{"Accept": "text/event-stream"}}
 	if p.lastID != "" {
-		req.Header.Set("Last-Event-ID", p.lastID)
+		req.header["Last-Event-ID"] = p.lastID
 	}
-	// No client timeout: the stream is meant to last; the watchdog below
+	// No time limit: the stream is meant to last; the watchdog below
 	// notices a dead one.
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := doFetch(ctx, req)
 	if err != nil {
 		return errUnreachable
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return decodeAPIError(resp.StatusCode, data)
+	defer resp.body.Close()
+	if resp.status != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(resp.body, 64<<10))
+		return decodeAPIError(resp.status, data)
 	}
 	opened()
 	lines := make(chan string, 64)
 	errc := make(chan error, 1)
 	go func() {
-		sc := bufio.NewScanner(resp.Body)
+		sc := bufio.NewScanner(resp.body)
 		sc.Buffer(make([]byte, 64<<10), 8<<20)
 		for sc.Scan() {
 			select {

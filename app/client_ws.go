@@ -129,26 +129,23 @@ func readWS(ctx context.Context, conn *websocket.Conn, onFrame func([]byte)) err
 // that fails means the server is unreachable. It returns the wait before the
 // next attempt, or stop when retrying cannot help.
 func diagnose(ctx context.Context, s stream, t *connTracker, target string, dialErr error) (wait time.Duration, stop bool) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, origin()+target, nil)
-	if err != nil {
-		notify(s, notice{kind: noticeError, msg: err.Error()})
-		return 0, true
-	}
-	resp, err := apiClient.Do(req)
+	fctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	resp, err := doFetch(fctx, fetchRequest{method: http.MethodGet, url: origin() + target})
 	if err != nil {
 		wait = t.failed()
 		conns.set(s.name, t.state, "server unreachable")
 		return wait, false
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.body, 64<<10))
+	resp.body.Close()
 	if err != nil {
 		wait = t.failed()
 		conns.set(s.name, t.state, "server unreachable")
 		return wait, false
 	}
-	apiErr := decodeAPIError(resp.StatusCode, data).Error()
-	switch resp.StatusCode {
+	apiErr := decodeAPIError(resp.status, data).Error()
+	switch resp.status {
 	case http.StatusNotFound:
 		t.stopped()
 		conns.set(s.name, connIdle, "")
@@ -165,7 +162,7 @@ func diagnose(ctx context.Context, s stream, t *connTracker, target string, dial
 		notify(s, notice{kind: noticeAuth, msg: apiErr})
 		return 30 * time.Second, false
 	case http.StatusTooManyRequests:
-		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		secs, _ := strconv.Atoi(resp.header.Get("Retry-After"))
 		wait = max(time.Duration(secs)*time.Second, t.failed())
 		conns.set(s.name, connReconnecting, apiErr)
 		return wait, false
@@ -173,8 +170,8 @@ func diagnose(ctx context.Context, s stream, t *connTracker, target string, dial
 		// The endpoint is there and would upgrade (426) or answered otherwise:
 		// a transient failure (a restart, an engine error); retry with backoff.
 		wait = t.failed()
-		msg := fmt.Sprintf("%v (HTTP %d)", dialErr, resp.StatusCode)
-		if resp.StatusCode >= 500 {
+		msg := fmt.Sprintf("%v (HTTP %d)", dialErr, resp.status)
+		if resp.status >= 500 {
 			msg = apiErr
 			notify(s, notice{kind: noticeError, msg: apiErr})
 		}

@@ -553,3 +553,23 @@ func phoneScreenshots(b *browser, name string) {
 		}
 	}
 }
+
+// TestBrowserOfflineStart: after a first visit the app starts with the
+// server gone, from the service worker's cache (the shell, app.js and the
+// preloaded app.wasm), and says the server is unreachable.
+func TestBrowserOfflineStart(t *testing.T) {
+	chromiumPath(t)
+	srv := startServer(t)
+	b := openUI(t, srv, "/")
+	// The worker claims the page once its install has cached the shell.
+	b.waitJS("the service worker controls the page", 30*time.Second, "navigator.serviceWorker.controller", "")
+	b.expectNoProblems("first visit")
+
+	b.allow(`ERR_CONNECTION_REFUSED|WebSocket connection to .* failed|Failed to fetch|Failed to load resource|net::ERR_|connection lost|unreachable`)
+	srv.Stop()
+	b.navigate(srv.URL + "/events")
+	state := `document.querySelector('#conn-state').dataset.state`
+	b.waitJS("the app starts offline and says so", uiTimeout,
+		`!!document.querySelector('#conn-state') && ['reconnecting', 'offline'].includes(`+state+`)`,
+		"document.body.innerText.slice(0, 300)")
+}

@@ -162,8 +162,15 @@ func loadUI() (*uiHandler, error) {
 			Large:   "/web/icon-512.png",
 			SVG:     "/web/icon.svg",
 		},
-		Styles:                  []string{"/web/app.css"},
-		RawHeaders:              []string{`<meta name="color-scheme" content="light dark">`},
+		Styles: []string{"/web/app.css"},
+		RawHeaders: []string{
+			`<meta name="color-scheme" content="light dark">`,
+			// app.js only asks for the wasm once the deferred scripts
+			// have run, a round trip after the page; this starts the
+			// longest download at once, and app.js's fetch (same URL,
+			// mode and credentials) takes the preloaded answer.
+			`<link rel="preload" href="/web/app.wasm" as="fetch" crossorigin="anonymous" fetchpriority="high">`,
+		},
 		Version:                 u.version,
 		WasmContentLengthHeader: wasmLengthHeader,
 		Resources:               uiResources{},
