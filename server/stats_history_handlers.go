@@ -1,11 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/crowsnest-hq/crowsnest/internal/containermetrics"
@@ -137,4 +140,70 @@ func writeHistoryError(w http.ResponseWriter, err error) {
 	default:
 		writeError(w, http.StatusInternalServerError, err.Error())
 	}
+}
+
+// Bounds of ?n= of /api/v1/stats/top.
+const (
+	defaultTopN = 5
+	maxTopN     = 50
+)
+
+// handleStatsTop ranks the containers the engines list (running or not)
+// by their mean CPU and memory over a range of the history.
+func (s *Server) handleStatsTop(w http.ResponseWriter, r *http.Request) {
+	rng, ok := s.historyRange(w, r)
+	if !ok {
+		return
+	}
+	n := defaultTopN
+	if v := r.URL.Query().Get("n"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > maxTopN {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("n: want a number from 1 to %d", maxTopN))
+			return
+		}
+	}
+	if s.stats == nil {
+		writeError(w, http.StatusServiceUnavailable, "containers are not being tracked")
+		return
+	}
+	var entries []wire.StatsTopEntry
+	for _, c := range s.stats.Containers(r.Context(), true, 0) {
+		h, err := s.history.QueryContainer(r.Context(), c.Host, c.ID, rng)
+		if errors.Is(err, history.ErrNotFound) {
+			continue // listed, but never sampled running
+		}
+		if err != nil {
+			writeHistoryError(w, err)
+			return
+		}
+		if len(h.Points) > 0 {
+			entries = append(entries, topEntry(h))
+		}
+	}
+	writeJSON(w, http.StatusOK, wire.StatsTop{From: rng.From.UTC(), To: rng.To.UTC(),
+		CPU:    topBy(entries, n, func(e wire.StatsTopEntry) float64 { return e.CPU }),
+		Memory: topBy(entries, n, func(e wire.StatsTopEntry) float64 { return float64(e.MemoryBytes) }),
+	})
+}
+
+// topEntry is a history's means.
+func topEntry(h wire.StatsHistory) wire.StatsTopEntry {
+	e := wire.StatsTopEntry{Host: h.Host, ID: h.ID, Name: h.Name, Image: h.Image}
+	var mem float64
+	for _, p := range h.Points {
+		e.CPU += p.CPU
+		e.Memory += p.Memory
+		mem += float64(p.MemoryBytes)
+	}
+	k := float64(len(h.Points))
+	e.CPU, e.Memory, e.MemoryBytes = e.CPU/k, e.Memory/k, uint64(mem/k)
+	return e
+}
+
+// topBy is the n entries with the highest key, highest first.
+func topBy(entries []wire.StatsTopEntry, n int, key func(wire.StatsTopEntry) float64) []wire.StatsTopEntry {
+	sorted := slices.Clone(entries)
+	slices.SortStableFunc(sorted, func(a, b wire.StatsTopEntry) int { return cmp.Compare(key(b), key(a)) })
+	return append([]wire.StatsTopEntry{}, sorted[:min(n, len(sorted))]...)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -127,6 +128,13 @@ func TestStatsHistoryOverHTTP(t *testing.T) {
 		t.Errorf("Localhost's aggregate: %d points; want them to include the burner's CPU", len(host.Points))
 	}
 
+	var top wire.StatsTop
+	getJSON(t, s.URL+"/api/v1/stats/top?range=15m&n=50", &top)
+	if i := slices.IndexFunc(top.CPU, func(e wire.StatsTopEntry) bool { return e.ID == burner }); i < 0 || math.Abs(top.CPU[i].CPU-engineCPU) > 15 ||
+		slices.IndexFunc(top.Memory, func(e wire.StatsTopEntry) bool { return e.ID == burner }) < 0 {
+		t.Errorf("top over 15m: the burner (%.1f %% on the engine) is missing or off: %+v", engineCPU, top.CPU)
+	}
+
 	// Other tests share the engine: their containers' destroys count too,
 	// so the counter must grow rather than reach a given value.
 	destroys := func() float64 {
@@ -182,6 +190,8 @@ func TestStatsHistoryOverHTTP(t *testing.T) {
 		{"/api/v1/containers/" + burnerName + "/stats?host=Nowhere", 404, "no such container"},
 		{"/api/v1/hosts/Nowhere/stats", 404, "Nowhere"},
 		{"/api/v1/hosts/Localhost/stats?range=1y", 400, "unknown range"},
+		{"/api/v1/stats/top?n=0", 400, "n: want"},
+		{"/api/v1/stats/top?range=2d", 400, "unknown range"},
 	}
 	for _, c := range bad {
 		status, body := getStatus(t, s.URL+c.path)
