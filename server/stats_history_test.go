@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
@@ -135,20 +136,7 @@ func TestStatsHistoryOverHTTP(t *testing.T) {
 		t.Errorf("top over 15m: the burner (%.1f %% on the engine) is missing or off: %+v", engineCPU, top.CPU)
 	}
 
-	// Other tests share the engine: their containers' destroys count too,
-	// so the counter must grow rather than reach a given value.
-	destroys := func() float64 {
-		return sampleValue(getWith(t, s.URL+"/metrics", nil), `crowsnest_container_events_total{action="destroy",host="Localhost"}`)
-	}
-	destroyed := destroys()
-	if _, err := cli.ContainerRemove(context.Background(), short, client.ContainerRemoveOptions{Force: true}); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); destroys() <= destroyed; time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the container's destroy was not counted on /metrics (%v before)", destroyed)
-		}
-	}
+	removeCounted(t, s, cli, short)
 	s.Stop()
 	stopped := time.Now()
 	time.Sleep(5 * time.Second) // a gap of two steps and more
@@ -197,6 +185,26 @@ func TestStatsHistoryOverHTTP(t *testing.T) {
 		status, body := getStatus(t, s.URL+c.path)
 		if status != c.status || !strings.Contains(body, c.reason) {
 			t.Errorf("GET %s: %d %s; want %d with %q", c.path, status, body, c.status, c.reason)
+		}
+	}
+}
+
+// removeCounted removes a container and waits until s has counted its
+// destroy on /metrics: the event went through the feed (and the store).
+// Other tests share the engine and their containers' destroys count too,
+// so the counter must grow rather than reach a given value.
+func removeCounted(t *testing.T, s *liveServer, cli *client.Client, id string) {
+	t.Helper()
+	destroys := func() float64 {
+		return sampleValue(getWith(t, s.URL+"/metrics", nil), `crowsnest_container_events_total{action="destroy",host="Localhost"}`)
+	}
+	before := destroys()
+	if _, err := cli.ContainerRemove(context.Background(), id, client.ContainerRemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); destroys() <= before; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the container's destroy was not counted on /metrics (%v before)", before)
 		}
 	}
 }
@@ -295,4 +303,75 @@ func TestStatsHistoryFlags(t *testing.T) {
 			t.Errorf("%v %v: every %v, retention %v; want %v, %v", c.args, c.env, cfg.StatsEvery, cfg.StatsRetention, c.every, c.retain)
 		}
 	}
+}
+
+// TestBrowserStatsHistory: with a second-by-second history that has a gap
+// (crowsnest restarted), a container page's range picker loads the
+// history and draws the gap; the overview ranks the burner first by CPU;
+// a removed container's destroy row on the events page links to its page,
+// which shows its history although the engine no longer has it.
+func TestBrowserStatsHistory(t *testing.T) {
+	eng := testenv.Engine(t)
+	chromiumPath(t)
+	noNet := func() *container.HostConfig { return &container.HostConfig{NetworkMode: "none"} }
+	burner, burnerName := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-cpu", "1", "-lines", "1", "-sleep", "10m"}, HostConfig: noNet()})
+	holder, _ := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-mem", "64", "-lines", "1", "-sleep", "10m"}, HostConfig: noNet()})
+	short, shortName := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-cpu", "1", "-lines", "1", "-sleep", "10m"}, HostConfig: noNet()})
+
+	srv := startServer(t, "--stats-every", "1s")
+	requireUI(t, srv)
+	time.Sleep(10 * time.Second)
+	removeCounted(t, srv, eng, short)
+	srv = restartServer(t, srv, 6*time.Second, "--stats-every", "1s")
+	time.Sleep(8 * time.Second)
+
+	b := openUI(t, srv, "/containers/Localhost/"+burner)
+	b.waitSelector("the range picker", "#range-15m", uiTimeout)
+	b.run("pick 15 minutes", chromedp.Click("#range-15m", chromedp.ByQuery))
+	b.waitJS("the CPU chart shows the history's mean", uiTimeout,
+		"(e => e && e.innerText.startsWith('mean'))(document.querySelector('#cpu-now'))", mainText)
+	var lines int
+	b.eval("CPU chart pieces", "document.querySelectorAll('svg.chart.cpu polyline.line, svg.chart.cpu circle.dot').length", &lines)
+	if lines < 2 {
+		t.Errorf("the CPU chart has %d pieces, want 2 or more: the restart's gap is not drawn", lines)
+	}
+	if u := b.text("#container-name"); !strings.Contains(u, burnerName) {
+		t.Errorf("container page names %q, want %s", u, burnerName)
+	}
+	var pressed string
+	b.eval("pressed range", "document.querySelector('#range-15m').getAttribute('aria-pressed')", &pressed)
+	if pressed != "true" {
+		t.Errorf("#range-15m aria-pressed %q, want true", pressed)
+	}
+	b.expectNoProblems("container page with a range")
+	b.screenshots("container-history")
+
+	b.navigate(srv.URL + "/")
+	b.waitSelector("the burner among the top CPU consumers", `#top-cpu li[data-id="`+burner+`"]`, uiTimeout)
+	b.waitSelector("the memory holder among the top memory consumers", `#top-mem li[data-id="`+holder+`"]`, uiTimeout)
+	var firstCPU string
+	b.eval("first by CPU", "document.querySelector('#top-cpu li').dataset.id", &firstCPU)
+	if firstCPU != burner && firstCPU != short {
+		t.Logf("first by CPU is %s, not one of this test's burners (the engine is shared)", firstCPU)
+	}
+	b.waitSelector("the burner's row in the list", `#containers tr[data-id="`+burner+`"]`, uiTimeout)
+	b.expectNoProblems("overview with top consumers")
+	b.screenshots("overview-top")
+
+	b.navigate(srv.URL + "/events?since=1h&event=die&event=destroy")
+	link := `#events-table tr[data-action="destroy"] a.history-link[href*="` + short + `"]`
+	b.waitJS("the removed container's stats history link", uiTimeout, "document.querySelector("+jsString(link)+") !== null",
+		`document.querySelector('#conn-state').dataset.state + ' ' + document.querySelector('main').innerText.slice(0, 1500)`)
+	// The page asks the engine first; its 404 is how it learns the
+	// container is gone.
+	b.allow(`404 \(Not Found\) \(\S+/api/v1/containers/` + short + `\?host=Localhost\)`)
+	b.run("follow it", chromedp.Click(link, chromedp.ByQuery))
+	b.waitSelector("the removed container's notice", "#gone-notice", uiTimeout)
+	b.waitJS("the removed container's history", uiTimeout,
+		"(e => e && e.innerText.startsWith('mean'))(document.querySelector('#cpu-now'))", mainText)
+	if got := b.text("#container-name"); !strings.Contains(got, shortName) {
+		t.Errorf("the removed container's page names %q, want %s", got, shortName)
+	}
+	b.expectNoProblems("removed container's page")
+	b.screenshots("container-removed")
 }
