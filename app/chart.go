@@ -104,11 +104,13 @@ type chartSample struct {
 	v  float64
 }
 
-// historyChartSVG is the larger chart of a container's page: a filled line
+// historyChartSVG is the larger chart of a container's page: filled lines
 // with y gridlines at 0, half and top, labelled with unit, and the time span
-// under the x axis. Samples are placed by time, so a gap in the stream shows
-// as a straight segment rather than being squeezed away.
-func historyChartSVG(samples []chartSample, span time.Duration, now time.Time, floor float64, unit, class, label string) string {
+// under the x axis. Samples are placed by time. Two samples more than gap
+// apart (gap > 0) are not joined: the time between shows empty, as it is
+// when crowsnest or the container was not running; with gap 0 every sample
+// is joined, and a pause in a live stream shows as a straight segment.
+func historyChartSVG(samples []chartSample, span time.Duration, now time.Time, gap time.Duration, floor float64, unit, class, label string) string {
 	const w, h, left, bottom = 600.0, 180.0, 44.0, 20.0
 	pw, ph := w-left-8, h-bottom-8
 	vals := make([]float64, len(samples))
@@ -125,25 +127,44 @@ func historyChartSVG(samples []chartSample, span time.Duration, now time.Time, f
 	}
 	b.WriteString(`<text class="tick" x="` + fmtCoord(left) + `" y="` + fmtCoord(h-4) + `">−` + html.EscapeString(fmtSpan(span)) + `</text>`)
 	b.WriteString(`<text class="tick" x="` + fmtCoord(w-8) + `" y="` + fmtCoord(h-4) + `" text-anchor="end">now</text>`)
-	if len(samples) > 0 {
-		start := now.Add(-span)
+	start := now.Add(-span)
+	x := func(t time.Time) float64 { return left + math.Max(0, float64(t.Sub(start))/float64(span))*pw }
+	y := func(v float64) float64 { return 8 + ph - math.Max(0, math.Min(v, top))/top*ph }
+	base := fmtCoord(8 + ph)
+	for _, seg := range segments(samples, gap) {
+		if len(seg) == 1 {
+			b.WriteString(`<circle class="dot" cx="` + fmtCoord(x(seg[0].at)) + `" cy="` + fmtCoord(y(seg[0].v)) + `" r="2"/>`)
+			continue
+		}
 		var line strings.Builder
-		for i, s := range samples {
-			x := left + math.Max(0, float64(s.at.Sub(start))/float64(span))*pw
-			y := 8 + ph - math.Max(0, math.Min(s.v, top))/top*ph
+		for i, s := range seg {
 			if i > 0 {
 				line.WriteByte(' ')
 			}
-			line.WriteString(fmtCoord(x) + "," + fmtCoord(y))
+			line.WriteString(fmtCoord(x(s.at)) + "," + fmtCoord(y(s.v)))
 		}
-		firstX := left + math.Max(0, float64(samples[0].at.Sub(start))/float64(span))*pw
-		lastX := left + math.Max(0, float64(samples[len(samples)-1].at.Sub(start))/float64(span))*pw
-		base := fmtCoord(8 + ph)
-		b.WriteString(`<polygon class="area" points="` + fmtCoord(firstX) + "," + base + " " + line.String() + " " + fmtCoord(lastX) + "," + base + `"/>`)
+		b.WriteString(`<polygon class="area" points="` + fmtCoord(x(seg[0].at)) + "," + base + " " + line.String() + " " + fmtCoord(x(seg[len(seg)-1].at)) + "," + base + `"/>`)
 		b.WriteString(`<polyline class="line" points="` + line.String() + `"/>`)
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
+}
+
+// segments splits samples wherever two are more than gap apart; gap 0
+// keeps them in one segment.
+func segments(samples []chartSample, gap time.Duration) [][]chartSample {
+	var out [][]chartSample
+	from := 0
+	for i := 1; i <= len(samples); i++ {
+		if i == len(samples) || (gap > 0 && samples[i].at.Sub(samples[i-1].at) > gap) {
+			out = append(out, samples[from:i])
+			from = i
+		}
+	}
+	if len(samples) == 0 {
+		return nil
+	}
+	return out
 }
 
 // fmtTick prints an axis value without needless decimals.
@@ -154,9 +175,15 @@ func fmtTick(v float64) string {
 	return strconv.FormatFloat(v, 'f', 1, 64)
 }
 
-// fmtSpan prints a chart's time span: "5 min", "60 s".
+// fmtSpan prints a chart's time span: "30 days", "6 h", "5 min", "60 s".
 func fmtSpan(d time.Duration) string {
-	if d >= time.Minute && d%time.Minute == 0 {
+	const day = 24 * time.Hour
+	switch {
+	case d > day && d%day == 0:
+		return strconv.Itoa(int(d/day)) + " days"
+	case d >= time.Hour && d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + " h"
+	case d >= time.Minute && d%time.Minute == 0:
 		return strconv.Itoa(int(d/time.Minute)) + " min"
 	}
 	return strconv.Itoa(int(d/time.Second)) + " s"

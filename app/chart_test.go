@@ -69,13 +69,34 @@ func TestSparklineSVG(t *testing.T) {
 
 func TestHistoryChartPlacesByTime(t *testing.T) {
 	now := time.Unix(1000, 0)
-	svg := historyChartSVG([]chartSample{{now.Add(-time.Minute), 10}, {now, 20}}, 2*time.Minute, now, 5, "%", "cpu", "CPU")
+	svg := historyChartSVG([]chartSample{{now.Add(-time.Minute), 10}, {now, 20}}, 2*time.Minute, now, 0, 5, "%", "cpu", "CPU")
 	// Plot area: x from 44 to 592 (548 wide), y from 8 to 160 (152 high), top 20.
 	if !strings.Contains(svg, `points="318,84 592,8"`) {
 		t.Errorf("unexpected points: %s", svg)
 	}
 	if !strings.Contains(svg, ">20%<") || !strings.Contains(svg, ">−2 min<") {
 		t.Errorf("ticks missing: %s", svg)
+	}
+}
+
+func TestHistoryChartLeavesGapsEmpty(t *testing.T) {
+	now := time.Unix(100000, 0)
+	at := func(min int) time.Time { return now.Add(time.Duration(min-60) * time.Minute) }
+	// Minutes 0–2, then crowsnest was down until 30, then 30–31, then a
+	// lone point at 50: three pieces at a resolution of one minute.
+	samples := []chartSample{{at(0), 1}, {at(1), 2}, {at(2), 3}, {at(30), 4}, {at(31), 5}, {at(50), 6}}
+	svg := historyChartSVG(samples, time.Hour, now, time.Minute, 1, "%", "cpu", "CPU")
+	if n := strings.Count(svg, "<polyline"); n != 2 {
+		t.Errorf("%d lines, want 2 (a gap after minute 2; the last piece is one point): %s", n, svg)
+	}
+	if n := strings.Count(svg, "<circle"); n != 1 {
+		t.Errorf("%d dots, want 1 for the lone point: %s", n, svg)
+	}
+	if !strings.Contains(svg, ">−1 h<") {
+		t.Errorf("span tick missing: %s", svg)
+	}
+	if joined := historyChartSVG(samples, time.Hour, now, 0, 1, "%", "cpu", "CPU"); strings.Count(joined, "<polyline") != 1 {
+		t.Errorf("gap 0 should join every sample: %s", joined)
 	}
 }
 

@@ -37,6 +37,16 @@ type containerPage struct {
 	actionErr string        // the last action's failure
 	actionOK  string        // the last action's success
 	refresh   chan struct{} // asks pollDetail to read the container now
+
+	// rng is the charts' range: "" for the live stream, else a history
+	// range (rangeChoices), from ?range= so a view is shareable.
+	rng        string
+	hist       *wire.StatsHistory
+	histNote   notice
+	histCancel func()
+	// gone: the engine no longer has the container (inspect says 404),
+	// so only its history is left to show.
+	gone bool
 }
 
 // OnInit gives the charts their rings before the first render.
@@ -48,7 +58,11 @@ func (p *containerPage) OnInit() {
 // when they changed: go-app keeps the component when only the path differs.
 func (p *containerPage) OnNav(ctx app.Context) {
 	host, id := parseContainerPath(ctx.Page().URL().Path)
+	rng := ctx.Page().URL().Query().Get("range")
 	if host == p.host && id == p.id && p.cancel != nil {
+		if rng != p.rng {
+			p.showRange(ctx, rng)
+		}
 		return
 	}
 	if p.cancel != nil {
@@ -59,8 +73,10 @@ func (p *containerPage) OnNav(ctx app.Context) {
 	p.cpu, p.mem = newRing[chartSample](600), newRing[chartSample](600)
 	p.busy, p.actionErr, p.actionOK = "", "", ""
 	p.refresh = make(chan struct{}, 1)
+	p.gone = false
 	sctx, cancel := context.WithCancel(ctx)
 	p.cancel = cancel
+	p.showRange(ctx, rng)
 	ctx.Page().SetTitle(id + " · crowsnest")
 	if !p.sessionOK {
 		p.sessionOK = true
@@ -99,10 +115,13 @@ func (p *containerPage) OnNav(ctx app.Context) {
 	})
 }
 
-// OnDismount stops the page's stream.
+// OnDismount stops the page's stream and history polling.
 func (p *containerPage) OnDismount() {
 	if p.cancel != nil {
 		p.cancel()
+	}
+	if p.histCancel != nil {
+		p.histCancel()
 	}
 }
 
@@ -131,10 +150,20 @@ func (p *containerPage) pollDetail(ctx app.Context, sctx context.Context, refres
 		if sctx.Err() != nil {
 			return
 		}
-		if err != nil {
+		gone := isStatus(err, 404)
+		if err != nil && !gone {
 			app.Logf("container %s: %v", p.id, err)
 		}
-		ctx.Dispatch(func(app.Context) {
+		ctx.Dispatch(func(ctx app.Context) {
+			p.gone = gone
+			if gone {
+				// A removed container: its history is what is left.
+				p.detailNote, p.detail = notice{}, nil
+				if p.rng == "" {
+					p.showRange(ctx, defaultGoneRange)
+				}
+				return
+			}
 			p.detailNote = noticeOf(err)
 			if err == nil {
 				p.detail = &d
@@ -214,19 +243,17 @@ func window(r *ring[chartSample], now time.Time) []chartSample {
 func (p *containerPage) Render() app.UI {
 	now := time.Now()
 	name := p.id
-	if p.detail != nil && p.detail.Name != "" {
+	switch {
+	case p.detail != nil && p.detail.Name != "":
 		name = p.detail.Name
-	} else if p.last != nil {
+	case p.last != nil:
 		name = p.last.Name
+	case p.hist != nil && p.hist.Name != "":
+		name = p.hist.Name
 	}
 	state := ""
 	if p.detail != nil {
 		state = p.detail.State
-	}
-	var cpuNow, memNow string = "—", "—"
-	if p.last != nil {
-		cpuNow = fmtPercent(p.last.CPUUsage)
-		memNow = fmtPercent(p.last.MemoryUsage) + " · " + fmtBytes(p.last.MemoryBytes) + " of " + fmtBytes(p.last.MemoryLimit)
 	}
 	return layout("overview",
 		app.Nav().Aria("label", "Breadcrumb").Class("crumbs").Body(
@@ -253,16 +280,10 @@ func (p *containerPage) Render() app.UI {
 		app.If(p.actionOK != "", app.P().ID("action-ok").Class("notice notice-ok").Role("status").Text(p.actionOK)),
 		noticeView("detail-notice", p.detailNote),
 		noticeView("stats-notice", p.statsNote),
-		app.Div().Class("charts").Body(
-			app.Figure().Class("card chart-card").Body(
-				app.FigCaption().Body(app.Span().Text("CPU"), app.Span().ID("cpu-now").Class("num").Text(cpuNow)),
-				app.Raw(historyChartSVG(window(p.cpu, now), historySpan, now, sparkFloor, "%", "cpu", "CPU usage, last 5 minutes")),
-			),
-			app.Figure().Class("card chart-card").Body(
-				app.FigCaption().Body(app.Span().Text("Memory"), app.Span().ID("mem-now").Class("num").Text(memNow)),
-				app.Raw(historyChartSVG(window(p.mem, now), historySpan, now, sparkFloor, "%", "mem", "Memory usage, last 5 minutes")),
-			),
-		),
+		p.rangePicker(),
+		app.If(p.gone, app.P().ID("gone-notice").Class("notice notice-muted").Role("status").Text("This container no longer exists on its engine: the charts show its stored stats history.")),
+		noticeView("history-notice", p.histNote),
+		p.charts(now),
 		p.detailView(),
 	)
 }

@@ -166,7 +166,12 @@ func (p *eventsPage) Render() app.UI {
 						app.Td().DataSet("label", "Event").Body(app.Span().Class(actionClass(ev.Action)).Text(ev.Action)),
 						app.Td().DataSet("label", "Container").Body(app.A().Href(pathContainer+url.PathEscape(ev.Host)+"/"+url.PathEscape(ev.Actor.ID)).Text(ev.Name())),
 						app.Td().Class("mono small truncate").DataSet("label", "Image").Text(ev.Image()),
-						app.Td().Class("small muted wide").DataSet("label", "Details").Text(eventDetails(ev)),
+						app.Td().Class("small muted wide").DataSet("label", "Details").Body(
+							app.Text(eventDetails(ev)),
+							app.If(ev.Action == "die" || ev.Action == "destroy",
+								app.A().Class("history-link").Href(statsHistoryLink(ev.Host, ev.Actor.ID, t, now)).Text("stats history"),
+							),
+						),
 					)
 				})),
 			),
@@ -377,4 +382,18 @@ func textField(id, label, placeholder, hint, value string, set func(string)) app
 			OnInput(func(ctx app.Context, e app.Event) { set(ctx.JSSrc().Get("value").String()) }),
 		app.Span().ID(id+"-hint").Class("hint").Text(hint),
 	)
+}
+
+// statsHistoryLink is the container page showing the stats history around
+// an event at t: the shortest range that reaches back to it, so the
+// minutes before a container died are on the chart even after it is gone.
+func statsHistoryLink(host, id string, t, now time.Time) string {
+	rng := rangeChoices[len(rangeChoices)-1].name
+	for _, c := range rangeChoices[1:] {
+		if now.Sub(t) < c.span*9/10 {
+			rng = c.name
+			break
+		}
+	}
+	return pathContainer + url.PathEscape(host) + "/" + url.PathEscape(id) + "?range=" + rng
 }

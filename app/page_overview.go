@@ -349,6 +349,7 @@ func (p *overviewPage) Render() app.UI {
 				}),
 			),
 		),
+		&topConsumers{},
 		app.Section().Aria("labelledby", "containers-title").Body(
 			app.Div().Class("section-head").Body(
 				app.H2().ID("containers-title").Text("Containers"),

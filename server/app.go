@@ -83,6 +83,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer stopStats() // the collector ends before the engines' clients close
+	stopHistory, err := srv.startHistory(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopHistory() // the sampler ends before the collector it reads
 	stopAlerts, err := srv.startAlerts(ctx)
 	if err != nil {
 		return err

@@ -83,7 +83,7 @@ func startServerLogged(t *testing.T, args ...string) (*liveServer, *syncBuffer) 
 // concretePath fills a route pattern's wildcards with values that reach the
 // handler: stack 1, the deploy action, container "matrix".
 func concretePath(p string) string {
-	return strings.NewReplacer("{id}", "1", "{action}", "deploy").Replace(p)
+	return strings.NewReplacer("{id}", "1", "{action}", "deploy", "{name}", "1").Replace(p)
 }
 
 // matrixBody is what a route is sent: a body the handler would accept for

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/history"
 	"github.com/crowsnest-hq/crowsnest/internal/stats"
 )
 
@@ -45,6 +46,8 @@ type Config struct {
 	StatsSource    string         // auto, engine or cgroup
 	CgroupRoot     string
 	ProcRoot       string
+	StatsEvery     time.Duration // --stats-every: the sampling cadence of the stats history
+	StatsRetention time.Duration // --stats-retention: how long the stats history is kept
 }
 
 // listFlag is a repeatable flag; values from the environment are comma-separated.
@@ -87,6 +90,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.StatsSource, "stats-source", "auto", "container stats from: engine (a stats stream per container), cgroup (read the host's cgroup files; local engine only), auto (cgroup when readable, else engine)")
 	fs.StringVar(&c.CgroupRoot, "cgroup-root", "/sys/fs/cgroup", "mount point of the host's cgroup tree, for --stats-source cgroup/auto")
 	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "the host's proc, for system CPU time, host memory and container network counters")
+	fs.DurationVar(&c.StatsEvery, "stats-every", history.DefaultEvery, "sample every running container this often (whole seconds, at least 1s, dividing a minute or a multiple of it), for the stats history in DATA/history.db and the crowsnest_container_* metrics")
+	fs.DurationVar(&c.StatsRetention, "stats-retention", history.DefaultRetention, "keep the stats history this long (e.g. 168h), removed containers' included; points are kept at --stats-every for 24 h, then 1 min for 7 days, then 10 min")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: crowsnest [flags]\n\nEvery flag can also be set by an environment variable: --max-events is %sMAX_EVENTS (lists comma-separated).\n\n", envPrefix)
 		fs.PrintDefaults()
@@ -110,6 +115,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if _, err := stats.ParseSource(c.StatsSource); err != nil {
 		return c, fmt.Errorf("--stats-source: %w", err)
+	}
+	if c.StatsEvery < stats.MinInterval || c.StatsEvery%time.Second != 0 {
+		return c, fmt.Errorf("--stats-every %v: want whole seconds, at least %v", c.StatsEvery, stats.MinInterval)
+	}
+	if c.StatsRetention < c.StatsEvery {
+		return c, fmt.Errorf("--stats-retention %v: want at least --stats-every (%v)", c.StatsRetention, c.StatsEvery)
 	}
 	return c, nil
 }

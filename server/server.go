@@ -9,6 +9,7 @@ import (
 
 	"github.com/crowsnest-hq/crowsnest/internal/alerts"
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/history"
 	"github.com/crowsnest-hq/crowsnest/internal/logs"
 	"github.com/crowsnest-hq/crowsnest/internal/stacks"
 	"github.com/crowsnest-hq/crowsnest/internal/stats"
@@ -30,6 +31,9 @@ type Server struct {
 	// not start it, and then the stats and containers endpoints answer 503.
 	stats        *stats.Collector
 	statsMetrics *statsMetrics
+	// history is set by startHistory, before serving; nil in tests that
+	// do not start it, and then the stats history endpoints answer 503.
+	history *history.Store
 	// logs keeps the server's own records for /logs/ws (set by run; nil in
 	// tests that do not set it, and then /logs/ws answers 503);
 	// containerLogs shares one engine follow per container among viewers.

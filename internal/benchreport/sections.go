@@ -10,6 +10,7 @@ const (
 	post64      = "BenchmarkEventPost/clients=64"
 	statsLoad   = "BenchmarkStatsLoad"
 	ingest      = "BenchmarkIngest"
+	sampling    = "BenchmarkHistorySampling"
 	uiLoad      = "BenchmarkUILoad"
 	uiWasmSize  = "BenchmarkUIWasmSize"
 	uiMain      = "BenchmarkUIMainThread100"
@@ -129,5 +130,18 @@ var sections = []section{
 			{bench: alertLogs, metric: "crowsnest-%core", label: "log rules on 50 containers writing 1,000 lines/s in all: crowsnest % of a core", op: "<", target: 5},
 			{bench: alertLogs, metric: "lines/s", label: "… lines the containers wrote per second (measured)"},
 		},
+	},
+	{
+		title:    "Stats history (issue 15)",
+		prefixes: []string{"BenchmarkHistory", "BenchmarkBytesPerContainerDay", "BenchmarkRecordRound", "BenchmarkQuery30Days"},
+		rules: []rule{
+			{bench: sampling, metric: "crowsnest-%core/container", label: "sampling every 10 s, 200 containers, nobody watching: the whole crowsnest process, % of a core per container", op: "<", target: 0.02},
+			{bench: sampling, metric: "sampling-%core/container", label: "… of which above the same process sampling hourly (noisy on a loaded machine; may be below 0)"},
+			{bench: "BenchmarkBytesPerContainerDay", metric: "B/container/day", label: "history.db bytes per container per day (10 s, 1 min and 10 min tiers)"},
+			{bench: "BenchmarkBytesPerContainerDay", metric: "B/container-retained", label: "history.db bytes per container with every tier full (30 days)"},
+			{bench: "BenchmarkQuery30Days", metric: "p99-ms", label: "30-day query of one of 200 containers: p99 ms"},
+			{bench: "BenchmarkRecordRound", metric: "µs/container", label: "recording a 10 s round of 200 containers: µs per container"},
+		},
+		floors: []string{"The target is checked on the whole process, an upper bound of the sampling's cost. Floor: the same crowsnest, containers and window with --stats-every 1h, so no round falls in the window; the sampling's own share is the difference of their CPU times."},
 	},
 }

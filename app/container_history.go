@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v9/pkg/app"
+
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// rangeChoice is one range of the container page's picker; name "" is the
+// live stream.
+type rangeChoice struct {
+	name, label string
+	span        time.Duration
+}
+
+// rangeChoices are the picker's ranges: live, then the stats history's
+// named ranges (GET /api/v1/containers/{id}/stats?range=).
+var rangeChoices = []rangeChoice{
+	{"", "Live", historySpan},
+	{"15m", "15 min", 15 * time.Minute},
+	{"1h", "1 h", time.Hour},
+	{"6h", "6 h", 6 * time.Hour},
+	{"24h", "24 h", 24 * time.Hour},
+	{"7d", "7 days", 7 * 24 * time.Hour},
+	{"30d", "30 days", 30 * 24 * time.Hour},
+}
+
+// defaultGoneRange is the range a removed container's page shows, since
+// it has no live stream.
+const defaultGoneRange = "24h"
+
+// historyRefresh is how often a history chart is reread while shown.
+const historyRefresh = 30 * time.Second
+
+func rangeSpan(name string) (time.Duration, bool) {
+	for _, c := range rangeChoices {
+		if c.name == name {
+			return c.span, true
+		}
+	}
+	return 0, false
+}
+
+// showRange switches the charts to rng ("" live, unknown names too) and,
+// for a history range, starts reading it.
+func (p *containerPage) showRange(ctx app.Context, rng string) {
+	if _, ok := rangeSpan(rng); !ok {
+		rng = ""
+	}
+	if p.histCancel != nil {
+		p.histCancel()
+		p.histCancel = nil
+	}
+	p.rng, p.hist, p.histNote = rng, nil, notice{}
+	if rng == "" {
+		return
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	p.histCancel = cancel
+	host, id := p.host, p.id
+	ctx.Async(func() { p.pollHistory(ctx, hctx, host, id, rng) })
+}
+
+// pickRange is a click on the picker: the range goes into the URL, so the
+// view can be shared and survives a reload.
+func (p *containerPage) pickRange(ctx app.Context, rng string) {
+	u := *ctx.Page().URL()
+	q := u.Query()
+	if rng == "" {
+		q.Del("range")
+	} else {
+		q.Set("range", rng)
+	}
+	u.RawQuery = q.Encode()
+	ctx.Page().ReplaceURL(&u)
+	p.showRange(ctx, rng)
+}
+
+// pollHistory reads the container's history over rng now and every
+// historyRefresh, until hctx ends.
+func (p *containerPage) pollHistory(ctx app.Context, hctx context.Context, host, id, rng string) {
+	path := "/api/v1/containers/" + url.PathEscape(id) + "/stats?" + url.Values{"host": {host}, "range": {rng}}.Encode()
+	for {
+		var h wire.StatsHistory
+		_, err := getJSON(hctx, path, &h)
+		if hctx.Err() != nil {
+			return
+		}
+		ctx.Dispatch(func(app.Context) {
+			if hctx.Err() != nil {
+				return // another range was picked meanwhile
+			}
+			p.histNote = historyNotice(err)
+			if err == nil {
+				p.hist = &h
+			}
+		})
+		select {
+		case <-hctx.Done():
+			return
+		case <-time.After(historyRefresh):
+		}
+	}
+}
+
+// historyNotice words a history error: a 404 means nothing was sampled
+// for the container (yet), which is not an outage.
+func historyNotice(err error) notice {
+	if isStatus(err, 404) {
+		return notice{kind: noticeUnavailable, msg: "no stats history is stored for this container yet"}
+	}
+	return noticeOf(err)
+}
+
+// rangePicker is the buttons that choose the charts' range.
+func (p *containerPage) rangePicker() app.UI {
+	return app.Div().ID("range-picker").Class("range-picker").Role("group").Aria("label", "Chart range").Body(
+		app.Range(rangeChoices).Slice(func(i int) app.UI {
+			c := rangeChoices[i]
+			id := "range-" + c.name
+			if c.name == "" {
+				id = "range-live"
+			}
+			return app.Button().ID(id).Class("btn btn-small").
+				Aria("pressed", p.rng == c.name).
+				Disabled(c.name == "" && p.gone).
+				Text(c.label).
+				OnClick(func(ctx app.Context, e app.Event) { p.pickRange(ctx, c.name) })
+		}),
+	)
+}
+
+// charts draws CPU and memory: the live samples of the last minutes, or
+// the history of the range picked, with gaps where nothing was sampled.
+func (p *containerPage) charts(now time.Time) app.UI {
+	if p.rng == "" {
+		cpuNow, memNow := "—", "—"
+		if p.last != nil {
+			cpuNow = fmtPercent(p.last.CPUUsage)
+			memNow = fmtPercent(p.last.MemoryUsage) + " · " + fmtBytes(p.last.MemoryBytes) + " of " + fmtBytes(p.last.MemoryLimit)
+		}
+		return app.Div().Class("charts").Body(
+			chartCard("CPU", "cpu-now", cpuNow, historyChartSVG(window(p.cpu, now), historySpan, now, 0, sparkFloor, "%", "cpu", "CPU usage, last 5 minutes")),
+			chartCard("Memory", "mem-now", memNow, historyChartSVG(window(p.mem, now), historySpan, now, 0, sparkFloor, "%", "mem", "Memory usage, last 5 minutes")),
+		)
+	}
+	span, _ := rangeSpan(p.rng)
+	var cpu, mem []chartSample
+	var gap time.Duration
+	end := now
+	if h := p.hist; h != nil {
+		gap = time.Duration(h.Resolution) * time.Second
+		end = h.To
+		for _, pt := range h.Points {
+			cpu = append(cpu, chartSample{at: pt.T, v: pt.CPU})
+			mem = append(mem, chartSample{at: pt.T, v: pt.Memory})
+		}
+	}
+	label := fmtSpan(span)
+	return app.Div().Class("charts").Body(
+		chartCard("CPU", "cpu-now", rangeSummary(cpu, p.hist), historyChartSVG(cpu, span, end, gap, sparkFloor, "%", "cpu", "CPU usage, last "+label)),
+		chartCard("Memory", "mem-now", rangeSummary(mem, p.hist), historyChartSVG(mem, span, end, gap, sparkFloor, "%", "mem", "Memory usage, last "+label)),
+	)
+}
+
+// chartCard is a chart with its caption and current figure.
+func chartCard(title, numID, num, svg string) app.UI {
+	return app.Figure().Class("card chart-card").Body(
+		app.FigCaption().Body(app.Span().Text(title), app.Span().ID(numID).Class("num").Text(num)),
+		app.Raw(svg),
+	)
+}
+
+// rangeSummary is a history chart's caption figure: the mean and the peak
+// over the range, and the step between points.
+func rangeSummary(samples []chartSample, h *wire.StatsHistory) string {
+	if h == nil {
+		return "loading…"
+	}
+	if len(samples) == 0 {
+		return "no data in this range"
+	}
+	var sum, peak float64
+	for _, s := range samples {
+		sum += s.v
+		peak = max(peak, s.v)
+	}
+	return "mean " + fmtPercent(sum/float64(len(samples))) + " · peak " + fmtPercent(peak) + " · every " + fmtSpan(time.Duration(h.Resolution)*time.Second)
+}
