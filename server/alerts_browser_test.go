@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 )
 
@@ -28,7 +26,7 @@ func TestBrowserAlerts(t *testing.T) {
 	name := "crash in " + value
 
 	b.waitSelector("the presets", "#alert-presets a", uiTimeout)
-	b.run("start from the crash preset", chromedp.Click(`#alert-presets a[href$="preset=crash"]`, chromedp.ByQuery))
+	b.click("start from the crash preset", `#alert-presets a[href$="preset=crash"]`)
 	b.waitJS("the form holds the preset", uiTimeout, `document.querySelector('#alert-when') && document.querySelector('#alert-when').value.includes('stopped')`,
 		`(e => e ? e.value : 'no #alert-when')(document.querySelector('#alert-when'))`)
 	// Pasted rather than typed: go-app re-renders on every input event,
@@ -40,12 +38,12 @@ func TestBrowserAlerts(t *testing.T) {
 	paste("#alert-name", name)
 	paste("#alert-f-label", key+"="+value)
 	paste("#alert-notify", rc.URL)
-	b.run("create", chromedp.Click("#alert-create", chromedp.ByQuery))
+	b.click("create", "#alert-create")
 	row := `#alerts-table tr[data-rule="` + name + `"]`
 	b.waitSelector("the rule in the rules table", row+".selected", uiTimeout)
 
 	b.waitSelector("the test button", "#alert-test:not([disabled])", uiTimeout)
-	b.run("send a test", chromedp.Click("#alert-test", chromedp.ByQuery))
+	b.click("send a test", "#alert-test")
 	b.waitSelector("the test's outcome", `#alert-tested li[data-ok="true"]`, 30*time.Second)
 	if a := rc.wait(t, 1, 5*time.Second)[0].alert; !a.Test || a.Rule != name {
 		t.Fatalf("the webhook got %+v, want the test of %s", a, name)

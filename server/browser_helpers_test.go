@@ -203,6 +203,23 @@ func (b *browser) run(what string, actions ...chromedp.Action) {
 	}
 }
 
+// click clicks the element sel matches. The app re-renders as data
+// arrives, which can replace the element between the query and the click
+// ("Could not find node"): then the click is tried again on the new one.
+func (b *browser) click(what, sel string) {
+	b.tb.Helper()
+	var err error
+	for range 5 {
+		if err = b.try(browserStepTimeout, chromedp.Click(sel, chromedp.ByQuery)); err == nil || !strings.Contains(err.Error(), "Could not find node") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		b.tb.Fatalf("%s: %v", what, err)
+	}
+}
+
 // try runs actions within d and returns their error.
 func (b *browser) try(d time.Duration, actions ...chromedp.Action) error {
 	ctx, cancel := context.WithTimeout(b.ctx, d)

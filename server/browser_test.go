@@ -96,7 +96,7 @@ func TestBrowserOverviewChart(t *testing.T) {
 	b.screenshots("overview")
 
 	// The container's own page, reached as a user would: its link.
-	b.run("open the container page", chromedp.Click(row+" a", chromedp.ByQuery))
+	b.click("open the container page", row+" a")
 	b.waitJS("the container page names the container", uiTimeout,
 		"(e => e && e.innerText.includes("+jsString(name)+"))(document.querySelector('#container-name'))", mainText)
 	b.waitJS("the container page shows a CPU figure", uiTimeout,
@@ -171,9 +171,9 @@ func TestBrowserStackDeploy(t *testing.T) {
 	})
 	row := `#stacks-table tr[data-stack="` + name + `"]`
 	b.waitSelector("the stack in the stacks table", row+" a", uiTimeout)
-	b.run("select the stack", chromedp.Click(row+" a", chromedp.ByQuery))
+	b.click("select the stack", row+" a")
 	b.waitSelector("the stack's deploy button", "#stack-deploy:not([disabled])", uiTimeout)
-	b.run("deploy", chromedp.Click("#stack-deploy", chromedp.ByQuery))
+	b.click("deploy", "#stack-deploy")
 	progress := "(e => e ? e.innerText : 'no #stack-progress')(document.querySelector('#stack-progress'))"
 	b.waitJS("progress lines up to deployed", 3*time.Minute,
 		`document.querySelector('#stack-progress li[data-status="deployed"]')`, progress)
@@ -439,9 +439,9 @@ func TestBrowserContainerActions(t *testing.T) {
 	var asked int
 	b.eval("answer confirmations", `(window.__asked = 0, window.confirm = () => { window.__asked++; return true }, 0)`, &asked)
 
-	b.run("restart", chromedp.Click("#container-restart", chromedp.ByQuery))
+	b.click("restart", "#container-restart")
 	b.waitJS("the restart is reported", uiTimeout, `(e => e && e.innerText.startsWith('Restarted'))(document.querySelector('#action-ok'))`, mainText+".slice(0, 600)")
-	b.run("stop", chromedp.Click("#container-stop", chromedp.ByQuery))
+	b.click("stop", "#container-stop")
 	b.waitSelector("the start button once stopped", "#container-start:not([disabled])", uiTimeout)
 	b.waitJS("the state shows exited", uiTimeout, state+" === 'exited'", state)
 	b.eval("confirmations asked", `window.__asked`, &asked)
@@ -449,7 +449,7 @@ func TestBrowserContainerActions(t *testing.T) {
 		t.Errorf("%d confirmations for a restart and a stop, want 2", asked)
 	}
 	b.screenshots("container-stopped")
-	b.run("start", chromedp.Click("#container-start", chromedp.ByQuery))
+	b.click("start", "#container-start")
 	b.waitSelector("the stop button once running", "#container-stop:not([disabled])", uiTimeout)
 	b.waitJS("the state shows running", uiTimeout, state+" === 'running'", state)
 	b.eval("confirmations asked", `window.__asked`, &asked)
@@ -458,7 +458,7 @@ func TestBrowserContainerActions(t *testing.T) {
 	}
 
 	// The overview row carries the actions too, named for the container.
-	b.run("back to the overview", chromedp.Click("#nav-overview", chromedp.ByQuery))
+	b.click("back to the overview", "#nav-overview")
 	row := `#containers tr[data-id="` + id + `"]`
 	b.waitSelector("the row's restart button", row+` button[data-action="restart"]`, uiTimeout)
 	if got := b.attr(row+` button[data-action="restart"]`, "aria-label"); got != "Restart "+name {

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
@@ -327,7 +326,7 @@ func TestBrowserStatsHistory(t *testing.T) {
 
 	b := openUI(t, srv, "/containers/Localhost/"+burner)
 	b.waitSelector("the range picker", "#range-15m", uiTimeout)
-	b.run("pick 15 minutes", chromedp.Click("#range-15m", chromedp.ByQuery))
+	b.click("pick 15 minutes", "#range-15m")
 	b.waitJS("the CPU chart shows the history's mean", uiTimeout,
 		"(e => e && e.innerText.startsWith('mean'))(document.querySelector('#cpu-now'))", mainText)
 	var lines int
@@ -365,7 +364,7 @@ func TestBrowserStatsHistory(t *testing.T) {
 	// The page asks the engine first; its 404 is how it learns the
 	// container is gone.
 	b.allow(`404 \(Not Found\) \(\S+/api/v1/containers/` + short + `\?host=Localhost\)`)
-	b.run("follow it", chromedp.Click(link, chromedp.ByQuery))
+	b.click("follow it", link)
 	b.waitSelector("the removed container's notice", "#gone-notice", uiTimeout)
 	b.waitJS("the removed container's history", uiTimeout,
 		"(e => e && e.innerText.startsWith('mean'))(document.querySelector('#cpu-now'))", mainText)
