@@ -173,7 +173,21 @@ func TestBrowserStackDeploy(t *testing.T) {
 	b.waitSelector("the stack in the stacks table", row+" a", uiTimeout)
 	b.click("select the stack", row+" a")
 	b.waitSelector("the stack's deploy button", "#stack-deploy:not([disabled])", uiTimeout)
-	b.click("deploy", "#stack-deploy")
+	// A click that lands while the app re-renders the editor (the record
+	// arriving) can hit the button being replaced: until the page says the
+	// deploy started or failed, click again, as a user would.
+	for i := 0; ; i++ {
+		b.click("deploy", "#stack-deploy")
+		if b.try(10*time.Second, chromedp.WaitVisible("#stack-ok, #stack-error", chromedp.ByQuery)) == nil {
+			break
+		}
+		if i == 2 {
+			t.Fatal("three clicks on deploy and the page says neither that it started nor why not")
+		}
+	}
+	if b.try(time.Second, chromedp.WaitVisible("#stack-error", chromedp.ByQuery)) == nil {
+		t.Fatalf("deploy refused: %s", b.text("#stack-error"))
+	}
 	progress := "(e => e ? e.innerText : 'no #stack-progress')(document.querySelector('#stack-progress'))"
 	b.waitJS("progress lines up to deployed", 3*time.Minute,
 		`document.querySelector('#stack-progress li[data-status="deployed"]')`, progress)
