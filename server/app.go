@@ -67,12 +67,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	srv = newServer(cfg, log, st, engines, auth)
 	srv.logs = logRing
 	defer srv.containerLogs.Close()
-	go func() {
+	// The engines and the feed write to the store and log: they must have
+	// ended before it closes and before run returns, also when serving
+	// fails while the caller's ctx goes on.
+	ctx, cancel := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	defer func() {
+		cancel()
+		background.Wait()
+	}()
+	background.Go(func() {
 		if err := engines.Run(ctx); err != nil {
 			log.Error("engines stopped", "err", err)
 		}
-	}()
-	go srv.feed.Run(ctx, st)
+	})
+	background.Go(func() { srv.feed.Run(ctx, st) })
 	stopStacks, err := srv.startStacks(ctx)
 	if err != nil {
 		return err
@@ -213,10 +222,12 @@ func (s *Server) startStacks(ctx context.Context) (stop func(), err error) {
 	}
 	s.stacks = m
 	ctx, cancel := context.WithCancel(ctx)
-	go m.Run(ctx)
-	go s.feedStacks(ctx, m)
+	var wg sync.WaitGroup
+	wg.Go(func() { m.Run(ctx) })
+	wg.Go(func() { s.feedStacks(ctx, m) })
 	return func() {
 		cancel()
+		wg.Wait()
 		if err := m.Close(); err != nil {
 			s.log.Error("closing stacks", "err", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -27,9 +28,17 @@ func serveHTTP(ctx context.Context, cfg Config, h http.Handler, log *slog.Logger
 	// request/response routes get per-request deadlines instead
 	// (withDeadlines), and the streams bound their own writes (the
 	// websocket ping watchdog, sseWriteTimeout).
+	// Shutdown does not wait for hijacked connections (websockets), so
+	// handlers are counted here and waited for: none still runs, writing
+	// to the store or the log, once serveHTTP has returned.
+	var handlers sync.WaitGroup
 	hs := &http.Server{
-		Addr:              cfg.Addr,
-		Handler:           h,
+		Addr: cfg.Addr,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			handlers.Add(1)
+			defer handlers.Done()
+			h.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    64 << 10,
@@ -63,7 +72,9 @@ func serveHTTP(ctx context.Context, cfg Config, h http.Handler, log *slog.Logger
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
+	err = hs.Shutdown(sctx)
+	handlers.Wait()
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
