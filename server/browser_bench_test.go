@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"io"
 	"math"
 	"net/http"
@@ -284,7 +285,7 @@ func (f *fakeStats) serveList(w http.ResponseWriter, r *http.Request) {
 	for i := range list {
 		list[i] = f.container(i)
 	}
-	writeJSON(w, http.StatusOK, list)
+	respond.JSON(w, http.StatusOK, list)
 }
 
 // serveStats is /docker/stats for the simulated containers: the greeting,

@@ -207,10 +207,10 @@ func fanoutCrowsnest(b *testing.B, clients int, frames []*feed.Item, every time.
 	p := startInProcess(b, Config{StreamQueue: len(frames) + 1})
 	r, closeAll := dialReceivers(b, p.WS("/events/ws"), clients, len(frames))
 	defer closeAll()
-	for p.srv.feed.Clients() < clients {
+	for p.feed.Clients() < clients {
 		time.Sleep(time.Millisecond)
 	}
-	return measure(r, clients, frames, every, func(it *feed.Item) { p.srv.feed.Publish(stampFrame(it)) })
+	return measure(r, clients, frames, every, func(it *feed.Item) { p.feed.Publish(stampFrame(it)) })
 }
 
 // fanoutFloor is what any fan-out of these frames must at least do: one
