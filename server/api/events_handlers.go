@@ -329,7 +329,7 @@ func parseStatus(err error) int {
 // requestFormat is the format of the request body by its Content-Type. No
 // Content-Type means JSON, Vamp's default; it reaches here only with the
 // search body of GET or an empty body, since POST refuses an untyped body
-// (requireContentType).
+// (auth.RequireContentType).
 func requestFormat(r *http.Request) (body.Format, error) {
 	ct := r.Header.Get("Content-Type")
 	if strings.TrimSpace(ct) == "" {
