@@ -309,7 +309,7 @@ func startAlerts(ctx context.Context, p parts, col *stats.Collector) (a *alerts.
 		Rules:      rules,
 		Events:     p.store,
 		Containers: col,
-		Logs:       alertLogs{engines: p.engines, streams: p.containerLogs, log: p.log},
+		Logs:       alertLogs{engines: p.engines, streams: p.containerLogs},
 		Logger:     p.log,
 	})
 	if err != nil {
