@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 	"github.com/crowsnest-hq/crowsnest/server/auth"
-
-	"github.com/coder/websocket"
 )
 
 // TestAuthOnTheRunningServer drives the whole binary's routes with each kind

@@ -5,9 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/crowsnest-hq/crowsnest/internal/testenv"
-	"github.com/crowsnest-hq/crowsnest/server/api"
-	"github.com/crowsnest-hq/crowsnest/server/auth"
 	"io"
 	"net"
 	"net/http"
@@ -21,6 +18,10 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
+	"github.com/crowsnest-hq/crowsnest/server/api"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 )
 
 // Secrets of the matrix server. Each is distinctive, so finding one in a log

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"io"
 	"math"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
 
 // The UI benchmarks (issue 6) measure the wasm app as a user gets it: the

@@ -10,12 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crowsnest-hq/crowsnest/server/api"
-	"github.com/crowsnest-hq/crowsnest/server/auth"
-
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
 	"github.com/crowsnest-hq/crowsnest/internal/history"
 	"github.com/crowsnest-hq/crowsnest/internal/stats"
+	"github.com/crowsnest-hq/crowsnest/server/api"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 )
 
 // envPrefix starts the environment variable behind every flag:

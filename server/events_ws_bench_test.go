@@ -15,11 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crowsnest-hq/crowsnest/internal/feed"
-
 	"github.com/coder/websocket"
 
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/feed"
 )
 
 // fanoutRounds is how many times crowsnest and its floor alternate in one

@@ -2,30 +2,29 @@ package main
 
 import (
 	"context"
-	"github.com/crowsnest-hq/crowsnest/internal/feed"
-	"github.com/crowsnest-hq/crowsnest/internal/logs"
-	"github.com/crowsnest-hq/crowsnest/server/api"
-	"github.com/crowsnest-hq/crowsnest/server/auth"
-	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
-
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/feed"
+	"github.com/crowsnest-hq/crowsnest/internal/logs"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
-
-	"github.com/coder/websocket"
+	"github.com/crowsnest-hq/crowsnest/server/api"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 )
 
 // liveServer is a whole crowsnest, started by run() as the binary starts it,

@@ -8,8 +8,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/crowsnest-hq/crowsnest/internal/testenv"
-	"github.com/crowsnest-hq/crowsnest/server/api"
 	"io"
 	"net"
 	"net/http"
@@ -25,7 +23,9 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/api"
 	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/crowsnest-hq/crowsnest/server/api"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/crowsnest-hq/crowsnest/internal/logs"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/api"
 )
 
 // logsTestServer serves the API with its log records going to a fresh ring, so a

@@ -3,14 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/crowsnest-hq/crowsnest/internal/testenv"
-	"github.com/crowsnest-hq/crowsnest/server/api"
-	"github.com/crowsnest-hq/crowsnest/server/auth"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
+	"github.com/crowsnest-hq/crowsnest/server/api"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 )
 
 // browserContext is one column of the protection matrix: what a browser (or

@@ -9,9 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"github.com/crowsnest-hq/crowsnest/internal/testenv"
-	"github.com/crowsnest-hq/crowsnest/server/auth"
-	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"math/big"
 	"net"
@@ -24,8 +21,11 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
 

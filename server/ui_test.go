@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/crowsnest-hq/crowsnest/server/ui"
 	"io"
 	"net/http"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/crowsnest-hq/crowsnest/server/ui"
 	"github.com/crowsnest-hq/crowsnest/web"
 )
 

@@ -4,14 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"github.com/crowsnest-hq/crowsnest/server/auth"
-	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"net/http"
 	"strconv"
 
 	"github.com/crowsnest-hq/crowsnest/internal/alerts"
 	"github.com/crowsnest-hq/crowsnest/internal/body"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
 
 // alertsReady answers 503 when the alerts are not running (tests that

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"net/http"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/crowsnest-hq/crowsnest/internal/stats"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
 
 // containersStatsWait bounds how long listing containers waits for the

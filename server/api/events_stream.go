@@ -3,16 +3,15 @@ package api
 import (
 	"context"
 	"fmt"
-	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/crowsnest-hq/crowsnest/internal/feed"
-	"github.com/crowsnest-hq/crowsnest/server/stream"
-
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/respond"
+	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
 
 // sseEndpoint labels the metrics of this stream.

@@ -14,14 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crowsnest-hq/crowsnest/internal/testenv"
-
 	"github.com/crowsnest-hq/crowsnest/internal/feed"
-	"github.com/crowsnest-hq/crowsnest/server/stream"
-
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
 
 // sseClient is an open stream read by testenv.ReadSSE in the background.

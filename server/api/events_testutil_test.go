@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crowsnest-hq/crowsnest/internal/feed"
-
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/crowsnest-hq/crowsnest/internal/feed"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )

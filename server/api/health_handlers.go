@@ -1,8 +1,9 @@
 package api
 
 import (
-	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"net/http"
+
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
 
 // handleHealth answers 200 while the server runs. Engines being down does not

@@ -1,8 +1,9 @@
 package api
 
 import (
-	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"net/http"
+
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
 
 // handleHosts lists the configured engines with their state and versions.

@@ -3,12 +3,12 @@ package api
 import (
 	"context"
 	"fmt"
-	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"log/slog"
 	"net/http"
 	"strconv"
 
 	"github.com/crowsnest-hq/crowsnest/internal/logs"
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
 

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"github.com/crowsnest-hq/crowsnest/internal/docker"
 	"net/http"
 	"strconv"
 
@@ -9,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/crowsnest-hq/crowsnest/internal/docker"
 )
 
 // Metrics is what /metrics exposes: the API's own figures and those the

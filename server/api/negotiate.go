@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/crowsnest-hq/crowsnest/internal/body"
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
 
 // errNotAcceptable means the Accept header allows neither JSON nor YAML.

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/crowsnest-hq/crowsnest/server/auth"
-	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"net/http"
 	"net/url"
 	"sort"
@@ -13,6 +11,9 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
+
+	"github.com/crowsnest-hq/crowsnest/server/auth"
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
 
 // Limits and lifetimes of the server-rendered pages.

@@ -1,8 +1,9 @@
 package api
 
 import (
-	"github.com/crowsnest-hq/crowsnest/server/auth"
 	"net/http"
+
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 )
 
 // Route is one entry of the route table: the single place that says what

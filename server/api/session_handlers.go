@@ -1,11 +1,11 @@
 package api
 
 import (
-	"github.com/crowsnest-hq/crowsnest/server/auth"
-	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"net/http"
 
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
 
 // handleSession tells the caller what its credential allows. It is public:

@@ -2,13 +2,13 @@ package api
 
 import (
 	"errors"
-	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"net/http"
 	"strconv"
 
 	"github.com/crowsnest-hq/crowsnest/internal/body"
 	"github.com/crowsnest-hq/crowsnest/internal/stacks"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
 
 // stacksReady answers 503 when the stack manager is not running (tests

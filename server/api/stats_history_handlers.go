@@ -8,10 +8,9 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/crowsnest-hq/crowsnest/server/respond"
-
 	"github.com/crowsnest-hq/crowsnest/internal/history"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
 
 // handleContainerHistory answers a container's stats history over a range:

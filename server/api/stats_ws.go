@@ -3,13 +3,13 @@ package api
 import (
 	"context"
 	"fmt"
-	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/crowsnest-hq/crowsnest/internal/stats"
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
 

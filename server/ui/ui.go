@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
 
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"github.com/crowsnest-hq/crowsnest/web"
 )
 
