@@ -342,8 +342,10 @@ func TestHostileNeverReadsResponse(t *testing.T) {
 	// handler returns and is counted. (The connection is closed too, but
 	// the kernel still delivers what it buffered, so a client cannot tell
 	// quickly.) Without the deadlines both would block in Write for ever.
-	waitMetric(t, p.URL, `crowsnest_stream_clients{endpoint="events_sse"} 0`, 15*time.Second)
-	waitMetric(t, p.URL, `crowsnest_http_requests_total{code="200",route="/api/v1/events"} 1`, 15*time.Second)
+	// The limits are generous: reading and encoding 40 MiB under -race on
+	// a busy machine takes a while before the first write stalls.
+	waitMetric(t, p.URL, `crowsnest_stream_clients{endpoint="events_sse"} 0`, time.Minute)
+	waitMetric(t, p.URL, `crowsnest_http_requests_total{code="200",route="/api/v1/events"} 1`, time.Minute)
 }
 
 // waitMetric waits until /metrics has line, failing after limit.
