@@ -51,13 +51,13 @@ var (
 type boltAlertRules struct{ db *bolt.DB }
 
 // NewAlertRules returns the alert rules kept in st's file. st must come
-// from Open.
+// from Open or hold a View (see fileOf).
 func NewAlertRules(st Store) (AlertRules, error) {
-	bs, ok := st.(*boltStore)
-	if !ok {
-		return nil, fmt.Errorf("store: alert rules: unsupported store %T", st)
+	db, err := fileOf(st)
+	if err != nil {
+		return nil, fmt.Errorf("store: alert rules: %w", err)
 	}
-	err := bs.db.Update(func(tx *bolt.Tx) error {
+	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bkAlertRules, bkAlertNames} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("bucket %s: %w", name, err)
@@ -68,7 +68,7 @@ func NewAlertRules(st Store) (AlertRules, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: alert rules: %w", err)
 	}
-	return &boltAlertRules{db: bs.db}, nil
+	return &boltAlertRules{db: db}, nil
 }
 
 func alertKey(id int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(id)) }

@@ -57,13 +57,13 @@ var (
 type boltStacks struct{ db *bolt.DB }
 
 // NewStacks returns the stack records kept in st's file. st must come from
-// Open.
+// Open or hold a View (see fileOf).
 func NewStacks(st Store) (Stacks, error) {
-	bs, ok := st.(*boltStore)
-	if !ok {
-		return nil, fmt.Errorf("store: stacks: unsupported store %T", st)
+	db, err := fileOf(st)
+	if err != nil {
+		return nil, fmt.Errorf("store: stacks: %w", err)
 	}
-	err := bs.db.Update(func(tx *bolt.Tx) error {
+	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bkStacks, bkStackNames} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("bucket %s: %w", name, err)
@@ -74,7 +74,7 @@ func NewStacks(st Store) (Stacks, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: stacks: %w", err)
 	}
-	return &boltStacks{db: bs.db}, nil
+	return &boltStacks{db: db}, nil
 }
 
 func stackKey(id int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(id)) }
