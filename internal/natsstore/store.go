@@ -131,9 +131,10 @@ func (s *Store) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consuming stream %s: %w", StreamName, err)
 	}
-	cc, err := cons.Consume(s.receive, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		s.log.Debug("stream consumer", "err", err)
-	}))
+	cc, err := cons.Consume(s.receive, jetstream.PullHeartbeat(consumerHeartbeat),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			s.log.Debug("stream consumer", "err", err)
+		}))
 	if err != nil {
 		return fmt.Errorf("consuming stream %s: %w", StreamName, err)
 	}

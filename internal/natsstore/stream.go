@@ -29,6 +29,12 @@ const (
 	publishTimeout = 10 * time.Second // one asynchronous publish's ack
 )
 
+// consumerHeartbeat is how often the server tells the consumer it is
+// alive while the stream is quiet. The ordered consumer lives on one
+// server; when that server dies, two missed heartbeats make the client
+// recreate it elsewhere, so this bounds how long a view stalls.
+const consumerHeartbeat = time.Second
+
 // streamConfig is the stream as opts want it. Retention and MaxEvents
 // bound the stream as they bound the view; its limits only ever remove the
 // oldest messages, which keeps the sequence a contiguous run.

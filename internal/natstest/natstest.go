@@ -23,16 +23,29 @@ const readyTimeout = 60 * time.Second
 // returns its client URL.
 func Single(t testing.TB) string {
 	t.Helper()
-	s := start(t, &server.Options{
+	return SingleOn(t, -1, t.TempDir()).ClientURL()
+}
+
+// SingleOn starts one JetStream server on port (-1: any) keeping its data
+// in dir, so that a test can stop it and start it again where it was. It
+// is stopped when the test ends.
+func SingleOn(t testing.TB, port int, dir string) *server.Server {
+	t.Helper()
+	return start(t, &server.Options{
 		ServerName: "single",
 		Host:       "127.0.0.1",
-		Port:       -1,
+		Port:       port,
 		JetStream:  true,
-		StoreDir:   t.TempDir(),
+		StoreDir:   dir,
 		NoLog:      true,
 		NoSigs:     true,
 	})
-	return s.ClientURL()
+}
+
+// FreePort is a loopback port free now, for a server a test starts later.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	return freePorts(t, 1)[0]
 }
 
 // Cluster is a JetStream cluster of servers on loopback.
