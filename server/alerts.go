@@ -34,6 +34,7 @@ func (s *Server) startAlerts(ctx context.Context) (stop func(), err error) {
 		Events:     s.store,
 		Containers: s.stats,
 		Logs:       alertLogs{s},
+		Leases:     s.leases,
 		Logger:     s.log,
 	})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,16 +42,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "crowsnest.db"), store.Options{
-		Retention: cfg.Retention, MaxEvents: cfg.MaxEvents, Logger: log,
-	})
+	b, err := openStore(cfg, log)
 	if err != nil {
-		return fmt.Errorf("open event store: %w", err)
+		return err
 	}
+	st := b.store
 	defer st.Close()
-	if auth.sessions, err = store.NewSessions(st); err != nil {
-		return fmt.Errorf("open session store: %w", err)
-	}
+	auth.sessions = b.sessions
 
 	var srv *Server
 	engines, err := docker.New(docker.Options{
@@ -66,6 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer engines.Close()
 	srv = newServer(cfg, log, st, engines, auth)
 	srv.logs = logRing
+	srv.leases = b.leases
 	defer srv.containerLogs.Close()
 	// The engines and the feed write to the store and log: they must have
 	// ended before it closes and before run returns, also when serving
@@ -215,6 +212,7 @@ func (s *Server) startStacks(ctx context.Context) (stop func(), err error) {
 		Engines:     s.engines,
 		DataDir:     s.cfg.DataDir,
 		DefaultHost: docker.DefaultHostName,
+		Leases:      s.leases,
 		Logger:      s.log,
 	})
 	if err != nil {

@@ -1,9 +1,27 @@
 package main
 
-import "net/http"
+import (
+	"net/http"
 
-// handleHealth answers 200 while the server runs. Engines being down does not
-// make crowsnest unhealthy: the store, the UI and the API still work.
+	"github.com/crowsnest-hq/crowsnest/internal/store"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// handleHealth answers 200 while crowsnest can store events. Engines being
+// down does not make crowsnest unhealthy: the store, the UI and the API
+// still work. An event store that cannot take writes (NATS not answering)
+// does: 503 says why, so a proxy in front of replicas sends writes to
+// another one.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "enginesUp": s.engines.Up()})
+	h := wire.Health{Status: wire.HealthOK, EnginesUp: s.engines.Up(), Store: wire.StoreHealth{Backend: "bbolt", OK: true}}
+	if hr, ok := s.store.(store.HealthReporter); ok {
+		h.Store.Backend = "nats"
+		if err := hr.Health(); err != nil {
+			h.Status, h.Store.OK, h.Store.Error = wire.HealthUnavailable, false, err.Error()
+			h.Message = "Event store: " + err.Error()
+			writeJSON(w, http.StatusServiceUnavailable, h)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, h)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/alerts"
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
 	"github.com/crowsnest-hq/crowsnest/internal/history"
+	"github.com/crowsnest-hq/crowsnest/internal/lease"
 	"github.com/crowsnest-hq/crowsnest/internal/logs"
 	"github.com/crowsnest-hq/crowsnest/internal/stacks"
 	"github.com/crowsnest-hq/crowsnest/internal/stats"
@@ -47,6 +48,9 @@ type Server struct {
 	alerts *alerts.Alerts
 	// ui serves the web UI's pages and embedded assets (server/ui.go).
 	ui *uiHandler
+	// leases share stack actions and alert deliveries between replicas
+	// (set by run with --store nats://); nil for a single crowsnest.
+	leases *lease.Leases
 }
 
 // newServer wires the handlers to the domain. The engines and the feed are
