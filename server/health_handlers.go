@@ -18,7 +18,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		h.Store.Backend = "nats"
 		if err := hr.Health(); err != nil {
 			h.Status, h.Store.OK, h.Store.Error = wire.HealthUnavailable, false, err.Error()
-			h.Message = "Event store: " + err.Error()
+			h.Message = err.Error()
 			writeJSON(w, http.StatusServiceUnavailable, h)
 			return
 		}

@@ -17,6 +17,6 @@
 // JetStream key-value bucket (Sessions), so every replica knows them.
 //
 // The store opens without NATS: reads are served from the view, writes
-// fail with the reason (Health), and the connection is retried with
+// fail with store.ErrUnavailable and the reason (Health), and the connection is retried with
 // backoff until a server answers.
 package natsstore

@@ -31,7 +31,8 @@ const (
 // one JetStream atomic batch. It returns once JetStream acknowledged the
 // write and this replica's view applied it; should ctx end after the
 // acknowledgement, the events are stored and returned without waiting for
-// the view.
+// the view. A write NATS did not acknowledge is store.ErrUnavailable
+// (after a timeout it may have been stored all the same).
 func (s *Store) Append(ctx context.Context, events ...wire.Event) ([]wire.Event, error) {
 	if len(events) == 0 {
 		return nil, nil
@@ -52,11 +53,11 @@ func (s *Store) Append(ctx context.Context, events ...wire.Event) ([]wire.Event,
 	if len(msgs) == 1 {
 		ack, err := js.PublishMsg(ctx, msgs[0])
 		if err != nil {
-			return nil, fmt.Errorf("store: append: publishing: %w", err)
+			return nil, fmt.Errorf("store: append: %w: publishing: %w", store.ErrUnavailable, err)
 		}
 		last = ack.Sequence
 	} else if last, err = publishBatch(ctx, js, nc, msgs); err != nil {
-		return nil, fmt.Errorf("store: append: %w", err)
+		return nil, fmt.Errorf("store: append: %w: %w", store.ErrUnavailable, err)
 	}
 	for i := range out {
 		out[i].ID = last - uint64(len(out)-1-i)
@@ -88,7 +89,7 @@ func (s *Store) AppendKeyed(ctx context.Context, keys []string, events ...wire.E
 	acks := make([]jetstream.PubAckFuture, len(msgs))
 	for i, m := range msgs {
 		if acks[i], err = js.PublishMsgAsync(m); err != nil {
-			return nil, fmt.Errorf("store: append: publishing: %w", err)
+			return nil, fmt.Errorf("store: append: %w: publishing: %w", store.ErrUnavailable, err)
 		}
 	}
 	var last uint64
@@ -98,7 +99,7 @@ func (s *Store) AppendKeyed(ctx context.Context, keys []string, events ...wire.E
 			out[i].ID = ack.Sequence
 			last = max(last, ack.Sequence)
 		case err := <-f.Err():
-			return nil, fmt.Errorf("store: append: publishing: %w", err)
+			return nil, fmt.Errorf("store: append: %w: publishing: %w", store.ErrUnavailable, err)
 		case <-ctx.Done():
 			return nil, fmt.Errorf("store: append: %w", ctx.Err())
 		}

@@ -199,10 +199,10 @@ func TestStartWithoutNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.Health(); !errors.Is(err, natsstore.ErrUnavailable) {
+	if err := st.Health(); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("health without NATS: %v", err)
 	}
-	if _, err := st.Append(context.Background(), wire.Event{Tags: []string{"x"}}); !errors.Is(err, natsstore.ErrUnavailable) {
+	if _, err := st.Append(context.Background(), wire.Event{Tags: []string{"x"}}); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("append without NATS: %v", err)
 	}
 	if page, err := st.Query(context.Background(), store.Query{}); err != nil || page.Total != 0 {

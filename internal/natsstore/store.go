@@ -17,9 +17,6 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
-// ErrUnavailable wraps the reason the store cannot take writes now.
-var ErrUnavailable = errors.New("NATS store unavailable")
-
 // Store is store.Store on a JetStream stream with a local view.
 type Store struct {
 	opts    Options
@@ -56,7 +53,7 @@ var (
 
 // Open opens the local view and starts reaching NATS in the background: it
 // does not wait for a server. Until one answers, reads are served from the
-// view and writes fail with ErrUnavailable.
+// view and writes fail with store.ErrUnavailable.
 func Open(opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	if len(opts.URLs) == 0 {
@@ -75,7 +72,7 @@ func Open(opts Options) (*Store, error) {
 		applied: newProgress(),
 		inbox:   make(chan jetstream.Msg, inboxSize),
 		kvs:     map[string]jetstream.KeyValue{},
-		health:  fmt.Errorf("%w: connecting to %v", ErrUnavailable, opts.URLs),
+		health:  fmt.Errorf("%w: connecting to %v", store.ErrUnavailable, opts.URLs),
 		ready:   make(chan struct{}),
 		quit:    make(chan struct{}),
 	}
@@ -96,7 +93,7 @@ func (s *Store) run(ctx context.Context) {
 		if err == nil || ctx.Err() != nil {
 			return
 		}
-		s.setHealth(fmt.Errorf("%w: %w", ErrUnavailable, err))
+		s.setHealth(fmt.Errorf("%w: %w", store.ErrUnavailable, err))
 		s.log.Warn("NATS store unavailable; retrying", "err", err)
 		if !b.Wait(ctx) {
 			return
@@ -179,7 +176,7 @@ func (s *Store) down(err error) {
 	if err == nil {
 		err = errors.New("disconnected")
 	}
-	s.setHealth(fmt.Errorf("%w: connection to NATS lost (%v); reconnecting", ErrUnavailable, err))
+	s.setHealth(fmt.Errorf("%w: connection to NATS lost (%v); reconnecting", store.ErrUnavailable, err))
 }
 
 func (s *Store) up() {

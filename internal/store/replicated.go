@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
@@ -27,6 +28,10 @@ type Syncer interface {
 	// be read from this Store.
 	Sync(ctx context.Context) error
 }
+
+// ErrUnavailable wraps the reason a Store cannot take events now (a remote
+// backend not answering); the HTTP layer answers 503.
+var ErrUnavailable = errors.New("event store unavailable")
 
 // HealthReporter is a Store that can be out of service while crowsnest
 // runs (a remote backend not answering).
