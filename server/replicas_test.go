@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crowsnest-hq/crowsnest/internal/natstest"
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// replicaChurn is a small churn: enough concurrent creates and removes for
+// the engine to deliver some out of order, small enough for CI.
+const (
+	replicaChurnContainers = 40
+	replicaChurnWorkers    = 8
+)
+
+// TestReplicasShareOneHistory runs two crowsnest replicas on one NATS
+// JetStream server, both watching the real engine: every engine event is
+// stored once although both watch, also when one replica is stopped in the
+// middle of the churn and started again (it catches up from the stream);
+// both list the same events under the same ids; a POST on one is readable
+// at once there and streamed by the other in order.
+func TestReplicasShareOneHistory(t *testing.T) {
+	testenv.ShareEngineMemory(t)
+	c := testenv.Engine(t)
+	testenv.HelperImage(t)
+	t.Cleanup(func() { testenv.RemoveAll(t, c) })
+	args := []string{"--store", natstest.Single(t), "--request-rate", "0", "--max-streams", "0"}
+	a := startServer(t, args...)
+	bAddr, bData := freeAddr(t), t.TempDir()
+	b := startServerAt(t, bAddr, bData, args...)
+	waitConnected(t, a.URL)
+	waitConnected(t, b.URL)
+
+	label := faultLabel(t)
+	oracle := subscribeEngine(t, c, label)
+	liveA := followEvents(t, a.URL, label)
+	testenv.Churn(t, c, replicaChurnContainers, replicaChurnWorkers, map[string]string{faultLabelKey: label}, func() {
+		b.Stop()
+		b = startServerAt(t, bAddr, bData, args...)
+	})
+	want := oracle.stop(t)
+	if len(want) != 2*replicaChurnContainers {
+		t.Fatalf("the independent subscriber saw %d events, want %d", len(want), 2*replicaChurnContainers)
+	}
+	waitExactlyOnce(t, "store of replica a", want, func() []wire.ContainerEvent { return storedEvents(t, a.URL, label) })
+	waitExactlyOnce(t, "store of replica b", want, func() []wire.ContainerEvent { return storedEvents(t, b.URL, label) })
+	waitExactlyOnce(t, "/events/ws of replica a", want, liveA.events)
+	liveA.stop()
+	if ia, ib := storeIDs(storedEvents(t, a.URL, label)), storeIDs(storedEvents(t, b.URL, label)); !slices.Equal(ia, ib) {
+		t.Fatalf("the replicas hold the engine's events under different ids:\n a %v\n b %v", ia, ib)
+	}
+
+	ts := &eventsTestServer{url: b.URL}
+	stream := ts.openStream(t, "/api/v1/events/stream?tag="+label, nil)
+	var posted []wire.Event
+	for i := range 5 {
+		ev := postEvent(t, a.URL, fmt.Sprintf(`{"tags":[%q],"value":%d}`, label, i))
+		var page []wire.Event
+		getJSON(t, a.URL+"/api/v1/events?tag="+label, &page)
+		if len(page) == 0 || page[0].ID != ev.ID {
+			t.Fatalf("replica a does not list the event it just stored (%d): %+v", ev.ID, page)
+		}
+		posted = append(posted, ev)
+	}
+	for _, want := range posted {
+		if got := stream.nextEvent(t); got.ID != want.ID || string(got.Value) != string(want.Value) {
+			t.Fatalf("replica b streamed %d (%s), want %d (%s)", got.ID, got.Value, want.ID, want.Value)
+		}
+	}
+}
+
+func storeIDs(evs []wire.ContainerEvent) []string {
+	var out []string
+	for _, ev := range evs {
+		out = append(out, eventKey(ev)+"="+strconv.FormatUint(ev.StoreID, 10))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestReplicaWithoutNATS: a replica starts while no NATS server answers,
+// says so on /healthz (503 with the reason) and refuses POSTs with 503;
+// once the server is up it works, and a login made on it is a login on
+// another replica, and a logout there ends it here.
+func TestReplicaWithoutNATS(t *testing.T) {
+	port := natstest.FreePort(t)
+	args := []string{"--host", noEngine, "--request-rate", "0",
+		"--store", fmt.Sprintf("nats://127.0.0.1:%d", port), "--token", "admin:replica-admin-1"}
+	a := startServer(t, args...)
+	code, health := healthOf(t, a.URL)
+	if code != http.StatusServiceUnavailable || health.Status != wire.HealthUnavailable || health.Store.Backend != "nats" ||
+		!strings.Contains(health.Message, "connecting to") {
+		t.Fatalf("/healthz without NATS: %d %+v", code, health)
+	}
+	if code := postStatus(t, a.URL, "replica-admin-1"); code != http.StatusServiceUnavailable {
+		t.Fatalf("POST without NATS: %d, want 503", code)
+	}
+
+	natstest.SingleOn(t, port, t.TempDir())
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if code, _ := healthOf(t, a.URL); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/healthz never turned 200 once NATS answered")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code := postStatus(t, a.URL, "replica-admin-1"); code != http.StatusCreated {
+		t.Fatalf("POST once NATS answers: %d, want 201", code)
+	}
+
+	b := startServer(t, args...)
+	session := loginSession(t, a.URL, "replica-admin-1")
+	if got := sessionStatus(t, b.URL, session); got != http.StatusOK {
+		t.Fatalf("a session opened on replica a, used on b: %d, want 200", got)
+	}
+	req, _ := http.NewRequest("POST", b.URL+"/logout", nil)
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: session})
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := sessionStatus(t, a.URL, session); got != http.StatusUnauthorized {
+		t.Fatalf("after logging out on b, the session on a: %d, want 401", got)
+	}
+}
+
+func healthOf(t *testing.T, base string) (int, wire.Health) {
+	t.Helper()
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h wire.Health
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, h
+}
+
+// postStatus POSTs one event with a bearer token and returns the status.
+func postStatus(t *testing.T, base, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/api/v1/events", bytes.NewBufferString(`{"tags":["replica"]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
