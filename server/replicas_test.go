@@ -2,15 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/crowsnest-hq/crowsnest/internal/lease"
+	"github.com/crowsnest-hq/crowsnest/internal/natsstore"
 	"github.com/crowsnest-hq/crowsnest/internal/natstest"
 	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
@@ -165,4 +170,52 @@ func postStatus(t *testing.T, base, token string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestReplicaStackActionOnce: while another replica holds a stack's lease
+// (its action on that compose project runs), this replica refuses to act
+// on the project with 409 and says why; once the other lets go, it acts.
+func TestReplicaStackActionOnce(t *testing.T) {
+	eng := testenv.Engine(t)
+	image := testenv.HelperImage(t)
+	t.Cleanup(func() { testenv.RemoveAll(t, eng) })
+	name := stackName(t, "lease")
+	cleanupProject(t, eng, name)
+	nats := natstest.Single(t)
+	srv := startServer(t, "--store", nats, "--request-rate", "0")
+	ws := dialWS(t, srv.WS("/stacks"), nil)
+	ws.nextStack(t, 5*time.Second) // greeting
+
+	var st wire.Stack
+	mustAPI(t, srv, "POST", "/api/v1/stacks", wire.StackRequest{Name: name, Compose: twoServiceStack(t, image, "hello"), Env: "GREETING=x\n"}, &st, http.StatusCreated)
+	other := otherReplicaLeases(t, nats)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	held, err := other.Acquire(ctx, "stack/"+st.Host+"/"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deploy := "/api/v1/stacks/" + strconv.FormatInt(st.ID, 10) + "/deploy"
+	if code, body := apiCall(t, srv, "POST", deploy, nil, nil); code != http.StatusConflict || !strings.Contains(body, "another crowsnest replica") {
+		t.Fatalf("deploy while another replica holds the stack: %d %s, want 409 naming the other replica", code, body)
+	}
+	held.Release()
+	mustAPI(t, srv, "POST", deploy, nil, nil, http.StatusAccepted)
+	msgs := ws.untilDone(t, st.ID, actionTimeout)
+	if last := msgs[len(msgs)-1]; last.Data.Status != wire.StackDeployed {
+		t.Fatalf("deploy once the lease is free ended with %s", last)
+	}
+}
+
+// otherReplicaLeases are the leases of another replica on the NATS server
+// at url, as the test's stand-in for it.
+func otherReplicaLeases(t *testing.T, url string) *lease.Leases {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	st, err := natsstore.Open(natsstore.Options{URLs: []string{url}, ViewPath: filepath.Join(t.TempDir(), "view.db"), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return lease.New(lease.Options{Bucket: st.KeyValue, Owner: "the other replica", Logger: log})
 }
