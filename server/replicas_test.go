@@ -219,3 +219,36 @@ func otherReplicaLeases(t *testing.T, url string) *lease.Leases {
 	t.Cleanup(func() { _ = st.Close() })
 	return lease.New(lease.Options{Bucket: st.KeyValue, Owner: "the other replica", Logger: log})
 }
+
+// TestReplicaAlertSentOnce: two replicas with the same crash rule see the
+// same crash in the shared history; the alert is sent once and recorded
+// once, and both list that one firing.
+func TestReplicaAlertSentOnce(t *testing.T) {
+	testenv.Engine(t)
+	testenv.HelperImage(t)
+	nats := natstest.Single(t)
+	a := alertServer(t, "--store", nats)
+	b := alertServer(t, "--store", nats)
+	waitConnected(t, a.URL)
+	waitConnected(t, b.URL)
+	rc := newReceiver(t, 0)
+	rule := wire.AlertRule{Name: "crash " + t.Name(), Enabled: true, Kind: "event", Filters: labelFilter(t, "die"),
+		When: `exitCode != 0`, Notify: []string{rc.URL}}
+	createRule(t, a, rule)
+	createRule(t, b, rule)
+
+	_, crashed := runLabelled(t, testenv.RunOptions{Args: []string{"-lines", "1", "-exit", "3"}})
+	if got := rc.wait(t, 1, 30*time.Second)[0].alert; got.Container.Name != crashed {
+		t.Fatalf("webhook got %+v, want the crash of %s", got, crashed)
+	}
+	rc.quiet(t, 3*time.Second, "the other replica's copy of the alert")
+	for _, s := range []*liveServer{a, b} {
+		deadline := time.Now().Add(30 * time.Second)
+		for len(firings(t, s, rule.Name, crashed)) == 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if n := len(firings(t, s, rule.Name, crashed)); n != 1 {
+			t.Fatalf("replica %s lists %d firings of the crash, want 1", s.URL, n)
+		}
+	}
+}
