@@ -15,6 +15,9 @@ import (
 // chartScale is the top of a percentage chart's y axis: the next "nice"
 // value above the largest sample, at least floor, so small loads are not
 // drawn as if they were full and the axis does not jump on every sample.
+// Above 100 % (CPU: a core) the steps are half cores, then cores, so a
+// container just over one core is not drawn in the bottom half of a 200 %
+// chart.
 func chartScale(samples []float64, floor float64) float64 {
 	top := floor
 	for _, v := range samples {
@@ -22,7 +25,7 @@ func chartScale(samples []float64, floor float64) float64 {
 			top = v
 		}
 	}
-	for _, nice := range []float64{1, 2, 5, 10, 20, 25, 50, 100, 200, 400, 800, 1600, 3200, 6400} {
+	for _, nice := range []float64{1, 2, 5, 10, 20, 25, 50, 100, 150, 200, 300, 400, 600, 800, 1200, 1600, 2400, 3200, 4800, 6400} {
 		if top <= nice {
 			return nice
 		}

@@ -39,7 +39,9 @@ func TestChartScale(t *testing.T) {
 		{[]float64{0.3}, 1, 1},
 		{[]float64{12}, 5, 20},
 		{[]float64{99.5}, 5, 100},
-		{[]float64{150}, 5, 200},
+		{[]float64{101}, 5, 150},
+		{[]float64{150.5}, 5, 200},
+		{[]float64{250}, 5, 300},
 		{[]float64{7000}, 5, 7000},
 	} {
 		if got := chartScale(tc.in, tc.floor); got != tc.want {
