@@ -217,6 +217,14 @@ func otherReplicaLeases(t *testing.T, url string) *lease.Leases {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := st.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for st.Health() != nil && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
 	return lease.New(lease.Options{Bucket: st.KeyValue, Owner: "the other replica", Logger: log})
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/crowsnest-hq/crowsnest/internal/body"
 	"github.com/crowsnest-hq/crowsnest/internal/stacks"
+	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
@@ -163,7 +164,7 @@ func (s *Server) stackError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, stacks.ErrExists), errors.Is(err, stacks.ErrBusy):
 		writeError(w, http.StatusConflict, err.Error())
-	case errors.Is(err, stacks.ErrClosed):
+	case errors.Is(err, stacks.ErrClosed), errors.Is(err, store.ErrUnavailable):
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 	default:
 		if r.Context().Err() != nil {

@@ -30,7 +30,7 @@ var ErrHeld = errors.New("lease held by another replica")
 // Options configure Leases.
 type Options struct {
 	// Bucket returns the key-value bucket, created with entries that
-	// expire after ttl; it may wait until NATS answers, within ctx.
+	// expire after ttl.
 	Bucket func(ctx context.Context, name string, ttl time.Duration) (jetstream.KeyValue, error)
 	// Owner names this replica; it must differ between replicas.
 	Owner string

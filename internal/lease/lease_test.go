@@ -28,7 +28,20 @@ func replica(t *testing.T, url, owner string) (*lease.Leases, *natsstore.Store) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	waitHealthy(t, st)
 	return lease.New(lease.Options{Bucket: st.KeyValue, Owner: owner, TTL: ttl, Logger: log}), st
+}
+
+// waitHealthy waits until st reaches NATS: leases are refused before.
+func waitHealthy(t *testing.T, st *natsstore.Store) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for st.Health() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("store never reached NATS: %v", st.Health())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func ctx(t *testing.T) context.Context {

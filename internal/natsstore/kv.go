@@ -10,10 +10,11 @@ import (
 
 // KeyValue returns the key-value bucket named bucket, created (file
 // storage, the store's replicas, entries expiring ttl after their last
-// write, 0 for never) the first time it is asked for. It waits until NATS
-// first answers, or ctx ends.
+// write, 0 for never) the first time it is asked for. While NATS does not
+// answer it is store.ErrUnavailable at once: a request waiting on a lease
+// or a session answers rather than hang.
 func (s *Store) KeyValue(ctx context.Context, bucket string, ttl time.Duration) (jetstream.KeyValue, error) {
-	if err := s.waitReady(ctx); err != nil {
+	if err := s.Health(); err != nil {
 		return nil, fmt.Errorf("natsstore: bucket %s: %w", bucket, err)
 	}
 	s.mu.Lock()

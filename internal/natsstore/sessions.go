@@ -29,12 +29,8 @@ var _ store.Sessions = Sessions{}
 func NewSessions(st *Store) Sessions { return Sessions{st: st} }
 
 // bucket returns the bucket and a ctx bounded by sessionsTimeout, or at
-// once the reason NATS is unavailable: a login check answers rather than
-// wait for a server.
+// once the reason NATS is unavailable (see KeyValue).
 func (s Sessions) bucket(ctx context.Context) (jetstream.KeyValue, context.Context, context.CancelFunc, error) {
-	if err := s.st.Health(); err != nil {
-		return nil, nil, nil, err
-	}
 	ctx, cancel := context.WithTimeout(ctx, sessionsTimeout)
 	kv, err := s.st.KeyValue(ctx, SessionsBucket, 0)
 	if err != nil {
