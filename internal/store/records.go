@@ -236,3 +236,12 @@ func (r *records[T]) put(b *bolt.Bucket, v *T) error {
 	}
 	return nil
 }
+
+// Watcher is what records shared between processes (the replicas on one
+// NATS store) have besides their interface: Watch calls changed after
+// every change any of them makes, and whenever watching (re)starts, until
+// ctx ends. Records in a bbolt file change only through their own process
+// and have none.
+type Watcher interface {
+	Watch(ctx context.Context, changed func()) error
+}
