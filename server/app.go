@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer engines.Close()
 	containerLogs := logs.NewStreams(logs.Options{Logger: log})
 	defer containerLogs.Close()
-	p := parts{cfg: cfg, log: log, store: st, leases: b.leases, engines: engines, feed: feed.New(log), metrics: metrics, containerLogs: containerLogs}
+	p := parts{cfg: cfg, log: log, store: st, stacks: b.stacks, alertRules: b.alertRules, leases: b.leases, engines: engines, feed: feed.New(log), metrics: metrics, containerLogs: containerLogs}
 	// The engines and the feed write to the store and log: they must have
 	// ended before it closes and before run returns, also when serving
 	// fails while the caller's ctx goes on.
@@ -125,6 +125,8 @@ type parts struct {
 	cfg           Config
 	log           *slog.Logger
 	store         store.Store
+	stacks        store.Stacks
+	alertRules    store.AlertRules
 	leases        *lease.Leases // shares stack actions and alerts between replicas; nil for one crowsnest
 	engines       *docker.Engines
 	feed          *feed.Feed
@@ -160,18 +162,14 @@ func (j countedJournal) Store(ctx context.Context, events []wire.ContainerEvent)
 // updates status per event, so it falls behind only under a huge burst.
 const stacksFeedQueue = 1 << 16
 
-// startStacks opens the stack records, starts the manager (which resolves
+// startStacks starts the manager over the stack records (which resolves
 // stacks an earlier run left mid-action) and feeds it the container events
 // so stack status follows the engines. The returned stop must run before
 // the store closes: it waits for running actions to end and their messages
 // to be stored.
 func startStacks(ctx context.Context, p parts) (m *stacks.Manager, stop func(), err error) {
-	recs, err := store.NewStacks(p.store)
-	if err != nil {
-		return nil, nil, fmt.Errorf("stack records: %w", err)
-	}
 	m, err = stacks.New(stacks.Options{
-		Records:     recs,
+		Records:     p.stacks,
 		Events:      p.store,
 		Engines:     p.engines,
 		DataDir:     p.cfg.DataDir,
@@ -293,18 +291,14 @@ func startHistory(ctx context.Context, p parts, col *stats.Collector) (hist *his
 	}, nil
 }
 
-// startAlerts opens the rule records and runs the alert rules over the
+// startAlerts runs the alert rules over the
 // stored container events, the containers' output (alertLogs) and the
 // stats collector's samples, so it must come after startStats. The
 // returned stop must run before the store closes: it waits for Run to
 // end, and deliveries record their outcome in the store.
 func startAlerts(ctx context.Context, p parts, col *stats.Collector) (a *alerts.Alerts, stop func(), err error) {
-	rules, err := store.NewAlertRules(p.store)
-	if err != nil {
-		return nil, nil, fmt.Errorf("alert rules: %w", err)
-	}
 	a, err = alerts.New(ctx, alerts.Options{
-		Rules:      rules,
+		Rules:      p.alertRules,
 		Events:     p.store,
 		Containers: col,
 		Logs:       alertLogs{engines: p.engines, streams: p.containerLogs},

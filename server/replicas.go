@@ -35,13 +35,16 @@ func (c *Config) parseStoreFlags(storeURL string) error {
 	return nil
 }
 
-// backends are the event store and what goes with it: where login sessions
-// are kept, and the leases that share work between replicas (nil for a
-// single crowsnest on its bbolt file).
+// backends are the event store and what goes with it: where login
+// sessions, stack records and alert rules are kept (the bbolt file, or
+// NATS key-value buckets every replica shares), and the leases that share
+// work between replicas (nil for a single crowsnest on its bbolt file).
 type backends struct {
-	store    store.Store
-	sessions store.Sessions
-	leases   *lease.Leases
+	store      store.Store
+	sessions   store.Sessions
+	stacks     store.Stacks
+	alertRules store.AlertRules
+	leases     *lease.Leases
 }
 
 // openStore opens the bbolt store in the data directory, or with --store
@@ -56,12 +59,12 @@ func openStore(cfg Config, log *slog.Logger) (backends, error) {
 		if err != nil {
 			return backends{}, fmt.Errorf("open event store: %w", err)
 		}
-		sessions, err := store.NewSessions(st)
+		b, err := boltRecords(st)
 		if err != nil {
-			_ = st.Close() // the sessions' error is the one to report
-			return backends{}, fmt.Errorf("open session store: %w", err)
+			_ = st.Close() // the records' error is the one to report
+			return backends{}, err
 		}
-		return backends{store: st, sessions: sessions}, nil
+		return b, nil
 	}
 	name := replicaName(cfg)
 	st, err := natsstore.Open(natsstore.Options{
@@ -81,10 +84,30 @@ func openStore(cfg Config, log *slog.Logger) (backends, error) {
 		return backends{}, fmt.Errorf("open event store: %w", err)
 	}
 	return backends{
-		store:    st,
-		sessions: natsstore.NewSessions(st),
-		leases:   lease.New(lease.Options{Bucket: st.KeyValue, Owner: name, Logger: log}),
+		store:      st,
+		sessions:   natsstore.NewSessions(st),
+		stacks:     natsstore.NewStacks(st),
+		alertRules: natsstore.NewAlertRules(st),
+		leases:     lease.New(lease.Options{Bucket: st.KeyValue, Owner: name, Logger: log}),
 	}, nil
+}
+
+// boltRecords opens the sessions, stack records and alert rules kept in
+// the bbolt store's file.
+func boltRecords(st store.Store) (backends, error) {
+	sessions, err := store.NewSessions(st)
+	if err != nil {
+		return backends{}, fmt.Errorf("open session store: %w", err)
+	}
+	stacks, err := store.NewStacks(st)
+	if err != nil {
+		return backends{}, fmt.Errorf("stack records: %w", err)
+	}
+	rules, err := store.NewAlertRules(st)
+	if err != nil {
+		return backends{}, fmt.Errorf("alert rules: %w", err)
+	}
+	return backends{store: st, sessions: sessions, stacks: stacks, alertRules: rules}, nil
 }
 
 // replicaName tells replicas apart in leases and on the NATS servers: the

@@ -60,6 +60,9 @@ const (
 // Containers, log and stats rules are kept but not evaluated, and without
 // Logs, log rules are not.
 type Options struct {
+	// Rules are the stored rules. When they are also a store.Watcher
+	// (shared by replicas), changes made elsewhere are picked up as they
+	// happen, and New does not need them readable yet.
 	Rules      store.AlertRules
 	Events     EventLog
 	Containers Containers
@@ -85,6 +88,7 @@ type Alerts struct {
 	log    *slog.Logger
 	notify *notifier
 	sync   chan struct{} // a rule changed or a container started: re-check follows
+	reload chan struct{} // the stored rules changed, maybe on another replica
 
 	mu    sync.Mutex
 	rules map[int64]*Rule // every stored rule that compiles, enabled or not
@@ -121,25 +125,80 @@ func New(ctx context.Context, opts Options) (*Alerts, error) {
 		opts.Logger = slog.Default()
 	}
 	a := &Alerts{
-		opts: opts, log: opts.Logger, sync: make(chan struct{}, 1),
+		opts: opts, log: opts.Logger, sync: make(chan struct{}, 1), reload: make(chan struct{}, 1),
 		rules: make(map[int64]*Rule), ev: newEvaluator(opts.StopWindow), follows: make(map[ctrKey]*follow),
 		logFirings: make(chan []firing, logFiringsQueue),
 	}
 	a.notify = newNotifier(opts.Delivery, opts.Logger, a.recordDelivery)
 	stored, err := opts.Rules.List(ctx)
+	if _, shared := opts.Rules.(store.Watcher); shared && err != nil {
+		// NATS may come later: Run's watch loads the rules once it answers.
+		a.log.Warn("alert rules not loaded yet", "err", err)
+		return a, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	for _, r := range stored {
-		c, err := Compile(r)
-		if err != nil {
-			a.log.Error("alert rule left out", "rule", r.Name, "id", r.ID, "err", err)
-			continue
+		if c := a.compileStored(r); c != nil {
+			a.rules[r.ID] = c
 		}
-		a.rules[r.ID] = c
 	}
 	a.install()
 	return a, nil
+}
+
+// compileStored compiles a stored rule; one that no longer compiles is
+// logged and left out (nil).
+func (a *Alerts) compileStored(r wire.AlertRule) *Rule {
+	c, err := Compile(r)
+	if err != nil {
+		a.log.Error("alert rule left out", "rule", r.Name, "id", r.ID, "err", err)
+		return nil
+	}
+	return c
+}
+
+// reloadRules brings the compiled rules in line with the stored ones after
+// a change that may come from another replica: a rule new or changed (its
+// Updated differs) is compiled afresh, a rule gone is dropped, and the
+// others keep their windows and cooldowns.
+func (a *Alerts) reloadRules(ctx context.Context) error {
+	stored, err := a.opts.Rules.List(ctx)
+	if err != nil {
+		return fmt.Errorf("alerts: reloading rules: %w", err)
+	}
+	a.mu.Lock()
+	current := a.rules
+	a.mu.Unlock()
+	next := make(map[int64]*Rule, len(stored))
+	changed := false
+	for _, r := range stored {
+		if c := current[r.ID]; c != nil && c.Updated.Equal(r.Updated) {
+			next[r.ID] = c
+			continue
+		}
+		changed = true
+		if c := a.compileStored(r); c != nil {
+			next[r.ID] = c
+		}
+	}
+	if !changed && len(next) == len(current) {
+		return nil
+	}
+	a.mu.Lock()
+	a.rules = next
+	a.mu.Unlock()
+	a.install()
+	return nil
+}
+
+// reloadSoon asks Run to reload the rules.
+func (a *Alerts) reloadSoon() {
+	select {
+	case a.reload <- struct{}{}:
+	default:
+	}
 }
 
 // install hands the current rules to the evaluator; a.mu must not be held.

@@ -6,7 +6,9 @@
 // (Compile): its filters by internal/filter, its "when" expression by
 // expr-lang against the documented facts of its kind (EventFacts,
 // LogFacts, StatsFacts), its targets by scheme. Alerts keeps the rules in
-// store.AlertRules and evaluates the enabled ones:
+// store.AlertRules; when replicas share them (a store.Watcher), a rule
+// saved through another replica is compiled as the watch reports it. It
+// evaluates the enabled ones:
 //
 //   - event rules on the container events appended to the store after Run
 //     starts, so a restart never fires old matches again;

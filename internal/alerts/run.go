@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crowsnest-hq/crowsnest/internal/backoff"
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
@@ -24,6 +25,14 @@ func (a *Alerts) Run(ctx context.Context) error {
 		a.notify.close()
 	}()
 	wg.Go(func() { a.every(ctx, tickInterval, a.tick) })
+	if w, shared := a.opts.Rules.(store.Watcher); shared {
+		wg.Go(func() { a.reloadLoop(ctx) })
+		wg.Go(func() {
+			if err := w.Watch(ctx, a.reloadSoon); err != nil {
+				a.log.Error("alerts: watching the shared rules", "err", err)
+			}
+		})
+	}
 	if a.opts.Containers != nil {
 		wg.Go(func() { a.every(ctx, a.opts.StatsInterval, a.pollStats()) })
 		if a.opts.Logs != nil {
@@ -32,6 +41,30 @@ func (a *Alerts) Run(ctx context.Context) error {
 		}
 	}
 	return a.events(ctx)
+}
+
+// reloadLoop reloads the rules each time the watch says they changed,
+// until ctx ends. Changes coming while a reload runs make one more; a
+// reload that fails (NATS unavailable) is tried again later.
+func (a *Alerts) reloadLoop(ctx context.Context) {
+	b := backoff.Backoff{Min: time.Second, Max: 30 * time.Second}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.reload:
+		}
+		err := a.reloadRules(ctx)
+		if err == nil {
+			b.Reset()
+			continue
+		}
+		a.log.Warn("alert rules changed but could not be read; retrying", "err", err)
+		if !b.Wait(ctx) {
+			return
+		}
+		a.reloadSoon()
+	}
 }
 
 // every calls fn every d until ctx ends.

@@ -142,7 +142,7 @@ func (m *Manager) forget(ctx context.Context, st wire.Stack) error {
 	if err := m.opts.Records.Delete(context.WithoutCancel(ctx), st.ID); err != nil {
 		return fmt.Errorf("deleting the record: %w", err)
 	}
-	m.setDeclared(st.ID, nil)
+	m.setDeclared(st, nil)
 	return m.removeDir(st.Host, st.Name)
 }
 
@@ -168,7 +168,7 @@ func (m *Manager) compose(ctx context.Context, st wire.Stack, action string, pro
 		return err
 	}
 	if p != nil {
-		m.setDeclared(st.ID, p.ServiceNames())
+		m.setDeclared(st, p.ServiceNames())
 	}
 	switch action {
 	case Deploy:

@@ -86,7 +86,7 @@ type Manager struct {
 	closed   bool
 	workers  map[int64]*worker
 	clis     map[string]*command.DockerCli // per host, built on first use
-	declared map[int64][]string            // services each stack's file declares
+	declared map[int64]declaredSet         // services each stack's file declares
 	wg       sync.WaitGroup                // workers and loops
 
 	emitMu  sync.Mutex
@@ -126,7 +126,7 @@ func New(opts Options) (*Manager, error) {
 		cancel:   cancel,
 		workers:  make(map[int64]*worker),
 		clis:     make(map[string]*command.DockerCli),
-		declared: make(map[int64][]string),
+		declared: make(map[int64]declaredSet),
 		stored:   make(chan wire.Event, 4096),
 		dirty:    make(chan projectKey, 1024),
 	}

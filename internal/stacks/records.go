@@ -57,7 +57,7 @@ func (m *Manager) Create(ctx context.Context, req wire.StackRequest) (st wire.St
 		}
 		return wire.Stack{}, err
 	}
-	m.setDeclared(st.ID, declared)
+	m.setDeclared(st, declared)
 	// A project of that name may already run (started with the CLI): the
 	// record adopts it, and its status is read at once.
 	m.touch(req.Host, req.Name)
@@ -135,7 +135,7 @@ func (m *Manager) Replace(ctx context.Context, id int64, req wire.StackRequest) 
 	if err != nil {
 		return wire.Stack{}, fmt.Errorf("storing the stack: %w", err)
 	}
-	m.setDeclared(id, declared)
+	m.setDeclared(st, declared)
 	return st, nil
 }
 
@@ -197,33 +197,45 @@ func missing(names []string) []wire.StackService {
 	return out
 }
 
-// setDeclared remembers the services a stack's compose file declares, so
-// status reads need not load the file each time.
-func (m *Manager) setDeclared(id int64, names []string) {
+// declaredSet is what a stack's compose file declares, with the texts it
+// was read from: a record changed through another replica (sharing the
+// records on NATS) has other texts, and is read again.
+type declaredSet struct {
+	compose, env string
+	names        []string
+}
+
+// setDeclared remembers the services st's compose file declares, so status
+// reads need not load the file each time; nil names forget the stack.
+func (m *Manager) setDeclared(st wire.Stack, names []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if names == nil {
-		delete(m.declared, id)
+		delete(m.declared, st.ID)
 		return
 	}
-	m.declared[id] = names
+	m.declared[st.ID] = declaredSet{st.Compose, st.Env, names}
 }
 
 // declaredOf returns the services a stack declares, loading its compose
-// file the first time; nil (count whatever runs) when it does not load.
+// text the first time and after it changed; nil (count whatever runs) when
+// it does not load. The text is loaded from the record, not the stack's
+// directory, which another replica's stack has only once it acted here.
 func (m *Manager) declaredOf(ctx context.Context, st wire.Stack) []string {
 	m.mu.Lock()
-	names, ok := m.declared[st.ID]
+	d, ok := m.declared[st.ID]
 	m.mu.Unlock()
-	if ok {
-		return names
+	if ok && d.compose == st.Compose && d.env == st.Env {
+		return d.names
 	}
-	p, err := loadProject(ctx, m.dir(st.Host, st.Name), st.Name)
+	staging, names, err := m.validate(ctx, st.Name, st.Compose, st.Env)
 	if err != nil {
 		m.log.Warn("stack compose file does not load; counting the services found on the engine", "stack", st.Name, "err", err)
 		return nil
 	}
-	names = p.ServiceNames()
-	m.setDeclared(st.ID, names)
+	if err := os.RemoveAll(staging); err != nil {
+		m.log.Warn("removing a staging directory", "dir", staging, "err", err)
+	}
+	m.setDeclared(st, names)
 	return names
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/crowsnest-hq/crowsnest/internal/alerts"
 	"github.com/crowsnest-hq/crowsnest/internal/body"
+	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 	"github.com/crowsnest-hq/crowsnest/server/auth"
 	"github.com/crowsnest-hq/crowsnest/server/respond"
@@ -207,6 +208,8 @@ func (s *Server) alertError(w http.ResponseWriter, r *http.Request, err error) {
 		respond.Error(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, alerts.ErrExists):
 		respond.Error(w, http.StatusConflict, err.Error())
+	case errors.Is(err, store.ErrUnavailable):
+		respond.Error(w, http.StatusServiceUnavailable, err.Error())
 	default:
 		if r.Context().Err() != nil {
 			return // the client left
