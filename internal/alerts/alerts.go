@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -169,7 +170,7 @@ func (a *Alerts) reloadRules(ctx context.Context) error {
 		return fmt.Errorf("alerts: reloading rules: %w", err)
 	}
 	a.mu.Lock()
-	current := a.rules
+	current := maps.Clone(a.rules)
 	a.mu.Unlock()
 	next := make(map[int64]*Rule, len(stored))
 	changed := false
