@@ -134,7 +134,7 @@ func New(ctx context.Context, opts Options) (*Alerts, error) {
 	stored, err := opts.Rules.List(ctx)
 	if _, shared := opts.Rules.(store.Watcher); shared && err != nil {
 		// NATS may come later: Run's watch loads the rules once it answers.
-		a.log.Warn("alert rules not loaded yet", "err", err)
+		a.log.Info("alert rules not loaded yet: loading them once the store answers", "err", err)
 		return a, nil
 	}
 	if err != nil {

@@ -1,11 +1,13 @@
 package natsstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crowsnest-hq/crowsnest/internal/backoff"
+	"github.com/crowsnest-hq/crowsnest/internal/store"
 )
 
 // recordsTimeout bounds one record call that has no deadline of its own
@@ -59,10 +62,17 @@ type recordMeta struct {
 	Created, Updated *time.Time
 }
 
+// idKey is the key of record id.
 func idKey(id int64) string { return idPrefix + strconv.FormatInt(id, 10) }
+
+// nameKey is the key of a name: base64url, since names may hold bytes keys
+// cannot.
 func nameKey(name string) string {
 	return namePrefix + base64.RawURLEncoding.EncodeToString([]byte(name))
 }
+
+// idValue and parseID write and read an id as a value (of the counter and
+// of name keys).
 func idValue(id int64) []byte         { return []byte(strconv.FormatInt(id, 10)) }
 func parseID(b []byte) (int64, error) { return strconv.ParseInt(string(b), 10, 64) }
 
@@ -298,7 +308,7 @@ func (r *records[T]) list(ctx context.Context) ([]T, error) {
 				return nil, fmt.Errorf("natsstore: list %ss: the watch ended", r.what)
 			}
 			if e == nil { // every current record delivered
-				slices.SortFunc(out, func(a, b T) int { return int(*r.meta(&a).ID - *r.meta(&b).ID) })
+				slices.SortFunc(out, func(a, b T) int { return cmp.Compare(*r.meta(&a).ID, *r.meta(&b).ID) })
 				return out, nil
 			}
 			var v T
@@ -422,7 +432,11 @@ func (r *records[T]) watch(ctx context.Context, changed func()) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		r.st.log.Warn("watching shared records; retrying", "bucket", r.bucket, "err", err)
+		level := slog.LevelWarn
+		if errors.Is(err, store.ErrUnavailable) {
+			level = slog.LevelDebug // /healthz says so already
+		}
+		r.st.log.Log(ctx, level, "watching shared records; retrying", "bucket", r.bucket, "err", err)
 		if !b.Wait(ctx) {
 			return nil
 		}
