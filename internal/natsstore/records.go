@@ -448,7 +448,7 @@ func (r *records[T]) watchOnce(ctx context.Context, changed func(), b *backoff.B
 	if err != nil {
 		return err
 	}
-	w, err := kv.WatchAll(ctx, jetstream.UpdatesOnly())
+	w, err := kv.Watch(ctx, idPrefix+">", jetstream.UpdatesOnly())
 	if err != nil {
 		return fmt.Errorf("natsstore: watch %ss: %w", r.what, err)
 	}
@@ -463,7 +463,7 @@ func (r *records[T]) watchOnce(ctx context.Context, changed func(), b *backoff.B
 			if !ok {
 				return fmt.Errorf("natsstore: watch %ss: the watch ended", r.what)
 			}
-			if e != nil && strings.HasPrefix(e.Key(), idPrefix) {
+			if e != nil {
 				changed()
 			}
 		}
