@@ -291,11 +291,11 @@ func startHistory(ctx context.Context, p parts, col *stats.Collector) (hist *his
 	}, nil
 }
 
-// startAlerts runs the alert rules over the
-// stored container events, the containers' output (alertLogs) and the
-// stats collector's samples, so it must come after startStats. The
-// returned stop must run before the store closes: it waits for Run to
-// end, and deliveries record their outcome in the store.
+// startAlerts runs the alert rules over the stored container events, the
+// containers' output (alertLogs) and the stats collector's samples, so it
+// must come after startStats. The returned stop must run before the store
+// closes: it waits for Run to end, and deliveries record their outcome in
+// the store.
 func startAlerts(ctx context.Context, p parts, col *stats.Collector) (a *alerts.Alerts, stop func(), err error) {
 	a, err = alerts.New(ctx, alerts.Options{
 		Rules:      p.alertRules,
