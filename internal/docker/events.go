@@ -237,8 +237,11 @@ func (e *engine) checkLiveness(ctx context.Context, fail context.CancelCauseFunc
 func (e *engine) handshake(ctx context.Context) (version, apiVersion string, now int64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	// Negotiate on every connection: the engine may have been upgraded.
-	if _, err := e.cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true, ForceNegotiate: true}); err != nil {
+	// Negotiate once, not on every connection: a forced renegotiation
+	// rewrites the client's version while stats, logs and stacks read it
+	// from other goroutines (the moby client guards only the first one).
+	// An upgraded engine still speaks the version agreed before.
+	if _, err := e.cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		return "", "", 0, fmt.Errorf("ping: %w", err)
 	}
 	v, err := e.cli.ServerVersion(ctx, client.ServerVersionOptions{})
