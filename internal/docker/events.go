@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/events"
@@ -69,11 +70,12 @@ func (e *engine) seed(ctx context.Context) {
 // stream connects once, catches up, and stores events until the stream
 // fails; it always returns an error, ctx's own when ctx ended.
 func (e *engine) stream(ctx context.Context, cause error, b *backoff.Backoff) error {
-	version, apiVersion, now, err := e.handshake(ctx)
+	hs, err := e.handshake(ctx)
 	if err != nil {
 		return err
 	}
-	since, err := e.catchUp(ctx, now, cause)
+	e.kind = hs.kind
+	since, err := e.catchUp(ctx, hs.now, cause)
 	if err != nil {
 		return err
 	}
@@ -90,7 +92,7 @@ func (e *engine) stream(ctx context.Context, cause error, b *backoff.Backoff) er
 		return fmt.Errorf("subscribing to events: %w", err)
 	default:
 	}
-	e.connected(version, apiVersion)
+	e.connected(hs)
 	b.Reset()
 
 	queue := make(chan wire.ContainerEvent, e.queueSize)
@@ -119,7 +121,7 @@ func (e *engine) read(ctx context.Context, cancel context.CancelCauseFunc, res c
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		case m := <-res.Messages:
-			if !enqueue(queue, convert(e.name, m)) {
+			if !enqueue(queue, e.convert(m)) {
 				cancel(errOverflow)
 				return errOverflow
 			}
@@ -151,7 +153,12 @@ func (e *engine) catchUp(ctx context.Context, now int64, cause error) (since int
 		e.mark = now
 		return now, nil
 	}
-	r, err := e.readRing(ctx, now)
+	var r ring
+	if e.kind == wire.EnginePodman {
+		r, err = e.readPodmanLog(ctx, from)
+	} else {
+		r, err = e.readRing(ctx, now)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -167,7 +174,7 @@ func (e *engine) catchUp(ctx context.Context, now int64, cause error) (since int
 		}
 	}
 	since = max(now-e.window.Nanoseconds(), 1)
-	if reason := gapReason(r, last, cause); reason != "" {
+	if reason := gapReason(e.kind, r, last, cause); reason != "" {
 		return since, e.recordGap(ctx, reason, last, now)
 	}
 	return since, nil
@@ -202,6 +209,7 @@ var gapMessages = map[string]string{
 	wire.GapEngineRestart: "the engine restarted while crowsnest was not subscribed; its events in this window are lost, and changes found in its container list are recorded as reconciled",
 	wire.GapOutage:        "crowsnest was cut off from the engine longer than the engine's memory of 256 events covers; changes found in its container list are recorded as reconciled",
 	wire.GapOverflow:      "crowsnest fell behind the engine's stream and the engine had forgotten the events in between; changes found in its container list are recorded as reconciled",
+	wire.GapEventLog:      "the engine's event log no longer reaches back to the last stored event (rotated, pruned or reset); changes found in its container list are recorded as reconciled",
 }
 
 // checkLiveness pings the engine until ctx ends, and ends the stream with
@@ -226,33 +234,65 @@ func (e *engine) checkLiveness(ctx context.Context, fail context.CancelCauseFunc
 	}
 }
 
-// handshake pings the engine and learns its versions and its clock, from
-// which the stream resumes.
-func (e *engine) handshake(ctx context.Context) (version, apiVersion string, now int64, err error) {
+// handshake is what connecting to an engine learns: which engine it is,
+// its versions, what it cannot offer or does otherwise, and its clock
+// (timeNano), from which the stream resumes.
+type handshake struct {
+	kind, version, apiVersion string
+	unavailable, differences  []wire.FeatureNote
+	now                       int64
+}
+
+// handshake pings the engine and learns what connecting it tells. Version
+// and info are asked at once: Podman takes seconds over each (it runs its
+// runtimes and the package manager to fill them in).
+func (e *engine) handshake(ctx context.Context) (handshake, error) {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	// Negotiate on every connection: the engine may have been upgraded.
 	if _, err := e.cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true, ForceNegotiate: true}); err != nil {
-		return "", "", 0, fmt.Errorf("ping: %w", err)
+		return handshake{}, fmt.Errorf("ping: %w", err)
 	}
-	v, err := e.cli.ServerVersion(ctx, client.ServerVersionOptions{})
-	if err != nil {
-		return "", "", 0, fmt.Errorf("version: %w", err)
+	var (
+		wg      sync.WaitGroup
+		v       client.ServerVersionResult
+		info    client.SystemInfoResult
+		verr    error
+		infoErr error
+	)
+	wg.Go(func() { v, verr = e.cli.ServerVersion(ctx, client.ServerVersionOptions{}) })
+	wg.Go(func() { info, infoErr = e.cli.Info(ctx, client.InfoOptions{}) })
+	wg.Wait()
+	if verr != nil {
+		return handshake{}, fmt.Errorf("version: %w", verr)
 	}
-	info, err := e.cli.Info(ctx, client.InfoOptions{})
-	if err != nil {
-		return "", "", 0, fmt.Errorf("info: %w", err)
+	if infoErr != nil {
+		return handshake{}, fmt.Errorf("info: %w", infoErr)
 	}
 	clock, err := time.Parse(time.RFC3339Nano, info.Info.SystemTime)
 	if err != nil {
-		return "", "", 0, fmt.Errorf("engine clock %q: %w", info.Info.SystemTime, err)
+		return handshake{}, fmt.Errorf("engine clock %q: %w", info.Info.SystemTime, err)
 	}
-	return v.Version, v.APIVersion, clock.UnixNano(), nil
+	hs := handshake{kind: engineKind(v), version: v.Version, apiVersion: v.APIVersion, now: clock.UnixNano()}
+	if hs.kind == wire.EnginePodman {
+		hs.unavailable, hs.differences = podmanUnavailable(info, e.podmanEventsLogger(ctx)), podmanDifferences
+	}
+	return hs, nil
 }
 
-// convert turns the engine's message into the /events/ws frame. The legacy
-// fields status, id and from are filled as the engine itself fills them for
-// container events (newer engines no longer send them).
+// convert turns the engine's message into the /events/ws frame, in
+// Docker's words whatever the engine.
+func (e *engine) convert(m events.Message) wire.ContainerEvent {
+	ev := convert(e.name, m)
+	if e.kind == wire.EnginePodman {
+		podmanEvent(&ev)
+	}
+	return ev
+}
+
+// convert turns a Docker engine's message into the /events/ws frame. The
+// legacy fields status, id and from are filled as the engine itself fills
+// them for container events (newer engines no longer send them).
 func convert(host string, m events.Message) wire.ContainerEvent {
 	attrs := maps.Clone(m.Actor.Attributes)
 	if attrs == nil {

@@ -127,6 +127,45 @@ func (p *PodmanEngine) Output(tb testing.TB, args ...string) []byte {
 	return out
 }
 
+// EventsLog is the file Podman records its events in.
+func (p *PodmanEngine) EventsLog() string { return p.path("events.log") }
+
+// StopService stops the service as an administrator would (SIGTERM):
+// containers keep running, each under its own conmon, and whatever happens
+// to them still goes to the events log, as on a real host. StartService
+// brings it back on the same storage (the end of the test does, if not).
+func (p *PodmanEngine) StopService(tb testing.TB) {
+	tb.Helper()
+	podman.mu.Lock()
+	defer podman.mu.Unlock()
+	if err := p.terminate(); err != nil {
+		tb.Fatalf("stopping the Podman service: %v", err)
+	}
+	tb.Cleanup(func() {
+		podman.mu.Lock()
+		defer podman.mu.Unlock()
+		if p.cmd != nil {
+			return
+		}
+		// A test that failed half way: the next ones need the service.
+		p.done = make(chan struct{})
+		if err := p.start(); err != nil {
+			tb.Errorf("starting the Podman service again: %v", err)
+		}
+	})
+}
+
+// StartService starts the service again after StopService.
+func (p *PodmanEngine) StartService(tb testing.TB) {
+	tb.Helper()
+	podman.mu.Lock()
+	defer podman.mu.Unlock()
+	p.done = make(chan struct{})
+	if err := p.start(); err != nil {
+		tb.Fatalf("starting the Podman service again: %v", err)
+	}
+}
+
 // String names the engine in messages.
 func (p *PodmanEngine) String() string {
 	return fmt.Sprintf("Podman %s at %s", p.version, p.URL())
@@ -213,11 +252,14 @@ func (p *PodmanEngine) start() error {
 		_ = cmd.Wait() // its exit is judged by whether it answered
 		close(p.done)
 	}()
-	cli, err := client.New(client.WithHost(p.URL()))
-	if err != nil {
-		return fmt.Errorf("client for %s: %w", p.URL(), err)
+	cli := p.cli
+	if cli == nil {
+		c, err := client.New(client.WithHost(p.URL()))
+		if err != nil {
+			return fmt.Errorf("client for %s: %w", p.URL(), err)
+		}
+		cli, p.cli = c, c
 	}
-	p.cli = cli
 	deadline := time.Now().Add(podmanStartTimeout)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -236,7 +278,9 @@ func (p *PodmanEngine) start() error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+	// Podman answers /version slowly (it runs its runtimes and the
+	// package manager to fill it in), the more so on a busy machine.
+	ctx, cancel := context.WithTimeout(context.Background(), podmanStartTimeout)
 	defer cancel()
 	v, err := cli.ServerVersion(ctx, client.ServerVersionOptions{})
 	if err != nil {
@@ -271,17 +315,7 @@ func (p *PodmanEngine) stop() error {
 		errs = append(errs, p.removeContainers())
 		errs = append(errs, p.cli.Close())
 	}
-	if p.cmd != nil {
-		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			errs = append(errs, fmt.Errorf("signalling the service: %w", err))
-		}
-		select {
-		case <-p.done:
-		case <-time.After(30 * time.Second):
-			_ = p.cmd.Process.Kill() // already failed to stop in time
-			<-p.done
-		}
-	}
+	errs = append(errs, p.terminate())
 	if err := unmountUnder(p.dir); err != nil {
 		errs = append(errs, err)
 	} else if err := os.RemoveAll(p.dir); err != nil {
@@ -314,6 +348,25 @@ func unmountUnder(dir string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// terminate ends the service process and waits for it.
+func (p *PodmanEngine) terminate() error {
+	if p.cmd == nil {
+		return nil
+	}
+	var err error
+	if serr := p.cmd.Process.Signal(syscall.SIGTERM); serr != nil && !errors.Is(serr, os.ErrProcessDone) {
+		err = fmt.Errorf("signalling the service: %w", serr)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill() // already failed to stop in time
+		<-p.done
+	}
+	p.cmd = nil
+	return err
 }
 
 // removeContainers force-removes every container of the service.
