@@ -243,9 +243,10 @@ type handshake struct {
 	now                       int64
 }
 
-// handshake pings the engine and learns what connecting it tells. Version
-// and info are asked at once: Podman takes seconds over each (it runs its
-// runtimes and the package manager to fill them in).
+// handshake pings the engine and learns what connecting it tells. Version,
+// info and Podman's own info are asked at once: Podman takes seconds over
+// each (it runs its runtimes and the package manager to fill them in), and
+// the last only answers on Podman.
 func (e *engine) handshake(ctx context.Context) (handshake, error) {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
@@ -254,14 +255,16 @@ func (e *engine) handshake(ctx context.Context) (handshake, error) {
 		return handshake{}, fmt.Errorf("ping: %w", err)
 	}
 	var (
-		wg      sync.WaitGroup
-		v       client.ServerVersionResult
-		info    client.SystemInfoResult
-		verr    error
-		infoErr error
+		wg            sync.WaitGroup
+		v             client.ServerVersionResult
+		info          client.SystemInfoResult
+		logger        string
+		verr, infoErr error
+		loggerErr     error
 	)
 	wg.Go(func() { v, verr = e.cli.ServerVersion(ctx, client.ServerVersionOptions{}) })
 	wg.Go(func() { info, infoErr = e.cli.Info(ctx, client.InfoOptions{}) })
+	wg.Go(func() { logger, loggerErr = e.podmanEventsLogger(ctx) })
 	wg.Wait()
 	if verr != nil {
 		return handshake{}, fmt.Errorf("version: %w", verr)
@@ -275,7 +278,11 @@ func (e *engine) handshake(ctx context.Context) (handshake, error) {
 	}
 	hs := handshake{kind: engineKind(v), version: v.Version, apiVersion: v.APIVersion, now: clock.UnixNano()}
 	if hs.kind == wire.EnginePodman {
-		hs.unavailable, hs.differences = podmanUnavailable(info, e.podmanEventsLogger(ctx)), podmanDifferences
+		if loggerErr != nil {
+			// Knowing helps (events_logger "none"), not knowing breaks nothing.
+			e.log.Debug("Podman's events logger unknown", "err", loggerErr)
+		}
+		hs.unavailable, hs.differences = podmanUnavailable(info, logger), podmanDifferences
 	}
 	return hs, nil
 }

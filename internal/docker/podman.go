@@ -117,15 +117,13 @@ func (e *engine) readPodmanLog(ctx context.Context, from int64) (ring, error) {
 	}
 }
 
-// podmanEventsLogger asks Podman's own API which events logger it uses
-// (file, journald or none). It answers "" when it cannot tell (a Podman
-// older than 4): knowing helps, not knowing breaks nothing.
-func (e *engine) podmanEventsLogger(ctx context.Context) string {
-	// Podman 4 and later serve their own API under any version from 4.0.0.
+// podmanEventsLogger asks Podman's own API, which Podman 4 and later serve
+// under any version from 4.0.0, which events logger it uses (file,
+// journald or none). Other engines answer it with an error.
+func (e *engine) podmanEventsLogger(ctx context.Context) (string, error) {
 	body, err := rawGet(ctx, e.cli, "/v4.0.0/libpod/info", nil)
 	if err != nil {
-		e.log.Debug("no Podman info", "err", err)
-		return ""
+		return "", err
 	}
 	defer func() { _ = body.Close() }() // decoded below
 	var info struct {
@@ -134,10 +132,9 @@ func (e *engine) podmanEventsLogger(ctx context.Context) string {
 		} `json:"host"`
 	}
 	if err := json.NewDecoder(body).Decode(&info); err != nil {
-		e.log.Debug("no Podman info", "err", err)
-		return ""
+		return "", fmt.Errorf("decoding Podman's info: %w", err)
 	}
-	return info.Host.EventLogger
+	return info.Host.EventLogger, nil
 }
 
 // rawGet makes a GET the moby client has no method for, over a fresh
