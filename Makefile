@@ -87,7 +87,7 @@ icons:
 	    --window-size=$$s,$$s --screenshot=web/icon-$$s.png file:///tmp/crowsnest-icon.html; \
 	done
 
-## templ: regenerate the server-rendered pages (server/*_templ.go, committed)
+## templ: regenerate the server-rendered pages (server/api/*_templ.go, committed)
 templ:
 	$(GO) run github.com/a-h/templ/cmd/templ@v0.3.977 generate
 

@@ -39,7 +39,9 @@ func TestChartScale(t *testing.T) {
 		{[]float64{0.3}, 1, 1},
 		{[]float64{12}, 5, 20},
 		{[]float64{99.5}, 5, 100},
-		{[]float64{150}, 5, 200},
+		{[]float64{101}, 5, 150},
+		{[]float64{150.5}, 5, 200},
+		{[]float64{250}, 5, 300},
 		{[]float64{7000}, 5, 7000},
 	} {
 		if got := chartScale(tc.in, tc.floor); got != tc.want {
@@ -69,9 +71,10 @@ func TestSparklineSVG(t *testing.T) {
 
 func TestHistoryChartPlacesByTime(t *testing.T) {
 	now := time.Unix(1000, 0)
-	svg := historyChartSVG([]chartSample{{now.Add(-time.Minute), 10}, {now, 20}}, 2*time.Minute, now, 0, 5, "%", "cpu", "CPU")
-	// Plot area: x from 44 to 592 (548 wide), y from 8 to 160 (152 high), top 20.
-	if !strings.Contains(svg, `points="318,84 592,8"`) {
+	cpu := []chartSeries{{[]chartSample{{now.Add(-time.Minute), 10}, {now, 20}}, "cpu"}}
+	svg := historyChartSVG(cpu, percentAxis(cpu, 5), 2*time.Minute, now, 0, "CPU")
+	// Plot area: x from 52 to 592 (540 wide), y from 8 to 160 (152 high), top 20.
+	if !strings.Contains(svg, `points="322,84 592,8"`) {
 		t.Errorf("unexpected points: %s", svg)
 	}
 	if !strings.Contains(svg, ">20%<") || !strings.Contains(svg, ">−2 min<") {
@@ -85,7 +88,8 @@ func TestHistoryChartLeavesGapsEmpty(t *testing.T) {
 	// Minutes 0–2, then crowsnest was down until 30, then 30–31, then a
 	// lone point at 50: three pieces at a resolution of one minute.
 	samples := []chartSample{{at(0), 1}, {at(1), 2}, {at(2), 3}, {at(30), 4}, {at(31), 5}, {at(50), 6}}
-	svg := historyChartSVG(samples, time.Hour, now, time.Minute, 1, "%", "cpu", "CPU")
+	cpu := []chartSeries{{samples, "cpu"}}
+	svg := historyChartSVG(cpu, percentAxis(cpu, 1), time.Hour, now, time.Minute, "CPU")
 	if n := strings.Count(svg, "<polyline"); n != 2 {
 		t.Errorf("%d lines, want 2 (a gap after minute 2; the last piece is one point): %s", n, svg)
 	}
@@ -95,8 +99,43 @@ func TestHistoryChartLeavesGapsEmpty(t *testing.T) {
 	if !strings.Contains(svg, ">−1 h<") {
 		t.Errorf("span tick missing: %s", svg)
 	}
-	if joined := historyChartSVG(samples, time.Hour, now, 0, 1, "%", "cpu", "CPU"); strings.Count(joined, "<polyline") != 1 {
+	if joined := historyChartSVG(cpu, percentAxis(cpu, 1), time.Hour, now, 0, "CPU"); strings.Count(joined, "<polyline") != 1 {
 		t.Errorf("gap 0 should join every sample: %s", joined)
+	}
+}
+
+// Network and disk charts draw two series on one byte-rate axis, in their
+// own colours, with ticks a reader can take in at a glance.
+func TestRateChartDrawsBothSeries(t *testing.T) {
+	now := time.Unix(1000, 0)
+	net := []chartSeries{
+		{[]chartSample{{now.Add(-time.Minute), 3 << 20}, {now, 1 << 20}}, "net-rx"},
+		{[]chartSample{{now.Add(-time.Minute), 100 << 10}, {now, 0}}, "net-tx"},
+	}
+	axis := rateAxis(net)
+	if axis.top != 5<<20 {
+		t.Errorf("axis top %v for a 3 MiB/s peak, want 5 MiB/s", axis.top)
+	}
+	svg := historyChartSVG(net, axis, 2*time.Minute, now, 0, "Network")
+	for _, want := range []string{`<g class="net-rx">`, `<g class="net-tx">`, ">5 M<", ">2.5 M<", ">0<"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("chart lacks %s: %s", want, svg)
+		}
+	}
+	if n := strings.Count(svg, "<polyline"); n != 2 {
+		t.Errorf("%d lines, want one per series: %s", n, svg)
+	}
+	if idle := rateAxis([]chartSeries{{[]chartSample{{now, 0}}, "net-rx"}}); idle.top != 1024 {
+		t.Errorf("an idle container's axis tops at %v, want 1 KiB/s", idle.top)
+	}
+}
+
+func TestRateOfCounters(t *testing.T) {
+	if got := rate(1000, 3000, 2); got != 1000 {
+		t.Errorf("rate(1000, 3000, 2 s) = %v, want 1000", got)
+	}
+	if got := rate(5000, 300, 1); got != 300 {
+		t.Errorf("a counter reset by a restart: rate = %v, want 300 (from zero)", got)
 	}
 }
 

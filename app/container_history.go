@@ -134,22 +134,28 @@ func (p *containerPage) rangePicker() app.UI {
 	)
 }
 
-// charts draws CPU and memory: the live samples of the last minutes, or
-// the history of the range picked, with gaps where nothing was sampled.
+// charts draws CPU, memory, network and disk I/O: the live samples of the
+// last minutes, or the history of the range picked, with gaps where
+// nothing was sampled.
 func (p *containerPage) charts(now time.Time) app.UI {
 	if p.rng == "" {
-		cpuNow, memNow := "—", "—"
+		cpuNow, memNow, netNow, diskNow := "—", "—", "—", "—"
 		if p.last != nil {
 			cpuNow = fmtPercent(p.last.CPUUsage)
 			memNow = fmtPercent(p.last.MemoryUsage) + " · " + fmtBytes(p.last.MemoryBytes) + " of " + fmtBytes(p.last.MemoryLimit)
 		}
-		return app.Div().Class("charts").Body(
-			chartCard("CPU", "cpu-now", cpuNow, historyChartSVG(window(p.cpu, now), historySpan, now, 0, sparkFloor, "%", "cpu", "CPU usage, last 5 minutes")),
-			chartCard("Memory", "mem-now", memNow, historyChartSVG(window(p.mem, now), historySpan, now, 0, sparkFloor, "%", "mem", "Memory usage, last 5 minutes")),
-		)
+		if rx, tx := window(p.rx, now), window(p.tx, now); len(rx) > 0 {
+			netNow = ratePair("in", rx[len(rx)-1].v, "out", tx[len(tx)-1].v)
+		}
+		if rd, wr := window(p.rd, now), window(p.wr, now); len(rd) > 0 {
+			diskNow = ratePair("read", rd[len(rd)-1].v, "write", wr[len(wr)-1].v)
+		}
+		return p.chartCards(historySpan, now, 0, "last 5 minutes",
+			[4]string{cpuNow, memNow, netNow, diskNow},
+			window(p.cpu, now), window(p.mem, now), window(p.rx, now), window(p.tx, now), window(p.rd, now), window(p.wr, now))
 	}
 	span, _ := rangeSpan(p.rng)
-	var cpu, mem []chartSample
+	var cpu, mem, rx, tx, rd, wr []chartSample
 	var gap time.Duration
 	end := now
 	if h := p.hist; h != nil {
@@ -158,26 +164,63 @@ func (p *containerPage) charts(now time.Time) app.UI {
 		for _, pt := range h.Points {
 			cpu = append(cpu, chartSample{at: pt.T, v: pt.CPU})
 			mem = append(mem, chartSample{at: pt.T, v: pt.Memory})
+			rx = append(rx, chartSample{at: pt.T, v: pt.NetRx})
+			tx = append(tx, chartSample{at: pt.T, v: pt.NetTx})
+			rd = append(rd, chartSample{at: pt.T, v: pt.BlockRead})
+			wr = append(wr, chartSample{at: pt.T, v: pt.BlockWrite})
 		}
 	}
-	label := fmtSpan(span)
+	return p.chartCards(span, end, gap, "last "+fmtSpan(span),
+		[4]string{rangeSummary(cpu, p.hist, fmtPercent), rangeSummary(mem, p.hist, fmtPercent),
+			rangeSummary(sumSamples(rx, tx), p.hist, fmtRate), rangeSummary(sumSamples(rd, wr), p.hist, fmtRate)},
+		cpu, mem, rx, tx, rd, wr)
+}
+
+// chartCards lays out the four charts with their caption figures.
+func (p *containerPage) chartCards(span time.Duration, end time.Time, gap time.Duration, label string, nums [4]string, cpu, mem, rx, tx, rd, wr []chartSample) app.UI {
+	cpuS, memS := []chartSeries{{cpu, "cpu"}}, []chartSeries{{mem, "mem"}}
+	netS, diskS := []chartSeries{{rx, "net-rx"}, {tx, "net-tx"}}, []chartSeries{{rd, "disk-rd"}, {wr, "disk-wr"}}
 	return app.Div().Class("charts").Body(
-		chartCard("CPU", "cpu-now", rangeSummary(cpu, p.hist), historyChartSVG(cpu, span, end, gap, sparkFloor, "%", "cpu", "CPU usage, last "+label)),
-		chartCard("Memory", "mem-now", rangeSummary(mem, p.hist), historyChartSVG(mem, span, end, gap, sparkFloor, "%", "mem", "Memory usage, last "+label)),
+		chartCard("CPU", "cpu-now", nums[0], historyChartSVG(cpuS, percentAxis(cpuS, sparkFloor), span, end, gap, "CPU usage, "+label)),
+		chartCard("Memory", "mem-now", nums[1], historyChartSVG(memS, percentAxis(memS, sparkFloor), span, end, gap, "Memory usage, "+label)),
+		chartCard("Network, bytes/s", "net-now", nums[2], historyChartSVG(netS, rateAxis(netS), span, end, gap, "Network received and sent per second, "+label), "received", "sent"),
+		chartCard("Disk I/O, bytes/s", "disk-now", nums[3], historyChartSVG(diskS, rateAxis(diskS), span, end, gap, "Disk read and written per second, "+label), "read", "written"),
 	)
 }
 
-// chartCard is a chart with its caption and current figure.
-func chartCard(title, numID, num, svg string) app.UI {
-	return app.Figure().Class("card chart-card").Body(
+// ratePair is a caption figure of two rates, each with its legend mark.
+func ratePair(a string, av float64, b string, bv float64) string {
+	return a + " " + fmtRate(av) + " · " + b + " " + fmtRate(bv)
+}
+
+// sumSamples adds two series point by point (they share their times).
+func sumSamples(a, b []chartSample) []chartSample {
+	out := make([]chartSample, min(len(a), len(b)))
+	for i := range out {
+		out[i] = chartSample{at: a[i].at, v: a[i].v + b[i].v}
+	}
+	return out
+}
+
+// chartCard is a chart with its caption and current figure, and for a
+// chart of two series the names of their colours (in, then out).
+func chartCard(title, numID, num, svg string, keys ...string) app.UI {
+	body := []app.UI{
 		app.FigCaption().Body(app.Span().Text(title), app.Span().ID(numID).Class("num").Text(num)),
 		app.Raw(svg),
-	)
+	}
+	if len(keys) == 2 {
+		body = append(body, app.Div().Class("chart-keys").Body(
+			app.Span().Class("key in").Text(keys[0]),
+			app.Span().Class("key out").Text(keys[1]),
+		))
+	}
+	return app.Figure().Class("card chart-card").Body(body...)
 }
 
 // rangeSummary is a history chart's caption figure: the mean and the peak
-// over the range, and the step between points.
-func rangeSummary(samples []chartSample, h *wire.StatsHistory) string {
+// over the range, printed by format, and the step between points.
+func rangeSummary(samples []chartSample, h *wire.StatsHistory, format func(float64) string) string {
 	if h == nil {
 		return "loading…"
 	}
@@ -189,5 +232,5 @@ func rangeSummary(samples []chartSample, h *wire.StatsHistory) string {
 		sum += s.v
 		peak = max(peak, s.v)
 	}
-	return "mean " + fmtPercent(sum/float64(len(samples))) + " · peak " + fmtPercent(peak) + " · every " + fmtSpan(time.Duration(h.Resolution)*time.Second)
+	return "mean " + format(sum/float64(len(samples))) + " · peak " + format(peak) + " · every " + fmtSpan(time.Duration(h.Resolution)*time.Second)
 }

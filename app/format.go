@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"strconv"
 	"time"
 )
@@ -23,6 +24,9 @@ func fmtBytes(n uint64) string {
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64) + " " + string("KMGTPE"[i]) + "iB"
 }
+
+// fmtRate prints a byte rate: "0 B/s", "1.5 MiB/s".
+func fmtRate(v float64) string { return fmtBytes(uint64(math.Max(0, math.Round(v)))) + "/s" }
 
 // fmtClock is a time in the user's zone (the browser's, which Go's wasm
 // runtime uses as time.Local): the time of day for today, else the date too.

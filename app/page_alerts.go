@@ -71,12 +71,12 @@ type alertsPage struct {
 
 	firings     []firing
 	firingsNote notice
-	reload      chan struct{}
+	reload      reloader
 }
 
 // OnMount loads the presets and hosts, and the lists now and every 15 s.
 func (p *alertsPage) OnMount(ctx app.Context) {
-	p.reload = make(chan struct{}, 1)
+	p.reload = newReloader()
 	ctx.Async(func() {
 		var presets []wire.AlertPreset
 		var hosts []wire.Host
@@ -93,13 +93,6 @@ func (p *alertsPage) OnMount(ctx app.Context) {
 		})
 	})
 	ctx.Async(func() { p.listLoop(ctx) })
-}
-
-func (p *alertsPage) requestReload() {
-	select {
-	case p.reload <- struct{}{}:
-	default:
-	}
 }
 
 // listLoop loads the rules, their last firings and the recent firings
@@ -131,11 +124,8 @@ func (p *alertsPage) listLoop(ctx app.Context) {
 				p.firings = fs
 			}
 		})
-		select {
-		case <-ctx.Done():
+		if !p.reload.wait(ctx, 0) {
 			return
-		case <-p.reload:
-		case <-time.After(15 * time.Second):
 		}
 	}
 }
@@ -268,7 +258,7 @@ func (p *alertsPage) send(ctx app.Context, method, path string, body any, done s
 				return
 			}
 			p.formOK = done
-			p.requestReload()
+			p.reload.request()
 			if after != nil {
 				after(ctx, &r)
 			}

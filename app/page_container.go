@@ -27,7 +27,10 @@ type containerPage struct {
 	detailNote notice
 	statsNote  notice
 	cpu, mem   *ring[chartSample]
-	last       *wire.Stats
+	// rx, tx, rd and wr are byte rates (network received and sent, disk
+	// read and written) between consecutive live samples.
+	rx, tx, rd, wr *ring[chartSample]
+	last           *wire.Stats
 	feed       statsFeed
 	cancel     func()
 
@@ -51,7 +54,14 @@ type containerPage struct {
 
 // OnInit gives the charts their rings before the first render.
 func (p *containerPage) OnInit() {
-	p.cpu, p.mem = newRing[chartSample](600), newRing[chartSample](600)
+	p.newRings()
+}
+
+// newRings empties the live charts.
+func (p *containerPage) newRings() {
+	for _, r := range []**ring[chartSample]{&p.cpu, &p.mem, &p.rx, &p.tx, &p.rd, &p.wr} {
+		*r = newRing[chartSample](600)
+	}
 }
 
 // OnNav reads host and id from the path and (re)starts the page's work
@@ -70,7 +80,7 @@ func (p *containerPage) OnNav(ctx app.Context) {
 	}
 	p.host, p.id, p.detail, p.last = host, id, nil, nil
 	p.detailNote, p.statsNote = notice{}, notice{}
-	p.cpu, p.mem = newRing[chartSample](600), newRing[chartSample](600)
+	p.newRings()
 	p.busy, p.actionErr, p.actionOK = "", "", ""
 	p.refresh = make(chan struct{}, 1)
 	p.gone = false
@@ -224,8 +234,24 @@ func (p *containerPage) flush(ctx app.Context) {
 		}
 		p.cpu.push(chartSample{at: at, v: s.CPUUsage})
 		p.mem.push(chartSample{at: at, v: s.MemoryUsage})
+		if prev := p.last; prev != nil && at.After(prev.Timestamp) && !prev.Timestamp.IsZero() {
+			dt := at.Sub(prev.Timestamp).Seconds()
+			p.rx.push(chartSample{at: at, v: rate(prev.NetRx, s.NetRx, dt)})
+			p.tx.push(chartSample{at: at, v: rate(prev.NetTx, s.NetTx, dt)})
+			p.rd.push(chartSample{at: at, v: rate(prev.BlockRead, s.BlockRead, dt)})
+			p.wr.push(chartSample{at: at, v: rate(prev.BlockWrite, s.BlockWrite, dt)})
+		}
 		p.last = &s
 	}
+}
+
+// rate is a counter's growth per second; a counter that went back (the
+// container restarted) counts from zero.
+func rate(before, after uint64, seconds float64) float64 {
+	if after < before {
+		before = 0
+	}
+	return float64(after-before) / seconds
 }
 
 // window is the samples within the chart's span.

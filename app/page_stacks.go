@@ -45,12 +45,12 @@ type stacksPage struct {
 	progress []progressLine
 	incoming batch[progressLine]
 	sockNote notice
-	reload   chan struct{}
+	reload   reloader
 }
 
 // OnMount opens the socket and loads the list and hosts.
 func (p *stacksPage) OnMount(ctx app.Context) {
-	p.reload = make(chan struct{}, 1)
+	p.reload = newReloader()
 	ctx.Async(func() { p.listLoop(ctx) })
 	ctx.Async(func() {
 		var hosts []wire.Host
@@ -137,19 +137,12 @@ func (p *stacksPage) flush(ctx app.Context) {
 	if over := len(p.progress) - maxProgress; over > 0 {
 		p.progress = p.progress[over:]
 	}
-	p.requestReload()
+	p.reload.request()
 	ctx.Defer(func(app.Context) {
 		if v := app.Window().GetElementByID("stack-progress"); v.Truthy() {
 			v.Set("scrollTop", v.Get("scrollHeight"))
 		}
 	})
-}
-
-func (p *stacksPage) requestReload() {
-	select {
-	case p.reload <- struct{}{}:
-	default:
-	}
 }
 
 // listLoop loads the list now, on request, and every 15 s.
@@ -169,12 +162,8 @@ func (p *stacksPage) listLoop(ctx app.Context) {
 				p.stacks = list
 			}
 		})
-		select {
-		case <-ctx.Done():
+		if !p.reload.wait(ctx, 300*time.Millisecond) { // a burst of progress settles first
 			return
-		case <-p.reload:
-			time.Sleep(300 * time.Millisecond) // let a burst of progress settle
-		case <-time.After(15 * time.Second):
 		}
 	}
 }
@@ -237,7 +226,7 @@ func (p *stacksPage) send(ctx app.Context, method, path string, body any, done s
 				return
 			}
 			p.formOK = done
-			p.requestReload()
+			p.reload.request()
 			if after != nil {
 				after(ctx, &st)
 			}

@@ -10,18 +10,25 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/crowsnest-hq/crowsnest/internal/alerts"
+	"github.com/crowsnest-hq/crowsnest/internal/containermetrics"
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/feed"
+	"github.com/crowsnest-hq/crowsnest/internal/history"
+	"github.com/crowsnest-hq/crowsnest/internal/logs"
 	"github.com/crowsnest-hq/crowsnest/internal/stacks"
 	"github.com/crowsnest-hq/crowsnest/internal/stats"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/api"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 )
 
 // run starts crowsnest and serves until ctx ends. It is the whole wiring:
 // every part is built here in dependency order (configuration, logging,
-// auth, the store, the engines, the event feed, stacks, stats, the HTTP
-// surface), started, and stopped in reverse order by the defers as run
-// returns.
+// auth, the store, the engines, the event feed, stacks, stats, the stats
+// history, alerts, the HTTP surface), started, and stopped in reverse
+// order by the defers as run returns.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
@@ -32,11 +39,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	slog.SetDefault(log)
-	auth, err := newAuthenticator(cfg, log)
+	authn, err := auth.New(cfg.authOptions(), log)
 	if err != nil {
 		return err
 	}
-	if err := cfg.checkExposure(auth.configured()); err != nil {
+	if err := cfg.checkExposure(authn.Configured()); err != nil {
 		return err
 	}
 	tlsCfg, err := serverTLS(cfg)
@@ -50,23 +57,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("open event store: %w", err)
 	}
 	defer st.Close()
-	if auth.sessions, err = store.NewSessions(st); err != nil {
+	sessions, err := store.NewSessions(st)
+	if err != nil {
 		return fmt.Errorf("open session store: %w", err)
 	}
+	authn.UseSessions(sessions)
 
-	var srv *Server
+	metrics := api.NewMetrics()
 	engines, err := docker.New(docker.Options{
 		Hosts:   withLocalhost(cfg.Hosts),
 		Logger:  log,
-		Journal: countedJournal{docker.StoreJournal(st), func(n int) { srv.metrics.eventsIn.WithLabelValues("engine").Add(float64(n)) }},
+		Journal: countedJournal{docker.StoreJournal(st), metrics.EngineEventsStored},
 	})
 	if err != nil {
 		return fmt.Errorf("engines: %w", err)
 	}
 	defer engines.Close()
-	srv = newServer(cfg, log, st, engines, auth)
-	srv.logs = logRing
-	defer srv.containerLogs.Close()
+	containerLogs := logs.NewStreams(logs.Options{Logger: log})
+	defer containerLogs.Close()
+	p := parts{cfg: cfg, log: log, store: st, engines: engines, feed: feed.New(log), metrics: metrics, containerLogs: containerLogs}
 	// The engines and the feed write to the store and log: they must have
 	// ended before it closes and before run returns, also when serving
 	// fails while the caller's ctx goes on.
@@ -81,32 +90,49 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			log.Error("engines stopped", "err", err)
 		}
 	})
-	background.Go(func() { srv.feed.Run(ctx, st) })
-	stopStacks, err := srv.startStacks(ctx)
+	background.Go(func() { p.feed.Run(ctx, st) })
+	stackManager, stopStacks, err := startStacks(ctx, p)
 	if err != nil {
 		return err
 	}
 	defer stopStacks() // before st.Close: running actions end and their messages are stored
-	stopStats, err := srv.startStats(ctx)
+	collector, stopStats, err := startStats(ctx, p)
 	if err != nil {
 		return err
 	}
 	defer stopStats() // the collector ends before the engines' clients close
-	stopHistory, err := srv.startHistory(ctx)
+	hist, stopHistory, err := startHistory(ctx, p, collector)
 	if err != nil {
 		return err
 	}
 	defer stopHistory() // the sampler ends before the collector it reads
-	stopAlerts, err := srv.startAlerts(ctx)
+	rules, stopAlerts, err := startAlerts(ctx, p, collector)
 	if err != nil {
 		return err
 	}
 	defer stopAlerts() // before st.Close: deliveries record their outcome
-	h, err := srv.handler()
+
+	o := cfg.apiOptions()
+	o.Logger, o.Store, o.Engines, o.Feed, o.Auth, o.Metrics = log, st, engines, p.feed, authn, metrics
+	o.ContainerLogs, o.Logs = containerLogs, logRing
+	o.Stacks, o.Stats, o.History, o.Alerts = stackManager, collector, hist, rules
+	h, err := api.New(o).Handler()
 	if err != nil {
 		return err
 	}
 	return serveHTTP(ctx, cfg, h, log, tlsCfg)
+}
+
+// parts are what run has built before the parts that follow the engines'
+// events are started.
+type parts struct {
+	cfg           Config
+	log           *slog.Logger
+	store         store.Store
+	engines       *docker.Engines
+	feed          *feed.Feed
+	metrics       *api.Metrics
+	containerLogs *logs.Streams
 }
 
 // withLocalhost puts the local engine first unless a host already has its name.
@@ -133,35 +159,70 @@ func (j countedJournal) Store(ctx context.Context, events []wire.ContainerEvent)
 	return nil
 }
 
+// stacksFeedQueue is the stack manager's queue on the event feed: it only
+// updates status per event, so it falls behind only under a huge burst.
+const stacksFeedQueue = 1 << 16
+
+// startStacks opens the stack records, starts the manager (which resolves
+// stacks an earlier run left mid-action) and feeds it the container events
+// so stack status follows the engines. The returned stop must run before
+// the store closes: it waits for running actions to end and their messages
+// to be stored.
+func startStacks(ctx context.Context, p parts) (m *stacks.Manager, stop func(), err error) {
+	recs, err := store.NewStacks(p.store)
+	if err != nil {
+		return nil, nil, fmt.Errorf("stack records: %w", err)
+	}
+	m, err = stacks.New(stacks.Options{
+		Records:     recs,
+		Events:      p.store,
+		Engines:     p.engines,
+		DataDir:     p.cfg.DataDir,
+		DefaultHost: docker.DefaultHostName,
+		Logger:      p.log,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("stacks: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { m.Run(ctx) })
+	// After a gap the manager's periodic full read covers what was missed.
+	wg.Go(func() {
+		p.feed.FollowContainers(ctx, stacksFeedQueue, m.Observe, func(err error) {
+			p.log.Warn("stack status fell behind container events; resubscribing", "err", err)
+		})
+	})
+	return m, func() {
+		cancel()
+		wg.Wait()
+		if err := m.Close(); err != nil {
+			p.log.Error("closing stacks", "err", err)
+		}
+	}, nil
+}
+
 // statsFeedQueue is the collector's queue on the event feed: it only
 // updates a map per event, so it falls behind only under a huge burst, and
 // then a full listing repairs what it missed.
 const statsFeedQueue = 4096
 
-// statsMetrics are the collector's figures on /metrics.
-type statsMetrics struct {
-	samples prometheus.Counter
-}
-
 // startStats builds the stats collector over the engines, registers its
 // metrics, and runs it with the container events of the feed until ctx
-// ends. Call it before serving; the returned function waits, once ctx has
-// ended, until the collector has stopped.
-func (s *Server) startStats(ctx context.Context) (wait func(), err error) {
-	col, err := stats.New(s.engines, stats.Options{
-		Source:     s.cfg.StatsSource,
-		CgroupRoot: s.cfg.CgroupRoot,
-		ProcRoot:   s.cfg.ProcRoot,
-		Logger:     s.log,
+// ends, so its inventory follows starts and deaths as they happen (after
+// a gap it has every engine listed anew). The returned function waits,
+// once ctx has ended, until the collector has stopped.
+func startStats(ctx context.Context, p parts) (col *stats.Collector, wait func(), err error) {
+	col, err = stats.New(p.engines, stats.Options{
+		Source:     p.cfg.StatsSource,
+		CgroupRoot: p.cfg.CgroupRoot,
+		ProcRoot:   p.cfg.ProcRoot,
+		Logger:     p.log,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("stats: %w", err)
+		return nil, nil, fmt.Errorf("stats: %w", err)
 	}
-	s.stats = col
-	s.statsMetrics = &statsMetrics{samples: prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "crowsnest_stats_samples_sent_total", Help: "Stats frames written to /docker/stats clients.",
-	})}
-	s.metrics.registry.MustRegister(s.statsMetrics.samples,
+	p.metrics.Register(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "crowsnest_stats_engine_streams", Help: "Engine stats streams open now (one per container collected by the engine source).",
 		}, func() float64 { return float64(col.Counters().EngineStreamsOpen) }),
@@ -178,66 +239,92 @@ func (s *Server) startStats(ctx context.Context) (wait func(), err error) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := col.Run(ctx); err != nil {
-			s.log.Error("stats collector stopped", "err", err)
+			p.log.Error("stats collector stopped", "err", err)
 		}
 	})
-	wg.Go(func() { s.feedStats(ctx) })
-	return wg.Wait, nil
+	wg.Go(func() {
+		p.feed.FollowContainers(ctx, statsFeedQueue, col.HandleEvent, func(err error) {
+			p.log.Warn("stats lost events of the feed; listing containers again", "err", err)
+			col.Resync()
+		})
+	})
+	return col, wg.Wait, nil
 }
 
-// feedStats passes every stored container event to the collector, so its
-// inventory follows starts and deaths as they happen; after a gap it has
-// every engine listed anew.
-func (s *Server) feedStats(ctx context.Context) {
-	s.feed.FollowContainers(ctx, statsFeedQueue, s.stats.HandleEvent, func(err error) {
-		s.log.Warn("stats lost events of the feed; listing containers again", "err", err)
-		s.stats.Resync()
-	})
-}
+// historyFeedQueue is the container events queued for the exporter's event
+// counter before its subscription is dropped and resumed.
+const historyFeedQueue = 1024
 
-// stacksFeedQueue is the stack manager's queue on the event feed: it only
-// updates status per event, so it falls behind only under a huge burst.
-const stacksFeedQueue = 1 << 16
-
-// startStacks opens the stack records, starts the manager (which resolves
-// stacks an earlier run left mid-action) and feeds it the container events
-// so stack status follows the engines. The returned stop must run before
-// the store closes: it waits for running actions to end and their messages
-// to be stored.
-func (s *Server) startStacks(ctx context.Context) (stop func(), err error) {
-	recs, err := store.NewStacks(s.store)
-	if err != nil {
-		return nil, fmt.Errorf("stack records: %w", err)
-	}
-	m, err := stacks.New(stacks.Options{
-		Records:     recs,
-		Events:      s.store,
-		Engines:     s.engines,
-		DataDir:     s.cfg.DataDir,
-		DefaultHost: docker.DefaultHostName,
-		Logger:      s.log,
+// startHistory opens the stats history (DATA/history.db), starts the
+// sampler over the stats collector (startStats must have run) and
+// registers the container metrics on /metrics. stop ends the sampler and
+// closes the file.
+func startHistory(ctx context.Context, p parts, col *stats.Collector) (hist *history.Store, stop func(), err error) {
+	hist, err = history.Open(filepath.Join(p.cfg.DataDir, "history.db"), history.Options{
+		Tiers:  history.DefaultTiers(p.cfg.StatsEvery, p.cfg.StatsRetention),
+		Logger: p.log,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("stacks: %w", err)
+		return nil, nil, fmt.Errorf("stats history (--stats-every %v, --stats-retention %v): %w", p.cfg.StatsEvery, p.cfg.StatsRetention, err)
 	}
-	s.stacks = m
+	smp, err := col.NewSampler(stats.SamplerOptions{Every: p.cfg.StatsEvery})
+	if err != nil {
+		_ = hist.Close() // the sampler's error is the one to report
+		return nil, nil, err
+	}
+	exp := containermetrics.New(smp)
+	p.metrics.Register(exp)
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { m.Run(ctx) })
-	wg.Go(func() { s.feedStacks(ctx, m) })
-	return func() {
+	wg.Go(func() {
+		if err := smp.Run(ctx, hist); err != nil {
+			p.log.Error("stats sampler stopped", "err", err)
+		}
+	})
+	wg.Go(func() {
+		p.feed.FollowContainers(ctx, historyFeedQueue, exp.ObserveEvent, func(err error) {
+			p.log.Warn("container metrics lost events of the feed", "err", err)
+		})
+	})
+	return hist, func() {
 		cancel()
 		wg.Wait()
-		if err := m.Close(); err != nil {
-			s.log.Error("closing stacks", "err", err)
+		if err := hist.Close(); err != nil {
+			p.log.Error("closing the stats history", "err", err)
 		}
 	}, nil
 }
 
-// feedStacks hands every container event to the manager. After a gap the
-// manager's periodic full read covers what was missed.
-func (s *Server) feedStacks(ctx context.Context, m *stacks.Manager) {
-	s.feed.FollowContainers(ctx, stacksFeedQueue, m.Observe, func(err error) {
-		s.log.Warn("stack status fell behind container events; resubscribing", "err", err)
+// startAlerts opens the rule records and runs the alert rules over the
+// stored container events, the containers' output (alertLogs) and the
+// stats collector's samples, so it must come after startStats. The
+// returned stop must run before the store closes: it waits for Run to
+// end, and deliveries record their outcome in the store.
+func startAlerts(ctx context.Context, p parts, col *stats.Collector) (a *alerts.Alerts, stop func(), err error) {
+	rules, err := store.NewAlertRules(p.store)
+	if err != nil {
+		return nil, nil, fmt.Errorf("alert rules: %w", err)
+	}
+	a, err = alerts.New(ctx, alerts.Options{
+		Rules:      rules,
+		Events:     p.store,
+		Containers: col,
+		Logs:       alertLogs{engines: p.engines, streams: p.containerLogs},
+		Logger:     p.log,
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := a.Run(ctx); err != nil {
+			p.log.Error("alerts stopped", "err", err)
+		}
+	}()
+	return a, func() {
+		cancel()
+		<-done
+	}, nil
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,7 +12,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/crowsnest-hq/crowsnest/internal/store"
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 )
 
 // TestAuthOnTheRunningServer drives the whole binary's routes with each kind
@@ -33,7 +32,7 @@ func TestAuthOnTheRunningServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hyperClientSign(req, "AKTEST", secret, "us-west-1", at)
+		testenv.HyperSign(req, "AKTEST", secret, "us-west-1", at)
 		return req.Header
 	}
 	withOrigin := func(h http.Header, origin string) http.Header {
@@ -41,7 +40,7 @@ func TestAuthOnTheRunningServer(t *testing.T) {
 		h.Set("Origin", origin)
 		return h
 	}
-	cookie := http.Header{"Cookie": {sessionCookie + "=" + loginSession(t, s.URL, "reader-secret")}}
+	cookie := http.Header{"Cookie": {auth.SessionCookie + "=" + loginSession(t, s.URL, "reader-secret")}}
 
 	sockets := []struct {
 		name   string
@@ -143,14 +142,14 @@ func loginSession(t *testing.T, base, token string) string {
 	}
 	resp.Body.Close()
 	for _, c := range resp.Cookies() {
-		if c.Name == sessionCookie && c.Value != "" {
+		if c.Name == auth.SessionCookie && c.Value != "" {
 			if c.Value == token {
 				t.Fatal("the session cookie holds the token")
 			}
 			return c.Value
 		}
 	}
-	t.Fatalf("login: %d, no %s cookie", resp.StatusCode, sessionCookie)
+	t.Fatalf("login: %d, no %s cookie", resp.StatusCode, auth.SessionCookie)
 	return ""
 }
 
@@ -158,7 +157,7 @@ func loginSession(t *testing.T, base, token string) string {
 func sessionStatus(t *testing.T, base, id string) int {
 	t.Helper()
 	req, _ := http.NewRequest("GET", base+"/api/v1/hosts", nil)
-	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: id})
+	req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: id})
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +182,7 @@ func TestSessionsLiveInTheStore(t *testing.T) {
 		}
 	}
 	req, _ := http.NewRequest("POST", s.URL+"/logout", nil)
-	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: loggedOut})
+	req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: loggedOut})
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -215,23 +214,5 @@ func TestSessionsLiveInTheStore(t *testing.T) {
 		if bytes.Contains(db, []byte(secret)) {
 			t.Errorf("the store file holds %.12s…", secret)
 		}
-	}
-}
-
-// TestSessionExpires: a session is refused, and forgotten, once
-// sessionMaxAge has passed.
-func TestSessionExpires(t *testing.T) {
-	now := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
-	s := authTestServer(t, &bytes.Buffer{}, now)
-	id := testSession(t, s.auth, testReadToken)
-	if _, ok := s.auth.session(context.Background(), id); !ok {
-		t.Fatal("fresh session refused")
-	}
-	s.auth.now = func() time.Time { return now.Add(sessionMaxAge + time.Second) }
-	if _, ok := s.auth.session(context.Background(), id); ok {
-		t.Fatal("expired session accepted")
-	}
-	if _, err := s.auth.sessions.Get(context.Background(), sessionKey(id)); !errors.Is(err, store.ErrSessionNotFound) {
-		t.Errorf("expired session still stored: %v", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
 
 // The UI benchmarks (issue 6) measure the wasm app as a user gets it: the
@@ -284,7 +285,7 @@ func (f *fakeStats) serveList(w http.ResponseWriter, r *http.Request) {
 	for i := range list {
 		list[i] = f.container(i)
 	}
-	writeJSON(w, http.StatusOK, list)
+	respond.JSON(w, http.StatusOK, list)
 }
 
 // serveStats is /docker/stats for the simulated containers: the greeting,

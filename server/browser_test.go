@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/crowsnest-hq/crowsnest/internal/testenv"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 )
 
 // The browser tests drive the real binary (startServer), the real engine
@@ -409,12 +410,12 @@ func TestBrowserPagesWithoutJavaScript(t *testing.T) {
 	}
 	var session *network.Cookie
 	for _, c := range cookies {
-		if c.Name == sessionCookie {
+		if c.Name == auth.SessionCookie {
 			session = c
 		}
 	}
 	if session == nil {
-		t.Fatalf("no %s cookie after logging in without JavaScript: %v", sessionCookie, cookies)
+		t.Fatalf("no %s cookie after logging in without JavaScript: %v", auth.SessionCookie, cookies)
 	}
 	if !session.HTTPOnly || session.SameSite != network.CookieSameSiteStrict {
 		t.Errorf("session cookie: HttpOnly %v SameSite %q, want true and Strict", session.HTTPOnly, session.SameSite)
@@ -493,7 +494,7 @@ func TestBrowserActionsHiddenForReaders(t *testing.T) {
 	requireUI(t, srv)
 	b := newBrowser(t)
 	b.run("set the read session cookie", chromedp.ActionFunc(func(ctx context.Context) error {
-		return network.SetCookie(sessionCookie, loginSession(t, srv.URL, readToken)).WithURL(srv.URL + "/").WithHTTPOnly(true).Do(ctx)
+		return network.SetCookie(auth.SessionCookie, loginSession(t, srv.URL, readToken)).WithURL(srv.URL + "/").WithHTTPOnly(true).Do(ctx)
 	}))
 	b.navigate(srv.URL + "/containers/Localhost/" + id)
 	b.waitSelector("the container's inspect summary", "#inspect-title", uiTimeout)

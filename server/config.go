@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
 	"github.com/crowsnest-hq/crowsnest/internal/history"
 	"github.com/crowsnest-hq/crowsnest/internal/stats"
+	"github.com/crowsnest-hq/crowsnest/server/api"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 )
 
 // envPrefix starts the environment variable behind every flag:
@@ -128,7 +129,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 // parseProxyFlags reads --allowed-host, --public-url and --trusted-proxy.
 func (c *Config) parseProxyFlags(hosts, publicURLs, proxies []string) error {
 	for _, h := range hosts {
-		name := normalHost(h)
+		name := auth.NormalHost(h)
 		if name == "" || strings.ContainsAny(name, "/@ ") {
 			return fmt.Errorf("--allowed-host %q: want a host name, without scheme or path", h)
 		}
@@ -185,27 +186,41 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	return err
 }
 
-// isLoopback reports whether addr only listens on the loopback interface.
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // errNoAuth refuses an open server on a reachable address: the engine socket
 // behind crowsnest is root on the host.
 var errNoAuth = errors.New("no auth configured (--token, --token-file, --hyper-key) and the address is not loopback: refusing to start; pass --insecure-no-auth to run open anyway")
 
 // checkExposure applies the rule: open only on loopback or when told so.
 func (c Config) checkExposure(authConfigured bool) error {
-	if authConfigured || c.InsecureNoAuth || isLoopback(c.Addr) {
+	if authConfigured || c.InsecureNoAuth || auth.IsLoopback(c.Addr) {
 		return nil
 	}
 	return errNoAuth
+}
+
+// authOptions are the credentials of c, for auth.New.
+func (c Config) authOptions() auth.Options {
+	return auth.Options{
+		Tokens:         c.Tokens,
+		TokenFile:      c.TokenFile,
+		HyperKeys:      c.HyperKeys,
+		HyperKeyFile:   c.HyperKeyFile,
+		AllowedOrigins: c.AllowedOrigins,
+	}
+}
+
+// apiOptions are the settings of the HTTP surface in c, for api.New; the
+// parts it serves are the caller's to add.
+func (c Config) apiOptions() api.Options {
+	return api.Options{
+		StreamQueue:    c.StreamQueue,
+		AllowedOrigins: c.AllowedOrigins,
+		Limits: auth.Limits{
+			MaxStreams:     c.MaxStreams,
+			Rate:           c.RequestRate,
+			Burst:          c.RequestBurst,
+			TrustedProxies: c.TrustedProxies,
+		},
+		Site: auth.Site{Addr: c.Addr, AllowedHosts: c.AllowedHosts, PublicURLs: c.PublicURLs},
+	}
 }

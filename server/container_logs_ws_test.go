@@ -16,6 +16,7 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/logs"
 	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/api"
 )
 
 // logFrame is one frame of the container log socket: a line or a message.
@@ -89,7 +90,6 @@ func TestContainerLogsStreamsSeparated(t *testing.T) {
 	t.Parallel()
 	eng := testenv.Engine(t)
 	p := startInProcess(t, Config{StreamQueue: 1024})
-	t.Cleanup(p.srv.containerLogs.Close)
 	id, _ := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-lines", "-1", "-every", "50ms", "-stderr", "-text", "tick"}})
 	testenv.WaitLog(t, eng, id, "tick 3")
 
@@ -125,7 +125,6 @@ func TestContainerLogsTailThenLive(t *testing.T) {
 	t.Parallel()
 	eng := testenv.Engine(t)
 	p := startInProcess(t, Config{StreamQueue: 1024})
-	t.Cleanup(p.srv.containerLogs.Close)
 	id, name := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-lines", "-1", "-every", "100ms"}})
 	testenv.WaitLog(t, eng, id, "line 12")
 
@@ -148,7 +147,6 @@ func TestContainerLogsSinceAndNoTimestamps(t *testing.T) {
 	t.Parallel()
 	eng := testenv.Engine(t)
 	p := startInProcess(t, Config{StreamQueue: 1024})
-	t.Cleanup(p.srv.containerLogs.Close)
 	id, _ := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-lines", "-1", "-every", "50ms"}})
 	testenv.WaitLog(t, eng, id, "line 10")
 
@@ -180,7 +178,6 @@ func TestContainerLogsTTY(t *testing.T) {
 	t.Parallel()
 	eng := testenv.Engine(t)
 	p := startInProcess(t, Config{StreamQueue: 1024})
-	t.Cleanup(p.srv.containerLogs.Close)
 	id, _ := testenv.Run(t, eng, testenv.RunOptions{TTY: true, Args: []string{"-lines", "-1", "-every", "50ms", "-stderr"}})
 	testenv.WaitLog(t, eng, id, "line 2")
 
@@ -199,7 +196,6 @@ func TestContainerLogsLongLine(t *testing.T) {
 	t.Parallel()
 	eng := testenv.Engine(t)
 	p := startInProcess(t, Config{StreamQueue: 1024})
-	t.Cleanup(p.srv.containerLogs.Close)
 	// ASCII on purpose: the engine's json-file driver cuts lines every
 	// 16 KiB and stores a character cut in two as U+FFFD, before crowsnest
 	// sees it. Splitting at character boundaries is unit-tested in
@@ -246,9 +242,9 @@ func TestContainerLogsLongLine(t *testing.T) {
 func TestContainerLogsShareOneFollow(t *testing.T) {
 	t.Parallel()
 	eng := testenv.Engine(t)
-	p := startInProcess(t, Config{StreamQueue: 1024})
-	p.srv.containerLogs = logs.NewStreams(logs.Options{Grace: 200 * time.Millisecond})
-	t.Cleanup(p.srv.containerLogs.Close)
+	p := startInProcess(t, Config{StreamQueue: 1024}, func(o *api.Options) {
+		o.ContainerLogs = logs.NewStreams(logs.Options{Grace: 200 * time.Millisecond})
+	})
 	id, name := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-lines", "-1", "-every", "50ms"}})
 	testenv.WaitLog(t, eng, id, "line 3")
 
@@ -270,7 +266,7 @@ func TestContainerLogsShareOneFollow(t *testing.T) {
 			t.Errorf("viewers differ: %+v vs %+v", fa.LogLine, fb.LogLine)
 		}
 	}
-	cl := p.srv.containerLogs
+	cl := p.containerLogs
 	if f, h, bl := cl.Requests(logs.RequestFollow), cl.Requests(logs.RequestHistory), cl.Requests(logs.RequestBacklog); f != 1 || h != 1 || bl != 0 {
 		t.Errorf("engine log requests: follow %d history %d backlog %d, want 1, 1, 0", f, h, bl)
 	}
@@ -302,7 +298,6 @@ func TestContainerLogsRefusals(t *testing.T) {
 	t.Parallel()
 	testenv.Engine(t)
 	p := startInProcess(t, Config{StreamQueue: 1024})
-	t.Cleanup(p.srv.containerLogs.Close)
 	for _, c := range []struct {
 		ref    string
 		q      url.Values

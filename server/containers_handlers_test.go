@@ -14,6 +14,7 @@ import (
 
 	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 )
 
 // TestContainerActions drives start, stop and restart against the real
@@ -153,7 +154,7 @@ func TestSessionScope(t *testing.T) {
 	srv := startServer(t, "--host", offline, "--token", "read:"+readTok, "--token", "admin:"+adminTok)
 	bearer := func(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
 	cookie := func(tok string) http.Header {
-		return http.Header{"Cookie": {sessionCookie + "=" + loginSession(t, srv.URL, tok)}}
+		return http.Header{"Cookie": {auth.SessionCookie + "=" + loginSession(t, srv.URL, tok)}}
 	}
 	for _, tc := range []struct {
 		name   string
@@ -164,7 +165,7 @@ func TestSessionScope(t *testing.T) {
 		{"read token", bearer(readTok), "read"},
 		{"admin token", bearer(adminTok), "admin"},
 		{"admin session cookie", cookie(adminTok), "admin"},
-		{"the token as the cookie", http.Header{"Cookie": {sessionCookie + "=" + adminTok}}, ""},
+		{"the token as the cookie", http.Header{"Cookie": {auth.SessionCookie + "=" + adminTok}}, ""},
 		{"wrong token", bearer("not-a-configured-token"), ""},
 	} {
 		if s := get(srv.URL, tc.header); s != (wire.Session{Auth: true, Scope: tc.want}) {

@@ -106,7 +106,7 @@ func fillQueryFixture(b *testing.B, p *inProcess) {
 				Timestamp: t0.Add(time.Duration(k) * time.Second),
 			}
 		}
-		if _, err := p.srv.store.Append(ctx, batch...); err != nil {
+		if _, err := p.store.Append(ctx, batch...); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
@@ -42,15 +44,59 @@ func TestEventStreamResumesAcrossARestart(t *testing.T) {
 
 	second := startServerIn(t, data, noEngine...)
 	missed = append(missed, postEvent(t, second.URL, `{"tags":["resume"],"value":3}`))
-	ts := &eventsTestServer{url: second.URL}
-	stream := ts.openStream(t, "/api/v1/events/stream?tag=resume", map[string]string{"Last-Event-ID": strconv.FormatUint(seen.ID, 10)})
+	next := openEventStream(t, second.URL+"/api/v1/events/stream?tag=resume", strconv.FormatUint(seen.ID, 10))
 	for _, want := range missed {
-		if got := stream.nextEvent(t); got.ID != want.ID || string(got.Value) != string(want.Value) {
+		if got := next(); got.ID != want.ID || string(got.Value) != string(want.Value) {
 			t.Fatalf("replayed %d (%s), want %d (%s)", got.ID, got.Value, want.ID, want.Value)
 		}
 	}
 	live := postEvent(t, second.URL, fmt.Sprintf(`{"tags":["resume"],"value":%d}`, 4))
-	if got := stream.nextEvent(t); got.ID != live.ID {
+	if got := next(); got.ID != live.ID {
 		t.Fatalf("live event %d, want %d", got.ID, live.ID)
+	}
+}
+
+// openEventStream opens the event stream at u after lastID and returns a
+// function that reads its next event (skipping the retry message and
+// heartbeats); it fails the test after a few seconds without one.
+func openEventStream(t *testing.T, u, lastID string) func() wire.Event {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Last-Event-ID", lastID)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream: status %d", resp.StatusCode)
+	}
+	msgs := make(chan testenv.SSEMessage, 1024)
+	go testenv.ReadSSE(resp.Body, msgs)
+	return func() wire.Event {
+		t.Helper()
+		for {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					t.Fatal("stream ended")
+				}
+				if m.Data == "" {
+					continue
+				}
+				var e wire.Event
+				if err := json.Unmarshal([]byte(m.Data), &e); err != nil {
+					t.Fatalf("message %+v: %v", m, err)
+				}
+				return e
+			case <-time.After(5 * time.Second):
+				t.Fatal("no event within 5s")
+			}
+		}
 	}
 }

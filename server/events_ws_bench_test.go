@@ -15,11 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crowsnest-hq/crowsnest/internal/feed"
-
 	"github.com/coder/websocket"
 
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/feed"
 )
 
 // fanoutRounds is how many times crowsnest and its floor alternate in one
@@ -207,10 +206,10 @@ func fanoutCrowsnest(b *testing.B, clients int, frames []*feed.Item, every time.
 	p := startInProcess(b, Config{StreamQueue: len(frames) + 1})
 	r, closeAll := dialReceivers(b, p.WS("/events/ws"), clients, len(frames))
 	defer closeAll()
-	for p.srv.feed.Clients() < clients {
+	for p.feed.Clients() < clients {
 		time.Sleep(time.Millisecond)
 	}
-	return measure(r, clients, frames, every, func(it *feed.Item) { p.srv.feed.Publish(stampFrame(it)) })
+	return measure(r, clients, frames, every, func(it *feed.Item) { p.feed.Publish(stampFrame(it)) })
 }
 
 // fanoutFloor is what any fan-out of these frames must at least do: one

@@ -40,7 +40,7 @@ func TestEventsWSDropsAClientThatNeverReads(t *testing.T) {
 	}
 	defer stuck.CloseNow()
 	// Wait until both are subscribed, so both are owed every event.
-	for p.srv.feed.Clients() < 2 {
+	for p.feed.Clients() < 2 {
 		time.Sleep(10 * time.Millisecond)
 	}
 
@@ -52,7 +52,7 @@ func TestEventsWSDropsAClientThatNeverReads(t *testing.T) {
 	for i := range n {
 		burst = append(burst, docker.EventRecord(syntheticEvent(i, now, pad)))
 		if len(burst) == 100 || i == n-1 {
-			if _, err := p.srv.store.Append(context.Background(), burst...); err != nil {
+			if _, err := p.store.Append(context.Background(), burst...); err != nil {
 				t.Fatal(err)
 			}
 			burst = burst[:0]
@@ -75,7 +75,7 @@ func TestEventsWSDropsAClientThatNeverReads(t *testing.T) {
 	}
 
 	// The stuck client was cut off with a reason that says how to resume.
-	if got := p.srv.feed.Dropped(); got != 1 {
+	if got := p.feed.Dropped(); got != 1 {
 		t.Errorf("dropped clients = %d, want 1", got)
 	}
 	// Reading now drains what the kernel buffered, then the close frame.

@@ -2,26 +2,29 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
-
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/feed"
+	"github.com/crowsnest-hq/crowsnest/internal/logs"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
-
-	"github.com/coder/websocket"
+	"github.com/crowsnest-hq/crowsnest/server/api"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 )
 
 // liveServer is a whole crowsnest, started by run() as the binary starts it,
@@ -184,17 +187,22 @@ func (c *wsClient) closeStatus(t testing.TB, d time.Duration) (websocket.StatusC
 	}
 }
 
-// inProcess is a Server built in the test process around a real store and
-// the real local engine, so a test can append events straight to its store
-// (an engine cannot be made to emit thousands of events quickly).
+// inProcess is the HTTP surface built in the test process around a real
+// store and the real local engine, as run builds it but without stacks,
+// stats, history or alerts (their endpoints answer 503), so a test can
+// append events straight to its store (an engine cannot be made to emit
+// thousands of events quickly).
 type inProcess struct {
-	srv *Server
-	URL string
+	URL           string
+	store         store.Store
+	feed          *feed.Feed
+	containerLogs *logs.Streams
 }
 
-// startInProcess serves a Server with cfg (Addr and DataDir are ignored) on
-// an httptest listener. Limits default to off unless cfg sets them.
-func startInProcess(tb testing.TB, cfg Config) *inProcess {
+// startInProcess serves the API with cfg's settings (Addr and DataDir are
+// ignored) on an httptest listener; with is applied to the options
+// before the API is built. Limits default to off unless cfg sets them.
+func startInProcess(tb testing.TB, cfg Config, with ...func(*api.Options)) *inProcess {
 	tb.Helper()
 	log := slog.New(slog.DiscardHandler)
 	st, err := store.Open(filepath.Join(tb.TempDir(), "crowsnest.db"), store.Options{Logger: log})
@@ -209,21 +217,28 @@ func startInProcess(tb testing.TB, cfg Config) *inProcess {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	auth, err := newAuthenticator(cfg, log)
+	authn, err := auth.New(cfg.authOptions(), log)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if auth.sessions, err = store.NewSessions(st); err != nil {
+	sessions, err := store.NewSessions(st)
+	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := newServer(cfg, log, st, engines, auth)
+	authn.UseSessions(sessions)
+	o := cfg.apiOptions()
+	o.Logger, o.Store, o.Engines, o.Feed, o.Auth = log, st, engines, feed.New(log), authn
+	o.ContainerLogs = logs.NewStreams(logs.Options{Logger: log})
+	for _, w := range with {
+		w(&o)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		srv.feed.Run(ctx, st)
+		o.Feed.Run(ctx, st)
 		close(done)
 	}()
-	h, err := srv.handler()
+	h, err := api.New(o).Handler()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -231,6 +246,7 @@ func startInProcess(tb testing.TB, cfg Config) *inProcess {
 	tb.Cleanup(func() {
 		hs.CloseClientConnections()
 		hs.Close()
+		o.ContainerLogs.Close()
 		cancel()
 		<-done
 		if err := st.Close(); err != nil {
@@ -240,7 +256,7 @@ func startInProcess(tb testing.TB, cfg Config) *inProcess {
 			tb.Errorf("close engines: %v", err)
 		}
 	})
-	return &inProcess{srv: srv, URL: hs.URL}
+	return &inProcess{URL: hs.URL, store: st, feed: o.Feed, containerLogs: o.ContainerLogs}
 }
 
 // WS is the ws:// form of the server's URL plus path.

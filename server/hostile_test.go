@@ -23,7 +23,9 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/api"
 	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
 
@@ -269,9 +271,9 @@ func TestHostileSlowHeaders(t *testing.T) {
 }
 
 // TestHostileSlowBody: a client that sends its header promptly and then
-// dribbles the body is cut by bodyReadTimeout, not held for ever.
+// dribbles the body is cut by api.BodyReadTimeout, not held for ever.
 func TestHostileSlowBody(t *testing.T) {
-	setVar(t, &bodyReadTimeout, time.Second)
+	setVar(t, &api.BodyReadTimeout, time.Second)
 	s := startServer(t, "--host", noEngine)
 	c, err := net.Dial("tcp", hostPort(t, s.URL))
 	if err != nil {
@@ -290,16 +292,16 @@ func TestHostileSlowBody(t *testing.T) {
 	// The server answers (400, the body could not be read) and closes.
 	start := time.Now()
 	if d := waitClosed(t, c, 5*time.Second); time.Since(start) > 4*time.Second {
-		t.Errorf("slow body cut after %v, want about %v", d, bodyReadTimeout)
+		t.Errorf("slow body cut after %v, want about %v", d, api.BodyReadTimeout)
 	}
 }
 
 // TestHostileNeverReadsResponse: a client that asks for a large page of
 // events or an event stream and then never reads is cut once its write
-// stalls (writeStallTimeout for pages, stream.SSEWriteTimeout for the stream),
+// stalls (api.WriteStallTimeout for pages, stream.SSEWriteTimeout for the stream),
 // instead of holding a handler and its buffers for ever.
 func TestHostileNeverReadsResponse(t *testing.T) {
-	setVar(t, &writeStallTimeout, time.Second)
+	setVar(t, &api.WriteStallTimeout, time.Second)
 	setVar(t, &stream.SSEWriteTimeout, time.Second)
 	p := startInProcess(t, Config{StreamQueue: 1 << 16})
 	addr := hostPort(t, p.URL)
@@ -324,7 +326,7 @@ func TestHostileNeverReadsResponse(t *testing.T) {
 		for j := range 20 {
 			batch = append(batch, wire.Event{Tags: []string{"big"}, Value: []byte(fmt.Sprintf(`{"n":%d,"pad":%q}`, i*20+j, pad))})
 		}
-		if _, err := p.srv.store.Append(context.Background(), batch...); err != nil {
+		if _, err := p.store.Append(context.Background(), batch...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -340,8 +342,10 @@ func TestHostileNeverReadsResponse(t *testing.T) {
 	// handler returns and is counted. (The connection is closed too, but
 	// the kernel still delivers what it buffered, so a client cannot tell
 	// quickly.) Without the deadlines both would block in Write for ever.
-	waitMetric(t, p.URL, `crowsnest_stream_clients{endpoint="events_sse"} 0`, 15*time.Second)
-	waitMetric(t, p.URL, `crowsnest_http_requests_total{code="200",route="/api/v1/events"} 1`, 15*time.Second)
+	// The limits are generous: reading and encoding 40 MiB under -race on
+	// a busy machine takes a while before the first write stalls.
+	waitMetric(t, p.URL, `crowsnest_stream_clients{endpoint="events_sse"} 0`, time.Minute)
+	waitMetric(t, p.URL, `crowsnest_http_requests_total{code="200",route="/api/v1/events"} 1`, time.Minute)
 }
 
 // waitMetric waits until /metrics has line, failing after limit.
@@ -458,9 +462,9 @@ func floodUntilCut(t *testing.T, c net.Conn, chunk []byte, limit time.Duration) 
 
 // wsRoutes are the websocket routes of the table with a concrete target:
 // every stream but the SSE one (which is not a websocket).
-func wsRoutes() []route {
-	var out []route
-	for _, rt := range (&Server{}).routes() {
+func wsRoutes() []api.Route {
+	var out []api.Route
+	for _, rt := range api.Routes() {
 		if rt.Stream && rt.Path != "/api/v1/events/stream" {
 			out = append(out, rt)
 		}
@@ -469,7 +473,7 @@ func wsRoutes() []route {
 }
 
 // wsTarget is the request target used for a websocket route in these tests.
-func wsTarget(rt route) string {
+func wsTarget(rt api.Route) string {
 	switch rt.Path {
 	case "/events/ws":
 		return "/events/ws?since=1h" // replays from the store: works without an engine
@@ -609,17 +613,17 @@ func TestHostileThousandsOfSockets(t *testing.T) {
 
 // TestHostileSlowSignedBody: a Hyper-signed request is verified before any
 // handler, so its body is read first. Sent to a socket's route (no
-// withDeadlines there) and dribbled, it is still cut by bodyReadTimeout;
+// withDeadlines there) and dribbled, it is still cut by api.BodyReadTimeout;
 // one over the API's 1 MiB body limit is refused with 413 unread.
 func TestHostileSlowSignedBody(t *testing.T) {
-	setVar(t, &bodyReadTimeout, time.Second)
+	setVar(t, &api.BodyReadTimeout, time.Second)
 	s := startServer(t, "--host", noEngine, "--hyper-key", "AKSLOW:slow-secret-0123")
 	signedHead := func(path string, length int) string {
 		req, err := http.NewRequest("GET", s.URL+path, strings.NewReader(""))
 		if err != nil {
 			t.Fatal(err)
 		}
-		hyperClientSign(req, "AKSLOW", "slow-secret-0123", "us-west-1", time.Now())
+		testenv.HyperSign(req, "AKSLOW", "slow-secret-0123", "us-west-1", time.Now())
 		var b strings.Builder
 		fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", path, req.URL.Host, length)
 		for _, h := range []string{"Authorization", "X-Hyper-Date", "X-Hyper-Content-Sha256"} {
@@ -644,7 +648,7 @@ func TestHostileSlowSignedBody(t *testing.T) {
 	}()
 	// The server answers (400, the body could not be read) and closes.
 	if d := waitClosed(t, c, 5*time.Second); d > 4*time.Second {
-		t.Errorf("slow signed body cut after %v, want about %v", d, bodyReadTimeout)
+		t.Errorf("slow signed body cut after %v, want about %v", d, api.BodyReadTimeout)
 	}
 
 	big, err := net.Dial("tcp", hostPort(t, s.URL))

@@ -15,16 +15,18 @@ import (
 
 	"github.com/crowsnest-hq/crowsnest/internal/logs"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/api"
 )
 
-// logsTestServer serves a Server whose log records go to a fresh ring, so a
+// logsTestServer serves the API with its log records going to a fresh ring, so a
 // test can log from known lines and read them back from /logs/ws.
 func logsTestServer(t *testing.T, queue int) (*inProcess, *slog.Logger) {
 	t.Helper()
-	p := startInProcess(t, Config{StreamQueue: queue})
 	ring := logs.NewRing(50)
 	log := slog.New(logs.NewHandler(slog.DiscardHandler, ring, slog.LevelDebug))
-	p.srv.log, p.srv.logs = log, ring // before any request: the request orders it
+	p := startInProcess(t, Config{StreamQueue: queue}, func(o *api.Options) {
+		o.Logger, o.Logs = log, ring
+	})
 	return p, log
 }
 

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"html"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 )
 
 // noRedirect is a client that shows redirects instead of following them,
@@ -49,79 +48,6 @@ func postForm(t *testing.T, u string, form url.Values) *http.Request {
 	return req
 }
 
-// section is the HTML of the /api section with the given id, up to the
-// next section.
-func section(page, id string) string {
-	i := strings.Index(page, `id="`+id+`"`)
-	if i < 0 {
-		return ""
-	}
-	rest := page[i:]
-	if j := strings.Index(rest, "</section>"); j >= 0 {
-		rest = rest[:j]
-	}
-	return rest
-}
-
-// TestAPIPageListsEveryRoute checks the reference against the route table
-// itself: every route has its own section with method, path, scope,
-// summary, parameters and an expanded example, and a row in the index.
-func TestAPIPageListsEveryRoute(t *testing.T) {
-	srv := startServer(t, "--token", "admin:page-admin-token")
-	resp, page := getPage(t, http.DefaultClient, newReq(t, http.MethodGet, srv.URL+"/api", nil))
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /api: %d\n%s", resp.StatusCode, page)
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
-		t.Errorf("Content-Type %q, want text/html", ct)
-	}
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") {
-		t.Errorf("CSP %q: the page must run without any script", csp)
-	}
-	if strings.Contains(page, "<script") {
-		t.Error("/api holds a <script>: it must work without JavaScript")
-	}
-	routes := (&Server{}).routes()
-	if len(routes) == 0 {
-		t.Fatal("empty route table")
-	}
-	for _, rt := range routes {
-		id := routeAnchor(rt)
-		sec := section(page, id)
-		if sec == "" {
-			t.Errorf("%s %s: no section id=%q on /api", rt.Method, rt.Path, id)
-			continue
-		}
-		for what, want := range map[string]string{
-			"method":  ">" + rt.Method + "<",
-			"path":    ">" + html.EscapeString(rt.Path) + "<",
-			"scope":   ">" + rt.Scope.String() + "<",
-			"summary": html.EscapeString(rt.Summary),
-			"params":  html.EscapeString(rt.Params),
-		} {
-			if !strings.Contains(sec, want) {
-				t.Errorf("%s %s: section lacks its %s %q", rt.Method, rt.Path, what, want)
-			}
-		}
-		if !strings.Contains(sec, `class="example"`) {
-			t.Errorf("%s %s: no example", rt.Method, rt.Path)
-		}
-		if strings.Contains(sec, "{base}") || strings.Contains(sec, "{ws}") {
-			t.Errorf("%s %s: example placeholders not expanded:\n%s", rt.Method, rt.Path, sec)
-		}
-		if rt.Scope != scopePublic && !strings.Contains(sec, "Authorization: Bearer "+tokenVar) {
-			t.Errorf("%s %s needs %s but its example sends no token", rt.Method, rt.Path, rt.Scope)
-		}
-		if !strings.Contains(page, `href="#`+id+`"`) {
-			t.Errorf("%s %s: no row in the index", rt.Method, rt.Path)
-		}
-	}
-	host := strings.TrimPrefix(srv.URL, "http://")
-	if !strings.Contains(page, "http://"+host+"/healthz") {
-		t.Error("examples do not use the address the page was fetched at")
-	}
-}
-
 // TestLoginFlow drives the login page with plain HTTP, as a browser without
 // JavaScript would: form, wrong token, right token, cookie, logout.
 func TestLoginFlow(t *testing.T) {
@@ -153,12 +79,12 @@ func TestLoginFlow(t *testing.T) {
 	}
 	var session *http.Cookie
 	for _, c := range resp.Cookies() {
-		if c.Name == sessionCookie {
+		if c.Name == auth.SessionCookie {
 			session = c
 		}
 	}
 	if session == nil {
-		t.Fatalf("no %s cookie: %v", sessionCookie, resp.Header.Values("Set-Cookie"))
+		t.Fatalf("no %s cookie: %v", auth.SessionCookie, resp.Header.Values("Set-Cookie"))
 	}
 	if !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/" || session.Secure || session.Value == admin || len(session.Value) < 40 {
 		t.Errorf("cookie %s: want a session id (not the token), HttpOnly, SameSite=Strict, Path=/, not Secure over http", resp.Header.Get("Set-Cookie"))
@@ -187,7 +113,7 @@ func TestLoginFlow(t *testing.T) {
 	}
 	cleared := false
 	for _, c := range resp.Cookies() {
-		cleared = cleared || (c.Name == sessionCookie && c.MaxAge < 0 && c.Value == "")
+		cleared = cleared || (c.Name == auth.SessionCookie && c.MaxAge < 0 && c.Value == "")
 	}
 	if !cleared {
 		t.Errorf("logout does not clear the cookie: %v", resp.Header.Values("Set-Cookie"))
@@ -224,71 +150,5 @@ func TestLoginRateLimited(t *testing.T) {
 	}
 	if last != http.StatusTooManyRequests {
 		t.Errorf("third login within the burst of 2: %d, want 429", last)
-	}
-}
-
-// TestSessionCookieSecureOverTLS: served over TLS (or behind a trusted proxy
-// that says so), the cookie is Secure.
-func TestSessionCookieSecureOverTLS(t *testing.T) {
-	s := &Server{}
-	if c := s.sessionCookie(httptest.NewRequest(http.MethodPost, "https://example.test/login", nil), "x", 60); !c.Secure {
-		t.Error("cookie over TLS is not Secure")
-	}
-	if c := s.sessionCookie(httptest.NewRequest(http.MethodPost, "http://example.test/login", nil), "x", 60); c.Secure {
-		t.Error("cookie over plain http is Secure: the browser would drop it")
-	}
-	r := httptest.NewRequest(http.MethodPost, "http://example.test/login", nil)
-	r.Header.Set("X-Forwarded-Proto", "https")
-	if c := s.sessionCookie(r, "x", 60); c.Secure {
-		t.Error("X-Forwarded-Proto trusted without --trusted-proxy")
-	}
-	s.cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
-	if c := s.sessionCookie(r, "x", 60); c.Secure {
-		t.Error("X-Forwarded-Proto trusted from a peer that is not a named proxy")
-	}
-	r.RemoteAddr = "10.1.2.3:4567"
-	if c := s.sessionCookie(r, "x", 60); !c.Secure {
-		t.Error("X-Forwarded-Proto https behind a trusted proxy: cookie not Secure")
-	}
-}
-
-// TestSafeNext keeps the login redirect on this server.
-func TestSafeNext(t *testing.T) {
-	for in, want := range map[string]string{
-		"":                  "/",
-		"/":                 "/",
-		"/events?x=1":       "/events?x=1",
-		"//evil.example":    "/",
-		"/\\evil.example":   "/",
-		"https://evil.test": "/",
-		"javascript:alert":  "/",
-		"/a\r\nSet-Cookie:": "/",
-	} {
-		if got := safeNext(in); got != want {
-			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-// TestRouteExampleDerived: a route without an Example still gets a usable
-// one, and examples gain the token header only where a credential is needed.
-func TestRouteExampleDerived(t *testing.T) {
-	cases := []struct {
-		rt   route
-		want string
-	}{
-		{route{Method: "GET", Path: "/x/ws", Stream: true}, "websocat 'ws://h/x/ws'"},
-		{route{Method: "GET", Path: "/x/stream", Stream: true}, "curl -N 'http://h/x/stream'"},
-		{route{Method: "GET", Path: "/x"}, "curl 'http://h/x'"},
-		{route{Method: "DELETE", Path: "/x/{id}"}, "curl -X DELETE 'http://h/x/{id}'"},
-	}
-	for _, c := range cases {
-		if got := expandExample(routeExample(c.rt), "http://h", "ws://h", false); got != c.want {
-			t.Errorf("%s %s: %q, want %q", c.rt.Method, c.rt.Path, got, c.want)
-		}
-	}
-	got := expandExample("curl {base}/x", "http://h", "ws://h", true)
-	if want := `curl -H "Authorization: Bearer ` + tokenVar + `" http://h/x`; got != want {
-		t.Errorf("with auth: %q, want %q", got, want)
 	}
 }

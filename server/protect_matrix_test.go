@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
+	"github.com/crowsnest-hq/crowsnest/server/api"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 )
 
 // browserContext is one column of the protection matrix: what a browser (or
@@ -50,15 +54,15 @@ var browserContexts = []browserContext{
 // the Host check first (421), then cross-origin protection (403), then
 // auth (401), then the websocket Origin check (403), then the content type
 // (415); else the handler runs.
-func protectionWant(rt route, b browserContext, authorized bool) (int, string) {
+func protectionWant(rt api.Route, b browserContext, authorized bool) (int, string) {
 	switch {
 	case b.host == "rebind.example":
 		return http.StatusMisdirectedRequest, "421"
-	case b.foreign() && rt.origin() == originSame:
+	case b.foreign() && rt.Origin() == api.OriginSame:
 		return http.StatusForbidden, "403"
 	case !authorized:
 		return http.StatusUnauthorized, "401"
-	case rt.origin() == originSocket && b.origin != "" && b.origin != "self":
+	case rt.Origin() == api.OriginSocket && b.origin != "" && b.origin != "self":
 		return http.StatusForbidden, "403"
 	case b.contentType != "" && rt.Accepts != nil && !acceptsType(rt.Accepts, b.contentType):
 		return http.StatusUnsupportedMediaType, "415"
@@ -100,7 +104,7 @@ func TestProtectionMatrix(t *testing.T) {
 		}},
 		{name: "token, none", args: append(login, "--token", "admin:"+matrixAdmin)},
 		{name: "Hyper, admin", args: append(login, "--hyper-key", "AKMTXADMIN:"+matrixHyperAdmin+":admin"), cred: func(req *http.Request) {
-			hyperClientSign(req, "AKMTXADMIN", matrixHyperAdmin, "us-west-1", time.Now())
+			testenv.HyperSign(req, "AKMTXADMIN", matrixHyperAdmin, "us-west-1", time.Now())
 		}},
 	}
 	cells := 0
@@ -119,7 +123,7 @@ func TestProtectionMatrix(t *testing.T) {
 			for i, b := range browserContexts {
 				t.Logf("column %d: %s", i+1, b.name)
 			}
-			for _, rt := range (&Server{}).routes() {
+			for _, rt := range api.Routes() {
 				var row []string
 				for _, b := range browserContexts {
 					c := matrixCred{name: b.name, prepare: func(_ *testing.T, req *http.Request, _ string) {
@@ -144,7 +148,7 @@ func TestProtectionMatrix(t *testing.T) {
 							m.cred(req)
 						}
 					}}
-					authorized := m.open || m.cred != nil || rt.Scope == scopePublic
+					authorized := m.open || m.cred != nil || rt.Scope == auth.ScopePublic
 					want, wantName := protectionWant(rt, b, authorized)
 					got := matrixRequest(t, client, s.URL, rt, c)
 					cells++
@@ -156,7 +160,7 @@ func TestProtectionMatrix(t *testing.T) {
 						bad = bad || got != want
 					}
 					if bad {
-						t.Errorf("%s %s (%s, origin %s, accepts %v), %s: status %d, want %s", rt.Method, rt.Path, rt.Scope, rt.origin(), rt.Accepts, b.name, got, wantName)
+						t.Errorf("%s %s (%s, origin %s, accepts %v), %s: status %d, want %s", rt.Method, rt.Path, rt.Scope, rt.Origin(), rt.Accepts, b.name, got, wantName)
 					}
 				}
 				t.Logf("%-6s %-34s %s", rt.Method, rt.Path, strings.Join(row, " "))

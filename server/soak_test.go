@@ -947,9 +947,9 @@ func (s *soak) report(duration time.Duration, machine []string) string {
 			lat50, lat99, last.drops[endpoint], st.drops.Load(), st.reconnects.Load(), st.duplicates.Load())
 	}
 	acked := s.acked.Load()
-	row("SSE /api/v1/events/stream", sseEndpoint, &s.sse, acked*soakSSE)
+	row("SSE /api/v1/events/stream", "events_sse", &s.sse, acked*soakSSE)
 	row("/events/ws", "events_ws", &s.ws, int64(engineEvents)*soakEventsWS)
-	row("/docker/stats", statsEndpoint, &s.stats, int64(soakContainers)*int64(window/soakStatsEvery)*soakStatsWS)
+	row("/docker/stats", "docker_stats", &s.stats, int64(soakContainers)*int64(window/soakStatsEvery)*soakStatsWS)
 	row("/stacks", "stacks", &s.stacks, 0)
 	p("\n")
 

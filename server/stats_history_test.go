@@ -330,7 +330,7 @@ func TestBrowserStatsHistory(t *testing.T) {
 	b.waitJS("the CPU chart shows the history's mean", uiTimeout,
 		"(e => e && e.innerText.startsWith('mean'))(document.querySelector('#cpu-now'))", mainText)
 	var lines int
-	b.eval("CPU chart pieces", "document.querySelectorAll('svg.chart.cpu polyline.line, svg.chart.cpu circle.dot').length", &lines)
+	b.eval("CPU chart pieces", "document.querySelectorAll('svg.chart g.cpu polyline.line, svg.chart g.cpu circle.dot').length", &lines)
 	if lines < 2 {
 		t.Errorf("the CPU chart has %d pieces, want 2 or more: the restart's gap is not drawn", lines)
 	}

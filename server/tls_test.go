@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -20,8 +21,11 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
 
@@ -97,22 +101,25 @@ func TestHyperClientOverWSS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{HyperKeys: []string{"AKWS:" + testHyperSecret}, MaxStreams: 1}
-	a, err := newAuthenticator(cfg, authQuietLog())
+	const testHyperSecret = "hyper-secret-5f4dcc3b5aa765d6"
+	log := slog.New(slog.DiscardHandler)
+	a, err := auth.New(auth.Options{HyperKeys: []string{"AKWS:" + testHyperSecret}}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{cfg: cfg, log: authQuietLog(), auth: a, limits: newLimiter(cfg.MaxStreams, 0, 0, nil)}
-	s.limits.identify = a.identity
-	s.metrics = newMetrics(s)
-	s.streams = s.newStreams()
+	limits := auth.NewLimiter(auth.Limits{MaxStreams: 1}, a)
+	streams := &stream.Server{
+		Log:     log,
+		Clients: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "clients"}, []string{"endpoint"}),
+		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dropped"}, []string{"endpoint"}),
+	}
 	frame := `{"status":"start","id":"f29698cac3f6","from":"busybox","Type":"container","Action":"start"}`
 	gotFilters := make(chan string, 1)
-	h := s.limits.wrap(true, s.authorize(scopeRead, func(w http.ResponseWriter, r *http.Request) {
+	h := limits.Wrap(true, a.Require(auth.ScopeRead, func(w http.ResponseWriter, r *http.Request) {
 		gotFilters <- r.URL.Query().Get("filters")
 		live := hub.New[[]byte]().Subscribe(1) // never publishes: the socket stays open
 		defer live.Close()
-		stream.Socket(s.streams, w, r, stream.Spec[[]byte]{
+		stream.Socket(streams, w, r, stream.Spec[[]byte]{
 			Endpoint: "test",
 			Source:   live,
 			Start:    func(_ context.Context, send func([]byte) error) error { return send([]byte(frame)) },
@@ -131,7 +138,7 @@ func TestHyperClientOverWSS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hyperClientSign(req, "AKWS", secret, "us-west-1", time.Now())
+		testenv.HyperSign(req, "AKWS", secret, "us-west-1", time.Now())
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return websocket.Dial(ctx, u, &websocket.DialOptions{

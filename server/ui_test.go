@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/crowsnest-hq/crowsnest/server/ui"
 	"github.com/crowsnest-hq/crowsnest/web"
 )
 
@@ -73,8 +74,8 @@ func TestUIServesPrecompressedWasm(t *testing.T) {
 		if h.Get("Cache-Control") != "no-cache" {
 			t.Errorf("Cache-Control %q", h.Get("Cache-Control"))
 		}
-		if got := h.Get(wasmLengthHeader); got != strconv.Itoa(len(raw)) {
-			t.Errorf("%s %q, want %d", wasmLengthHeader, got, len(raw))
+		if got := h.Get(ui.WasmLengthHeader); got != strconv.Itoa(len(raw)) {
+			t.Errorf("%s %q, want %d", ui.WasmLengthHeader, got, len(raw))
 		}
 		if h.Get("Content-Length") != strconv.Itoa(len(body)) {
 			t.Errorf("Content-Length %q for %d bytes", h.Get("Content-Length"), len(body))

@@ -89,6 +89,10 @@ type Alerts struct {
 	fmu     sync.Mutex
 	follows map[ctrKey]*follow
 	fwg     sync.WaitGroup // the follows' goroutines
+	// logFirings carries what log rules fire from the follows, which
+	// evaluate on the log stream's goroutine and must not wait for the
+	// store, to recordLogFirings.
+	logFirings chan []firing
 }
 
 // follow is one container's log subscription for the log rules.
@@ -115,6 +119,7 @@ func New(ctx context.Context, opts Options) (*Alerts, error) {
 	a := &Alerts{
 		opts: opts, log: opts.Logger, sync: make(chan struct{}, 1),
 		rules: make(map[int64]*Rule), ev: newEvaluator(opts.StopWindow), follows: make(map[ctrKey]*follow),
+		logFirings: make(chan []firing, logFiringsQueue),
 	}
 	a.notify = newNotifier(opts.Delivery, opts.Logger, a.recordDelivery)
 	stored, err := opts.Rules.List(ctx)

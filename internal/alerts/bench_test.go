@@ -11,8 +11,16 @@ import (
 // BenchmarkAlertRules100 measures the evaluation of one container event
 // against 100 enabled event rules: a mix of the presets' shapes, most with
 // an action filter as real rules have, some matching every action and
-// some narrowed by label.
-func BenchmarkAlertRules100(b *testing.B) {
+// some narrowed by label. The 100 are made from 5 shapes (the presets a
+// user applies to many services), and rules sharing an expression or
+// filters share their outcome per event.
+func BenchmarkAlertRules100(b *testing.B) { benchmarkAlertRules(b, false) }
+
+// BenchmarkAlertRules100Distinct is the worst case: 100 rules whose
+// expressions all differ, so every one runs its own program.
+func BenchmarkAlertRules100Distinct(b *testing.B) { benchmarkAlertRules(b, true) }
+
+func benchmarkAlertRules(b *testing.B, distinct bool) {
 	shapes := []wire.AlertRule{
 		{Kind: "event", Filters: []byte(`{"event":["die"]}`), When: `exitCode != 0 && !stopped`, Cooldown: wire.Duration(time.Minute)},
 		{Kind: "event", Filters: []byte(`{"event":["oom"]}`), When: `action == "oom"`},
@@ -24,6 +32,9 @@ func BenchmarkAlertRules100(b *testing.B) {
 	for i := range rules {
 		r := shapes[i%len(shapes)]
 		r.ID, r.Name, r.Enabled = int64(i+1), fmt.Sprintf("rule %d", i), true
+		if distinct {
+			r.When += fmt.Sprintf(` && name != "svc-%d"`, i)
+		}
 		c, err := Compile(r)
 		if err != nil {
 			b.Fatal(err)

@@ -25,9 +25,11 @@ type windows map[int64]*window
 // callers pass the time, so tests drive it with a fake one. It is not safe
 // for concurrent use.
 type evaluator struct {
-	event, log, stats []*Rule            // enabled rules by kind
-	byAction          map[string][]*Rule // event rules by the actions their filters name
-	anyAction         []*Rule            // event rules whose filters name no action
+	event, log, stats []slotted            // enabled rules by kind
+	byAction          map[string][]slotted // event rules by the actions their filters name
+	anyAction         []slotted            // event rules whose filters name no action
+	slots             map[string]int       // a slot per distinct filter and expression
+	memo              []uint8              // per slot, its outcome for the current input
 	tracker           *tracker
 	windows           map[ctrKey]windows   // per container, then per rule: one string hash per input
 	selected          map[ctrKey]selection // log and stats rules selecting a container, cached
@@ -39,17 +41,64 @@ func newEvaluator(stopWindow time.Duration) *evaluator {
 	return &evaluator{tracker: newTracker(stopWindow), windows: make(map[ctrKey]windows), env: make(map[string]any), selected: make(map[ctrKey]selection)}
 }
 
+// slotted is a rule with the memo slots of its filters and expression.
+// Rules made from one preset share them: for one input, 100 rules of 5
+// shapes run 5 filters and 5 programs, not 100.
+type slotted struct {
+	*Rule
+	filterSlot, whenSlot int
+}
+
+// memo outcomes; the zero value means not evaluated yet for this input.
+const (
+	memoFalse uint8 = iota + 1
+	memoTrue
+)
+
+// remember returns the outcome in slot, running eval the first time the
+// current input asks for it.
+func (e *evaluator) remember(slot int, eval func() bool) bool {
+	switch e.memo[slot] {
+	case memoTrue:
+		return true
+	case memoFalse:
+		return false
+	}
+	ok := eval()
+	e.memo[slot] = memoFalse
+	if ok {
+		e.memo[slot] = memoTrue
+	}
+	return ok
+}
+
+// slot returns the slot of key, making it when new.
+func (e *evaluator) slot(key string) int {
+	if i, ok := e.slots[key]; ok {
+		return i
+	}
+	i := len(e.slots)
+	e.slots[key] = i
+	return i
+}
+
 // setRules replaces the rule set. Windows of rules that changed or went
 // away are dropped, so an edited rule starts afresh.
 func (e *evaluator) setRules(rules []*Rule) {
 	keep := make(map[int64]*Rule, len(rules))
 	e.event, e.log, e.stats = nil, nil, nil
-	e.byAction, e.anyAction = make(map[string][]*Rule), nil
-	for _, r := range rules {
-		if !r.Enabled {
+	e.byAction, e.anyAction = make(map[string][]slotted), nil
+	e.slots = make(map[string]int)
+	for _, rule := range rules {
+		if !rule.Enabled {
 			continue
 		}
-		keep[r.ID] = r
+		keep[rule.ID] = rule
+		// The kind is part of the key: the same text means other facts.
+		r := slotted{Rule: rule,
+			filterSlot: e.slot("filters\x00" + rule.Kind + "\x00" + string(rule.Filters)),
+			whenSlot:   e.slot("when\x00" + rule.Kind + "\x00" + rule.When),
+		}
 		switch r.Kind {
 		case wire.AlertKindEvent:
 			e.event = append(e.event, r)
@@ -62,8 +111,9 @@ func (e *evaluator) setRules(rules []*Rule) {
 	}
 	// Rules naming no action apply to every action.
 	for a, rules := range e.byAction {
-		e.byAction[a] = slices.SortedFunc(slices.Values(append(rules, e.anyAction...)), func(x, y *Rule) int { return cmp.Compare(x.ID, y.ID) })
+		e.byAction[a] = slices.SortedFunc(slices.Values(append(rules, e.anyAction...)), func(x, y slotted) int { return cmp.Compare(x.ID, y.ID) })
 	}
+	e.memo = make([]uint8, len(e.slots))
 	for c, ws := range e.windows {
 		for id, w := range ws {
 			if r := keep[id]; r == nil || w.rule != r {
@@ -79,7 +129,7 @@ func (e *evaluator) setRules(rules []*Rule) {
 
 // indexAction files an event rule under the actions its filters name, so
 // an event is only checked against the rules that can select it.
-func (e *evaluator) indexAction(r *Rule) {
+func (e *evaluator) indexAction(r slotted) {
 	if !r.filters.HasEvents() {
 		e.anyAction = append(e.anyAction, r)
 		return
@@ -109,14 +159,17 @@ func (e *evaluator) window(ws windows, r *Rule, c ctrKey) *window {
 	return w
 }
 
-// holds runs r's expression over the facts in e.env.
-func (e *evaluator) holds(r *Rule) bool {
-	out, err := e.vm.Run(r.program, e.env)
-	if err != nil {
-		return false // a runtime error (e.g. a missing label) is no match
-	}
-	b, _ := out.(bool)
-	return b
+// holds runs r's expression over the facts in e.env, once per input for
+// rules sharing it.
+func (e *evaluator) holds(r slotted) bool {
+	return e.remember(r.whenSlot, func() bool {
+		out, err := e.vm.Run(r.program, e.env)
+		if err != nil {
+			return false // a runtime error (e.g. a missing label) is no match
+		}
+		b, _ := out.(bool)
+		return b
+	})
 }
 
 // onEvent evaluates the event rules for ev at now.
@@ -134,6 +187,7 @@ func (e *evaluator) onEvent(ev wire.ContainerEvent, now time.Time) []firing {
 	var out []firing
 	filled := false
 	ws := e.windows[c]
+	clear(e.memo)
 	for _, r := range e.eventRules(action) {
 		if !e.selectsEvent(r, &ev) {
 			continue
@@ -147,27 +201,27 @@ func (e *evaluator) onEvent(ev wire.ContainerEvent, now time.Time) []firing {
 		if !holds && ws[r.ID] == nil {
 			continue // nothing to count, nothing to reset
 		}
-		w := e.window(ws, r, c)
+		w := e.window(ws, r.Rule, c)
 		ws = e.windows[c]
 		if r.For > 0 && holds {
-			w.pending = e.eventAlert(r, ev, &facts)
+			w.pending = e.eventAlert(r.Rule, ev, &facts)
 		}
-		if !w.observe(r, holds, now) {
+		if !w.observe(r.Rule, holds, now) {
 			continue
 		}
 		if r.For > 0 {
 			a := w.pending
 			a.Time = now
-			out = append(out, firing{r, a})
+			out = append(out, firing{r.Rule, a})
 		} else {
-			out = append(out, firing{r, e.eventAlert(r, ev, &facts)})
+			out = append(out, firing{r.Rule, e.eventAlert(r.Rule, ev, &facts)})
 		}
 	}
 	return out
 }
 
 // eventRules returns the event rules that may select action, in id order.
-func (e *evaluator) eventRules(action string) []*Rule {
+func (e *evaluator) eventRules(action string) []slotted {
 	if rules, ok := e.byAction[action]; ok {
 		return rules
 	}
@@ -176,11 +230,13 @@ func (e *evaluator) eventRules(action string) []*Rule {
 
 // selectsEvent applies r's filters: without an "event" key a rule sees
 // every action (its expression picks), unlike /events/ws's start and stop.
-func (e *evaluator) selectsEvent(r *Rule, ev *wire.ContainerEvent) bool {
-	if r.filters.HasEvents() {
-		return r.filters.Match(*ev)
-	}
-	return r.filters.MatchContainer(*ev)
+func (e *evaluator) selectsEvent(r slotted, ev *wire.ContainerEvent) bool {
+	return e.remember(r.filterSlot, func() bool {
+		if r.filters.HasEvents() {
+			return r.filters.Match(*ev)
+		}
+		return r.filters.MatchContainer(*ev)
+	})
 }
 
 func (e *evaluator) eventAlert(r *Rule, ev wire.ContainerEvent, f *EventFacts) wire.Alert {
@@ -212,11 +268,12 @@ func (e *evaluator) onLog(c wire.ContainerSummary, l wire.LogLine, now time.Time
 	ws := e.windows[k]
 	facts := LogFacts{Line: l.Line, Stream: l.Stream, Name: c.Name, Image: c.Image, Labels: c.Labels}
 	facts.fill(e.env)
+	clear(e.memo)
 	var out []firing
 	for _, r := range rules {
-		if e.window(ws, r, k).observe(r, e.holds(r), now) {
+		if e.window(ws, r.Rule, k).observe(r.Rule, e.holds(r), now) {
 			ws = e.windows[k]
-			out = append(out, firing{r, containerAlert(r, c, now, fmt.Sprintf("%s: %s on %s: %s", r.Name, c.Name, c.Host, clipLine(l.Line)))})
+			out = append(out, firing{r.Rule, containerAlert(r.Rule, c, now, fmt.Sprintf("%s: %s on %s: %s", r.Name, c.Name, c.Host, clipLine(l.Line)))})
 		}
 	}
 	return out
@@ -232,20 +289,21 @@ func (e *evaluator) onStats(c wire.ContainerSummary, s wire.Stats, now time.Time
 	ws := e.windows[k]
 	facts := StatsFacts{CPU: s.CPUUsage, Memory: s.MemoryUsage, MemoryBytes: float64(s.MemoryBytes), Name: c.Name, Image: c.Image, Labels: c.Labels}
 	facts.fill(e.env)
+	clear(e.memo)
 	alert := func(r *Rule) wire.Alert {
 		return containerAlert(r, c, now, fmt.Sprintf("%s: %s on %s: CPU %.1f %%, memory %.1f %% (%d MiB)",
 			r.Name, c.Name, c.Host, s.CPUUsage, s.MemoryUsage, s.MemoryBytes>>20))
 	}
 	var out []firing
 	for _, r := range rules {
-		w := e.window(ws, r, k)
+		w := e.window(ws, r.Rule, k)
 		ws = e.windows[k]
 		holds := e.holds(r)
 		if r.For > 0 && holds {
-			w.pending = alert(r)
+			w.pending = alert(r.Rule)
 		}
-		if w.observe(r, holds, now) {
-			out = append(out, firing{r, alert(r)})
+		if w.observe(r.Rule, holds, now) {
+			out = append(out, firing{r.Rule, alert(r.Rule)})
 		}
 	}
 	return out
@@ -269,7 +327,7 @@ func (e *evaluator) tick(now time.Time) []firing {
 }
 
 // selection is the log and stats rules whose filters select a container.
-type selection struct{ log, stats []*Rule }
+type selection struct{ log, stats []slotted }
 
 // selecting returns the log and stats rules selecting container c.
 func (e *evaluator) selecting(c wire.ContainerSummary) selection {

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -243,5 +244,38 @@ func TestEditedRuleStartsAfresh(t *testing.T) {
 	e.setRules([]*Rule{mustRule(t, 1, preset(t, "restart-loop"))})
 	if fs := e.onEvent(ctrEvent("die", t0, "exitCode", "1"), t0); len(fs) != 0 {
 		t.Fatal("matches counted before the edit")
+	}
+}
+
+// Rules sharing an expression or filters share its outcome per input, but
+// each still answers for itself: a shared expression must not leak one
+// rule's filter outcome into another's, nor one input's into the next.
+func TestRulesSharingConditionsFireIndependently(t *testing.T) {
+	crash := `exitCode != 0 && !stopped`
+	e := newEval(t,
+		mustRule(t, 1, wire.AlertRule{Kind: "event", Filters: []byte(`{"container":["web"]}`), When: crash}),
+		mustRule(t, 2, wire.AlertRule{Kind: "event", Filters: []byte(`{"container":["db"]}`), When: crash}),
+		mustRule(t, 3, wire.AlertRule{Kind: "event", Filters: []byte(`{"container":["web"]}`), When: crash}),
+		mustRule(t, 4, wire.AlertRule{Kind: "event", Filters: []byte(`{"container":["web"]}`), When: `exitCode == 0`}),
+	)
+	fired := func(evs ...wire.ContainerEvent) []int64 {
+		var ids []int64
+		for i, ev := range evs {
+			for _, f := range e.onEvent(ev, t0.Add(time.Duration(i)*time.Second)) {
+				ids = append(ids, f.rule.ID)
+			}
+		}
+		return ids
+	}
+	if got := fired(ctrEvent("die", t0, "exitCode", "1")); !slices.Equal(got, []int64{1, 3}) {
+		t.Errorf("web crashed: rules %v fired, want [1 3]", got)
+	}
+	if got := fired(ctrEvent("die", t0.Add(time.Minute), "exitCode", "0")); !slices.Equal(got, []int64{4}) {
+		t.Errorf("web exited cleanly next: rules %v fired, want [4]", got)
+	}
+	db := ctrEvent("die", t0.Add(2*time.Minute), "exitCode", "2", "name", "db")
+	db.ID, db.Actor.ID = "c2", "c2"
+	if got := fired(db); !slices.Equal(got, []int64{2}) {
+		t.Errorf("db crashed: rules %v fired, want [2]", got)
 	}
 }

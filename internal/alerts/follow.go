@@ -70,7 +70,9 @@ func (a *Alerts) startFollow(ctx context.Context, k ctrKey, c wire.ContainerSumm
 			a.mu.Lock()
 			fs := a.ev.onLog(c, l, time.Now())
 			a.mu.Unlock()
-			a.fire(fs)
+			if len(fs) > 0 {
+				a.fireLater(fs)
+			}
 		})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			a.log.Warn("alerts: following logs ended", "container", c.Name, "host", c.Host, "err", err)
@@ -90,5 +92,35 @@ func (a *Alerts) stopFollows() {
 	for k, f := range a.follows {
 		f.cancel()
 		delete(a.follows, k)
+	}
+}
+
+// logFiringsQueue bounds the log rules' firings waiting to be recorded.
+// Cooldowns keep real rules far below it; a rule without one matching a
+// flood of lines is what fills it.
+const logFiringsQueue = 1024
+
+// fireLater queues what log rules fired for recordLogFirings, dropping it
+// with a warning when the queue is full rather than holding up the
+// container's log stream.
+func (a *Alerts) fireLater(fs []firing) {
+	select {
+	case a.logFirings <- fs:
+	default:
+		a.log.Warn("alerts: log rules fire faster than alerts are recorded; alerts dropped",
+			"rule", fs[0].alert.Rule, "container", fs[0].alert.Container.Name, "count", len(fs))
+	}
+}
+
+// recordLogFirings records and delivers the log rules' firings until ctx
+// ends.
+func (a *Alerts) recordLogFirings(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case fs := <-a.logFirings:
+			a.fire(fs)
+		}
 	}
 }

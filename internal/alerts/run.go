@@ -28,6 +28,7 @@ func (a *Alerts) Run(ctx context.Context) error {
 		wg.Go(func() { a.every(ctx, a.opts.StatsInterval, a.pollStats()) })
 		if a.opts.Logs != nil {
 			wg.Go(func() { a.followLoop(ctx) })
+			wg.Go(func() { a.recordLogFirings(ctx) })
 		}
 	}
 	return a.events(ctx)

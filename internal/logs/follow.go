@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -50,8 +51,10 @@ type follower struct {
 	// then starts at the container's first line, until it forgets one.
 	fromStart bool
 	hub       *hub.Hub[wire.LogLine]
+	taps      []*func(wire.LogLine) // see Streams.Tap
 	ended     bool
-	err       error // why the follow ended; nil when the container stopped
+	over      chan struct{} // closed once ended
+	err       error         // why the follow ended; nil when the container stopped
 }
 
 func newFollower(s *Streams, key, host string, eng Engine, c Container) *follower {
@@ -61,6 +64,7 @@ func newFollower(s *Streams, key, host string, eng Engine, c Container) *followe
 		ctx: ctx, cancel: cancel, ready: make(chan struct{}),
 		recent: newRecent(s.opts.Recent, s.opts.RecentBytes),
 		hub:    hub.New[wire.LogLine](),
+		over:   make(chan struct{}),
 	}
 }
 
@@ -152,6 +156,16 @@ func (f *follower) add(l wire.LogLine) {
 	defer f.mu.Unlock()
 	f.recent.add(l)
 	f.hub.Publish(l)
+	for _, t := range f.taps {
+		(*t)(l)
+	}
+}
+
+// untap removes a tap: once it returns, the tap's function is not called.
+func (f *follower) untap(t *func(wire.LogLine)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.taps = slices.DeleteFunc(f.taps, func(x *func(wire.LogLine)) bool { return x == t })
 }
 
 // end records why the follow ended and ends every view's subscription;
@@ -161,6 +175,7 @@ func (f *follower) end(err error) {
 	defer f.mu.Unlock()
 	f.ended, f.err = true, err
 	f.hub.Close()
+	close(f.over)
 }
 
 // endError is what a view of f ends with once the follow is over.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,4 +155,74 @@ func sortedByNumber(lines []string) []string {
 		return strings.Compare(b[:6], a[:6]) // "stdout" before "stderr"
 	})
 	return out
+}
+
+// A tap sees each line written after it joined, once and in order, shares
+// the follow with the container's viewers, and ends with the container.
+func TestTapSeesNewLinesAndEndsWithTheContainer(t *testing.T) {
+	t.Parallel()
+	eng := testenv.Engine(t)
+	s := NewStreams(Options{Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(s.Close)
+	id, _ := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-lines", "60", "-every", "50ms"}})
+	testenv.WaitLog(t, eng, id, "line 5")
+	ctr := Container{ID: id}
+	v, err := s.Open(t.Context(), "Localhost", eng, ctr, ViewOptions{Queue: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+
+	var got []int
+	err = s.Tap(t.Context(), "Localhost", eng, ctr, func(l wire.LogLine) { got = append(got, numberOf(t, l)) })
+	if !errors.Is(err, ErrStopped) {
+		t.Fatalf("Tap = %v, want ErrStopped once the container exited", err)
+	}
+	if len(got) == 0 || got[len(got)-1] != 60 {
+		t.Fatalf("tap saw %v, want the lines up to the last, 60", got)
+	}
+	if got[0] <= 5 {
+		t.Errorf("tap's first line is %d: it saw lines written before it joined (line 5 was)", got[0])
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] != got[i-1]+1 {
+			t.Fatalf("tap saw %d after %d: a gap or a repeat", got[i], got[i-1])
+		}
+	}
+	if n := s.Requests(RequestFollow); n != 1 {
+		t.Errorf("%d engine follows for a viewer and a tap of one container, want 1", n)
+	}
+}
+
+// A tap whose context ends returns at once, and its function is not
+// called after that.
+func TestTapEndsWithItsContext(t *testing.T) {
+	t.Parallel()
+	eng := testenv.Engine(t)
+	s := NewStreams(Options{Grace: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(s.Close)
+	id, _ := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-lines", "-1", "-every", "5ms"}})
+	ctx, cancel := context.WithCancel(t.Context())
+	var calls atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Tap(ctx, "Localhost", eng, Container{ID: id}, func(wire.LogLine) {
+			if calls.Add(1) == 20 {
+				cancel()
+			}
+		})
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Tap = %v, want context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Tap did not return within 30s of its context ending")
+	}
+	n := calls.Load()
+	time.Sleep(200 * time.Millisecond) // the container goes on writing every 5 ms
+	if after := calls.Load(); after != n {
+		t.Errorf("the tap's function ran %d more times after Tap returned", after-n)
+	}
 }

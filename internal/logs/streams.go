@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
 // Defaults of Options.
@@ -160,6 +162,44 @@ type ViewOptions struct {
 // follows c yet, and returns the viewer's stream: its Backlog, then its live lines (C,
 // Done, Err); then Close it.
 func (s *Streams) Open(ctx context.Context, host string, eng Engine, c Container, o ViewOptions) (*View, error) {
+	f, err := s.join(ctx, host, eng, c)
+	if err != nil {
+		return nil, err
+	}
+	v := &View{s: s, f: f, opts: o}
+	v.plan()
+	return v, nil
+}
+
+// Tap joins the follow of container c on host like Open and calls fn with
+// every line the follow reads from now on, until ctx ends or the follow
+// does; it returns why (ErrStopped once the container stopped). fn runs on
+// the follow's own goroutine, in order, and never after Tap has returned:
+// no queue and no handoff per line, which is what a consumer that only
+// looks at each line (an alert rule) needs. fn must be quick and must not
+// block, as it holds up the container's stream while it runs.
+func (s *Streams) Tap(ctx context.Context, host string, eng Engine, c Container, fn func(wire.LogLine)) error {
+	f, err := s.join(ctx, host, eng, c)
+	if err != nil {
+		return err
+	}
+	defer s.release(f)
+	t := &fn
+	f.mu.Lock()
+	f.taps = append(f.taps, t)
+	f.mu.Unlock()
+	defer f.untap(t)
+	select {
+	case <-f.over:
+		return f.endError()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// join counts one more viewer of container c's follow, starting the
+// follow when nobody follows c yet, and waits until its history is read.
+func (s *Streams) join(ctx context.Context, host string, eng Engine, c Container) (*follower, error) {
 	key := host + "\x00" + c.ID
 	s.mu.Lock()
 	if s.closed {
@@ -179,15 +219,13 @@ func (s *Streams) Open(ctx context.Context, host string, eng Engine, c Container
 	}
 	s.mu.Unlock()
 
-	v := &View{s: s, f: f, opts: o}
 	select {
 	case <-f.ready:
+		return f, nil
 	case <-ctx.Done():
-		v.Close()
+		s.release(f)
 		return nil, fmt.Errorf("waiting for the logs of %.12s: %w", c.ID, ctx.Err())
 	}
-	v.plan()
-	return v, nil
 }
 
 // release drops one viewer of f; the last one leaving starts the grace

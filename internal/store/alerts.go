@@ -2,14 +2,7 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"sort"
-	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
@@ -25,7 +18,7 @@ type AlertRules interface {
 	// List returns every rule, by id.
 	List(ctx context.Context) ([]wire.AlertRule, error)
 	// Replace overwrites rule r.ID with r, keeping Created and setting
-	// Updated to now. A missing rule is ErrAlertRuleNotFound; a name taken
+	// Updated to now when anything changed. A missing rule is ErrAlertRuleNotFound; a name taken
 	// by another rule is ErrAlertRuleExists.
 	Replace(ctx context.Context, r wire.AlertRule) (wire.AlertRule, error)
 	// Delete removes the rule; a missing one is ErrAlertRuleNotFound.
@@ -48,167 +41,42 @@ var (
 )
 
 // boltAlertRules is AlertRules on the event store's bbolt file.
-type boltAlertRules struct{ db *bolt.DB }
+type boltAlertRules struct{ recs *records[wire.AlertRule] }
 
 // NewAlertRules returns the alert rules kept in st's file. st must come
 // from Open.
 func NewAlertRules(st Store) (AlertRules, error) {
-	bs, ok := st.(*boltStore)
-	if !ok {
-		return nil, fmt.Errorf("store: alert rules: unsupported store %T", st)
+	recs, err := openRecords(st, records[wire.AlertRule]{
+		what: "alert rule", recs: bkAlertRules, names: bkAlertNames,
+		notFound: ErrAlertRuleNotFound, exists: ErrAlertRuleExists,
+		meta: func(r *wire.AlertRule) recordMeta { return recordMeta{&r.ID, &r.Created, &r.Updated} },
+		name: func(r *wire.AlertRule) []byte { return []byte(r.Name) },
+	})
+	if err != nil {
+		return nil, err
 	}
-	err := bs.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bkAlertRules, bkAlertNames} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("bucket %s: %w", name, err)
-			}
-		}
+	return boltAlertRules{recs}, nil
+}
+
+func (b boltAlertRules) Create(ctx context.Context, r wire.AlertRule) (wire.AlertRule, error) {
+	return b.recs.create(ctx, r)
+}
+
+func (b boltAlertRules) Get(ctx context.Context, id int64) (wire.AlertRule, error) {
+	return b.recs.get(ctx, id)
+}
+
+func (b boltAlertRules) List(ctx context.Context) ([]wire.AlertRule, error) {
+	return b.recs.list(ctx)
+}
+
+func (b boltAlertRules) Replace(ctx context.Context, r wire.AlertRule) (wire.AlertRule, error) {
+	return b.recs.update(ctx, r.ID, func(old *wire.AlertRule) error {
+		*old = r
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("store: alert rules: %w", err)
-	}
-	return &boltAlertRules{db: bs.db}, nil
 }
 
-func alertKey(id int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(id)) }
-
-func (b *boltAlertRules) Create(ctx context.Context, r wire.AlertRule) (wire.AlertRule, error) {
-	if err := ctx.Err(); err != nil {
-		return wire.AlertRule{}, fmt.Errorf("store: create alert rule: %w", err)
-	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		names := tx.Bucket(bkAlertNames)
-		if names.Get([]byte(r.Name)) != nil {
-			return ErrAlertRuleExists
-		}
-		recs := tx.Bucket(bkAlertRules)
-		seq, err := recs.NextSequence()
-		if err != nil {
-			return fmt.Errorf("next id: %w", err)
-		}
-		r.ID = int64(seq)
-		now := time.Now().UTC()
-		r.Created, r.Updated = now, now
-		if err := putAlertRule(recs, r); err != nil {
-			return err
-		}
-		return names.Put([]byte(r.Name), alertKey(r.ID))
-	})
-	if err != nil {
-		return wire.AlertRule{}, fmt.Errorf("store: create alert rule %q: %w", r.Name, err)
-	}
-	return r, nil
-}
-
-func (b *boltAlertRules) Get(ctx context.Context, id int64) (wire.AlertRule, error) {
-	if err := ctx.Err(); err != nil {
-		return wire.AlertRule{}, fmt.Errorf("store: get alert rule: %w", err)
-	}
-	var r wire.AlertRule
-	err := b.db.View(func(tx *bolt.Tx) error {
-		var err error
-		r, err = getAlertRule(tx.Bucket(bkAlertRules), id)
-		return err
-	})
-	if err != nil {
-		return wire.AlertRule{}, fmt.Errorf("store: get alert rule %d: %w", id, err)
-	}
-	return r, nil
-}
-
-func (b *boltAlertRules) List(ctx context.Context) ([]wire.AlertRule, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("store: list alert rules: %w", err)
-	}
-	var out []wire.AlertRule
-	err := b.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bkAlertRules).ForEach(func(k, v []byte) error {
-			var r wire.AlertRule
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("alert rule %d: %w", binary.BigEndian.Uint64(k), err)
-			}
-			out = append(out, r)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: list alert rules: %w", err)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
-}
-
-func (b *boltAlertRules) Replace(ctx context.Context, r wire.AlertRule) (wire.AlertRule, error) {
-	if err := ctx.Err(); err != nil {
-		return wire.AlertRule{}, fmt.Errorf("store: replace alert rule: %w", err)
-	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		recs, names := tx.Bucket(bkAlertRules), tx.Bucket(bkAlertNames)
-		old, err := getAlertRule(recs, r.ID)
-		if err != nil {
-			return err
-		}
-		if old.Name != r.Name {
-			if names.Get([]byte(r.Name)) != nil {
-				return ErrAlertRuleExists
-			}
-			if err := names.Delete([]byte(old.Name)); err != nil {
-				return fmt.Errorf("name index: %w", err)
-			}
-			if err := names.Put([]byte(r.Name), alertKey(r.ID)); err != nil {
-				return fmt.Errorf("name index: %w", err)
-			}
-		}
-		r.Created, r.Updated = old.Created, time.Now().UTC()
-		return putAlertRule(recs, r)
-	})
-	if err != nil {
-		return wire.AlertRule{}, fmt.Errorf("store: replace alert rule %d: %w", r.ID, err)
-	}
-	return r, nil
-}
-
-func (b *boltAlertRules) Delete(ctx context.Context, id int64) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("store: delete alert rule: %w", err)
-	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		recs := tx.Bucket(bkAlertRules)
-		r, err := getAlertRule(recs, id)
-		if err != nil {
-			return err
-		}
-		if err := tx.Bucket(bkAlertNames).Delete([]byte(r.Name)); err != nil {
-			return fmt.Errorf("name index: %w", err)
-		}
-		return recs.Delete(alertKey(id))
-	})
-	if err != nil {
-		return fmt.Errorf("store: delete alert rule %d: %w", id, err)
-	}
-	return nil
-}
-
-func getAlertRule(b *bolt.Bucket, id int64) (wire.AlertRule, error) {
-	v := b.Get(alertKey(id))
-	if v == nil {
-		return wire.AlertRule{}, ErrAlertRuleNotFound
-	}
-	var r wire.AlertRule
-	if err := json.Unmarshal(v, &r); err != nil {
-		return wire.AlertRule{}, fmt.Errorf("decoding alert rule %d: %w", id, err)
-	}
-	return r, nil
-}
-
-func putAlertRule(b *bolt.Bucket, r wire.AlertRule) error {
-	v, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encoding alert rule %d: %w", r.ID, err)
-	}
-	if err := b.Put(alertKey(r.ID), v); err != nil {
-		return fmt.Errorf("writing alert rule %d: %w", r.ID, err)
-	}
-	return nil
+func (b boltAlertRules) Delete(ctx context.Context, id int64) error {
+	return b.recs.remove(ctx, id)
 }

@@ -26,7 +26,7 @@ type Sessions interface {
 
 // Session is one stored login session. It holds no secret that opens
 // anything: the caller keys it by a hash of the session id and binds it to
-// a credential by another hash (see server/sessions.go).
+// a credential by another hash (see server/auth/sessions.go).
 type Session struct {
 	Binding string    `json:"binding"`
 	Expires time.Time `json:"expires"`

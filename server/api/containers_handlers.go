@@ -1,0 +1,143 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+
+	"github.com/crowsnest-hq/crowsnest/internal/stats"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/respond"
+)
+
+// containersStatsWait bounds how long listing containers waits for the
+// first samples of containers nobody watched yet: about one engine stats
+// frame, so a cold list still carries figures.
+const containersStatsWait = 2500 * time.Millisecond
+
+// handleContainers lists the containers of every engine with their latest
+// stats: running ones, or all with ?all=1.
+func (s *Server) handleContainers(w http.ResponseWriter, r *http.Request) {
+	if s.stats == nil {
+		respond.Error(w, http.StatusServiceUnavailable, "containers are not being tracked")
+		return
+	}
+	all := false
+	switch v := r.URL.Query().Get("all"); v {
+	case "", "0", "false":
+	case "1", "true":
+		all = true
+	default:
+		respond.Error(w, http.StatusBadRequest, "all: want 1, true, 0 or false")
+		return
+	}
+	list := s.stats.Containers(r.Context(), all, containersStatsWait)
+	if list == nil {
+		respond.JSON(w, http.StatusOK, []struct{}{}) // [] rather than null
+		return
+	}
+	respond.JSON(w, http.StatusOK, list)
+}
+
+// handleContainer answers the inspect summary of one container, named by
+// ID, ID prefix or name, on ?host= or the engine that has it.
+func (s *Server) handleContainer(w http.ResponseWriter, r *http.Request) {
+	if d, ok := s.resolveContainer(w, r); ok {
+		respond.JSON(w, http.StatusOK, d)
+	}
+}
+
+// resolveContainer inspects the container the request names by {id} (ID,
+// ID prefix or name) on ?host= or the engine that has it. When it cannot,
+// it has answered the request itself (503, 404 or 500) and reports false.
+func (s *Server) resolveContainer(w http.ResponseWriter, r *http.Request) (wire.ContainerDetail, bool) {
+	if s.stats == nil {
+		respond.Error(w, http.StatusServiceUnavailable, "containers are not being tracked")
+		return wire.ContainerDetail{}, false
+	}
+	host := r.URL.Query().Get("host")
+	if host != "" {
+		if _, err := s.engines.Client(host); err != nil {
+			respond.Error(w, http.StatusNotFound, err.Error())
+			return wire.ContainerDetail{}, false
+		}
+	}
+	d, err := s.stats.Inspect(r.Context(), host, r.PathValue("id"))
+	switch {
+	case errors.Is(err, stats.ErrNotFound):
+		respond.Error(w, http.StatusNotFound, err.Error())
+		return wire.ContainerDetail{}, false
+	case err != nil:
+		respond.Error(w, http.StatusInternalServerError, err.Error())
+		return wire.ContainerDetail{}, false
+	}
+	return d, true
+}
+
+// containerActionTimeout bounds one start, stop or restart: stop waits the
+// container's stop timeout (10 s by default, configurable per container)
+// before the engine kills it, so this leaves room for long graceful stops
+// without letting a hung engine hold the request for ever.
+const containerActionTimeout = 2 * time.Minute
+
+// containerActions are the lifecycle actions of
+// POST /api/v1/containers/{id}/{action}, each one engine call. Stop and
+// restart use the container's own stop signal and timeout, as docker stop
+// does without flags (on Podman too: see docker.Engines.DockerAPI).
+var containerActions = map[string]func(ctx context.Context, cli client.APIClient, id string) error{
+	"start": func(ctx context.Context, cli client.APIClient, id string) error {
+		_, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
+		return err
+	},
+	"stop": func(ctx context.Context, cli client.APIClient, id string) error {
+		_, err := cli.ContainerStop(ctx, id, client.ContainerStopOptions{})
+		return err
+	},
+	"restart": func(ctx context.Context, cli client.APIClient, id string) error {
+		_, err := cli.ContainerRestart(ctx, id, client.ContainerRestartOptions{})
+		return err
+	},
+}
+
+// handleContainerAction starts, stops or restarts one container, named as
+// for inspect (ID, ID prefix or name, on ?host= or the engine that has it),
+// and answers 204 once the engine has done it, so a client that sees the
+// answer sees the new state. Starting a running container or stopping a
+// stopped one is not an error (the engine answers 304, as docker does).
+func (s *Server) handleContainerAction(w http.ResponseWriter, r *http.Request) {
+	act, ok := containerActions[r.PathValue("action")]
+	if !ok {
+		respond.Error(w, http.StatusNotFound, "unknown container action "+r.PathValue("action")+": want start, stop or restart")
+		return
+	}
+	// Resolve the reference to a full ID on one engine first: a name or a
+	// prefix could otherwise mean different containers on different
+	// engines, and the action must hit exactly the one inspect shows.
+	d, ok := s.resolveContainer(w, r)
+	if !ok {
+		return
+	}
+	cli, err := s.engines.DockerAPI(d.Host)
+	if err != nil {
+		respond.Error(w, http.StatusNotFound, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), containerActionTimeout)
+	defer cancel()
+	if err := act(ctx, cli, d.ID); err != nil {
+		if cerrdefs.IsNotFound(err) { // removed between inspect and action
+			respond.Error(w, http.StatusNotFound, err.Error())
+			return
+		}
+		// The engine's own words (a start whose command cannot run, a
+		// conflict), so the caller can act on them.
+		respond.Error(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	s.log.Info("container action", "action", r.PathValue("action"), "host", d.Host, "container", d.Name, "id", d.ID)
+	w.WriteHeader(http.StatusNoContent)
+}

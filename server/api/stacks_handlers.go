@@ -1,0 +1,176 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/crowsnest-hq/crowsnest/internal/body"
+	"github.com/crowsnest-hq/crowsnest/internal/stacks"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/respond"
+)
+
+// stacksReady answers 503 when the stack manager is not running (tests
+// that build a Server without run) and reports whether it is.
+func (s *Server) stacksReady(w http.ResponseWriter) bool {
+	if s.stacks == nil {
+		respond.Error(w, http.StatusServiceUnavailable, "stacks are not available")
+		return false
+	}
+	return true
+}
+
+// handleListStacks serves GET /api/v1/stacks: every stack with its status
+// read from the engines now, then the external ones.
+func (s *Server) handleListStacks(w http.ResponseWriter, r *http.Request) {
+	if !s.stacksReady(w) {
+		return
+	}
+	list, err := s.stacks.List(r.Context())
+	if err != nil {
+		s.stackError(w, r, err)
+		return
+	}
+	respond.JSON(w, http.StatusOK, list)
+}
+
+// handleCreateStack serves POST /api/v1/stacks: validate and store, 201.
+func (s *Server) handleCreateStack(w http.ResponseWriter, r *http.Request) {
+	if !s.stacksReady(w) {
+		return
+	}
+	req, ok := s.readStackRequest(w, r)
+	if !ok {
+		return
+	}
+	st, err := s.stacks.Create(r.Context(), req)
+	if err != nil {
+		s.stackError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/stacks/"+strconv.FormatInt(st.ID, 10))
+	respond.JSON(w, http.StatusCreated, st)
+}
+
+// handleGetStack serves GET /api/v1/stacks/{id}.
+func (s *Server) handleGetStack(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.stackID(w, r)
+	if !ok {
+		return
+	}
+	st, err := s.stacks.Get(r.Context(), id)
+	if err != nil {
+		s.stackError(w, r, err)
+		return
+	}
+	respond.JSON(w, http.StatusOK, st)
+}
+
+// handleReplaceStack serves PUT /api/v1/stacks/{id}: new compose and env
+// texts, deployed by the next deploy.
+func (s *Server) handleReplaceStack(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.stackID(w, r)
+	if !ok {
+		return
+	}
+	req, ok := s.readStackRequest(w, r)
+	if !ok {
+		return
+	}
+	st, err := s.stacks.Replace(r.Context(), id, req)
+	if err != nil {
+		s.stackError(w, r, err)
+		return
+	}
+	respond.JSON(w, http.StatusOK, st)
+}
+
+// handleDeleteStack serves DELETE /api/v1/stacks/{id}: compose down
+// (containers, networks, named volumes) then the record, in the
+// background; 202, and stack-removed on /stacks when done.
+func (s *Server) handleDeleteStack(w http.ResponseWriter, r *http.Request) {
+	s.stackAction(w, r, stacks.Remove)
+}
+
+// handleStackAction serves POST /api/v1/stacks/{id}/{action}.
+func (s *Server) handleStackAction(w http.ResponseWriter, r *http.Request) {
+	action := r.PathValue("action")
+	switch action {
+	case stacks.Deploy, stacks.Start, stacks.Stop, stacks.Restart, stacks.Pull:
+	default:
+		respond.Error(w, http.StatusNotFound, "unknown stack action "+strconv.Quote(action)+" (deploy, start, stop, restart, pull)")
+		return
+	}
+	s.stackAction(w, r, action)
+}
+
+// stackAction starts an action and answers 202 with the record as it
+// begins; 409 while another action runs on the stack.
+func (s *Server) stackAction(w http.ResponseWriter, r *http.Request, action string) {
+	id, ok := s.stackID(w, r)
+	if !ok {
+		return
+	}
+	st, err := s.stacks.Act(r.Context(), id, action)
+	if err != nil {
+		s.stackError(w, r, err)
+		return
+	}
+	respond.JSON(w, http.StatusAccepted, st)
+}
+
+// stackID parses the {id} path value; it answers 400 itself.
+func (s *Server) stackID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	if !s.stacksReady(w) {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		respond.Error(w, http.StatusBadRequest, "stack id: want a positive integer, got "+strconv.Quote(r.PathValue("id")))
+		return 0, false
+	}
+	return id, true
+}
+
+// readStackRequest reads a JSON {name, compose, env, host} body of at most
+// body.MaxSize; it answers 400/413 itself.
+func (s *Server) readStackRequest(w http.ResponseWriter, r *http.Request) (wire.StackRequest, bool) {
+	var req wire.StackRequest
+	data, status, err := readBody(w, r)
+	if err != nil {
+		respond.Error(w, status, err.Error())
+		return req, false
+	}
+	if err := body.Decode(body.JSON, data, &req); err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, body.ErrTooLarge) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		respond.Error(w, status, err.Error())
+		return req, false
+	}
+	return req, true
+}
+
+// stackError maps the manager's errors to statuses.
+func (s *Server) stackError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, stacks.ErrNotFound):
+		respond.Error(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, stacks.ErrTooLarge):
+		respond.Error(w, http.StatusRequestEntityTooLarge, err.Error())
+	case errors.Is(err, stacks.ErrInvalid):
+		respond.Error(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, stacks.ErrExists), errors.Is(err, stacks.ErrBusy):
+		respond.Error(w, http.StatusConflict, err.Error())
+	case errors.Is(err, stacks.ErrClosed):
+		respond.Error(w, http.StatusServiceUnavailable, err.Error())
+	default:
+		if r.Context().Err() != nil {
+			return // the client left
+		}
+		s.log.Error("stack request", "method", r.Method, "path", r.URL.Path, "err", err)
+		respond.Error(w, http.StatusInternalServerError, err.Error())
+	}
+}
