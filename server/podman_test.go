@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
+)
+
+// TestPodmanHost runs crowsnest with --host podman=unix://… beside the
+// local Docker engine and uses every feature on the Podman host through
+// the public API: the host listing with its engine and notes, events,
+// stats, container logs, container actions and a stack.
+func TestPodmanHost(t *testing.T) {
+	p := testenv.Podman(t)
+	pc := p.Client()
+	image := p.HelperImage(t)
+	s := startServer(t, "--host", "podman="+p.URL())
+
+	ph := waitHost(t, s, "podman", time.Minute, wire.HostConnected)
+	var noted []string
+	for _, n := range ph.Differences {
+		noted = append(noted, n.Feature)
+	}
+	if ph.Engine != wire.EnginePodman || ph.Version != p.Version() || len(ph.Unavailable) != 0 ||
+		!slices.Contains(noted, wire.FeatureLogs) || !slices.Contains(noted, wire.FeatureEvents) {
+		t.Errorf("podman host %+v", ph)
+	}
+	if dh := waitHost(t, s, "Localhost", time.Minute, wire.HostConnected); dh.Engine != wire.EngineDocker || len(dh.Differences) != 0 {
+		t.Errorf("Localhost %+v", dh)
+	}
+
+	events := dialWS(t, eventsURL(s, url.Values{"filters": {`{"host":["podman"],"event":["start","die","destroy"]}`}}), nil)
+	stats := dialWS(t, s.WS("/docker/stats?host=podman&interval=1"), nil)
+	id, name := testenv.Run(t, pc, testenv.RunOptions{Args: []string{"-lines", "-1", "-every", "200ms", "-text", "on podman"}})
+	if ev := events.waitAction(t, id, "start", time.Minute); ev.Host != "podman" || ev.Image() != image || ev.Name() != name {
+		t.Errorf("start event %+v", ev)
+	}
+	waitStatsFrame(t, stats, "the podman container running", func(f statsFrame) bool {
+		return f.ID == id && f.HostID == "podman" && f.State == "running" && f.MemoryBytes > 0
+	})
+
+	logs := dialWS(t, s.WS("/api/v1/containers/"+name+"/logs/ws?host=podman&tail=3"), nil)
+	var l logFrame
+	for l = nextFrame(t, logs); l.Message != ""; l = nextFrame(t, logs) {
+	}
+	if l.Stream != wire.StreamStdout || !strings.HasPrefix(l.Line, "on podman ") || l.Timestamp.IsZero() {
+		t.Errorf("log line %s", l.raw)
+	}
+
+	// Actions by name on the named host: a stop lets the container end on
+	// its stop signal, as on Docker.
+	post := func(action string) {
+		t.Helper()
+		resp, err := http.Post(s.URL+"/api/v1/containers/"+name+"/"+action+"?host=podman", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("%s: status %d", action, resp.StatusCode)
+		}
+	}
+	post("stop")
+	if code := events.waitAction(t, id, "die", time.Minute).Actor.Attributes["exitCode"]; code != "143" {
+		t.Errorf("die after stop: exit code %s, want 143 (SIGTERM, not killed at once)", code)
+	}
+	post("start")
+	events.waitAction(t, id, "start", time.Minute)
+	post("restart")
+	events.waitAction(t, id, "die", time.Minute)
+	events.waitAction(t, id, "start", time.Minute)
+	testenv.RemoveAll(t, pc)
+	events.waitAction(t, id, "destroy", time.Minute)
+
+	// A one-service stack on the Podman host.
+	ws := dialWS(t, s.WS("/stacks"), nil)
+	ws.nextStack(t, 5*time.Second) // greeting
+	name = stackName(t, "podman")
+	var st wire.Stack
+	key, run := testenv.Label(t)
+	compose := fmt.Sprintf("services:\n  solo:\n    image: %s\n    command: [\"-lines\", \"1\", \"-sleep\", \"1h\"]\n    labels: {%s: %s}\n", image, key, run)
+	mustAPI(t, s, "POST", "/api/v1/stacks", wire.StackRequest{Name: name, Compose: compose, Host: "podman"}, &st, http.StatusCreated)
+	base := "/api/v1/stacks/" + strconv.FormatInt(st.ID, 10)
+	mustAPI(t, s, "POST", base+"/deploy", nil, nil, http.StatusAccepted)
+	if msgs := ws.untilDone(t, st.ID, actionTimeout); msgs[len(msgs)-1].Data.Status != wire.StackDeployed {
+		t.Fatalf("deploy on podman: %v", msgs)
+	}
+	mustAPI(t, s, "GET", base, nil, &st, http.StatusOK)
+	if st.Host != "podman" || st.Status != wire.StackRunning || len(st.Services) != 1 || st.Services[0].State != "running" {
+		t.Errorf("stack after deploy: %+v", st)
+	}
+	mustAPI(t, s, "DELETE", base, nil, nil, http.StatusAccepted)
+	if msgs := ws.untilDone(t, st.ID, actionTimeout); msgs[len(msgs)-1].Type != wire.StackRemovedType {
+		t.Errorf("remove on podman: %v", msgs)
+	}
+}
