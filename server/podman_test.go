@@ -102,3 +102,23 @@ func TestPodmanHost(t *testing.T) {
 		t.Errorf("remove on podman: %v", msgs)
 	}
 }
+
+// TestBrowserPodmanHost: the overview's engine card of a Podman host names
+// the engine and lists where it differs from Docker.
+func TestBrowserPodmanHost(t *testing.T) {
+	p := testenv.Podman(t)
+	chromiumPath(t)
+	srv := startServer(t, "--host", "podman="+p.URL())
+	waitHost(t, srv, "podman", time.Minute, wire.HostConnected)
+	b := openUI(t, srv, "/")
+	card := `#hosts .host[data-host="podman"]`
+	b.waitSelector("the podman card's differences", card+` li[data-differs="logs"]`, uiTimeout)
+	if got := b.text(card); !strings.Contains(got, "Podman "+p.Version()) || !strings.Contains(got, "Differs from Docker (4)") {
+		t.Errorf("podman card reads %q", got)
+	}
+	if got := b.text(`#hosts .host[data-host="Localhost"]`); !strings.Contains(got, "Docker ") || strings.Contains(got, "Differs") {
+		t.Errorf("Localhost card reads %q", got)
+	}
+	b.expectNoProblems("overview with a Podman host")
+	b.screenshots("hosts-podman")
+}
