@@ -2,8 +2,10 @@ package docker
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,5 +198,33 @@ func mustDo(t *testing.T, what string, call func() error) {
 	t.Helper()
 	if err := call(); err != nil {
 		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// TestPodmanOverSSH reaches the Podman service through a real sshd, as an
+// ssh:// host whose path names Podman's socket: Podman 4.3 has no
+// "system dial-stdio" of its own, so the docker CLI on the far side
+// relays to that socket.
+func TestPodmanOverSSH(t *testing.T) {
+	p := podmanEngine(t)
+	sshd := testenv.SSHD(t)
+	u, err := url.Parse(sshd.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = strings.TrimPrefix(p.host.URL, "unix://")
+	h, err := ParseHost("remote-podman=" + u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := newCollector(t)
+	e := newEngines(t, Options{Journal: col, Hosts: []HostConfig{h}})
+	start(t, e)
+	if rh := waitState(t, e, "remote-podman", wire.HostConnected); rh.Engine != wire.EnginePodman || rh.Version != p.podman.Version() {
+		t.Errorf("Podman over ssh: %+v", rh)
+	}
+	id, _ := testenv.Run(t, p.cli, testenv.RunOptions{Args: []string{"-exit", "6"}})
+	if code := col.wait(t, "die through ssh", is(id, "die")).Actor.Attributes["exitCode"]; code != "6" {
+		t.Errorf("die through ssh: exitCode %q, want 6", code)
 	}
 }
