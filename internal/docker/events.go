@@ -21,6 +21,11 @@ import (
 // hung engine counts as unreachable instead of stalling its goroutine.
 const connectTimeout = 15 * time.Second
 
+// describeTimeout bounds the engine's /version and /info, asked once it
+// answered a ping: Podman computes them from its runtimes, its storage and
+// the package manager, which takes seconds, and far more on a busy machine.
+const describeTimeout = time.Minute
+
 // While the event stream is open the engine is pinged every
 // livenessInterval and must answer within livenessTimeout. An engine that
 // hangs (or a link that silently drops) keeps the stream open without
@@ -248,12 +253,14 @@ type handshake struct {
 // each (it runs its runtimes and the package manager to fill them in), and
 // the last only answers on Podman.
 func (e *engine) handshake(ctx context.Context) (handshake, error) {
-	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	pctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	// Negotiate on every connection: the engine may have been upgraded.
-	if _, err := e.cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true, ForceNegotiate: true}); err != nil {
+	if _, err := e.cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true, ForceNegotiate: true}); err != nil {
 		return handshake{}, fmt.Errorf("ping: %w", err)
 	}
+	ctx, cancel = context.WithTimeout(ctx, describeTimeout)
+	defer cancel()
 	var (
 		wg            sync.WaitGroup
 		v             client.ServerVersionResult

@@ -167,8 +167,8 @@ func rawGet(ctx context.Context, cli *client.Client, path string, query url.Valu
 // the check an event is about: it sends the event before it writes the
 // check's result to the container's health log.
 const (
-	healthRetries    = 5
-	healthRetryPause = 100 * time.Millisecond
+	healthRetries    = 10
+	healthRetryPause = 200 * time.Millisecond
 )
 
 // completeHealth gives Podman's health_status events the status Docker
