@@ -1,9 +1,14 @@
 package main
 
 import (
+	"errors"
+	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
+
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
 // navItem is one entry of the navigation bar.
@@ -40,11 +45,16 @@ type navBar struct {
 	state     connState
 	detail    string
 	updatable bool
+	storeDown string // why the event store takes no events; "" when it does
 }
 
-// OnMount starts following the streams' connection state. The registry
-// calls back from stream goroutines; Dispatch moves the change onto the UI
-// goroutine.
+// healthEvery is how often the bar asks /healthz whether the event store
+// takes events.
+const healthEvery = 15 * time.Second
+
+// OnMount starts following the streams' connection state and the event
+// store's health. The registry calls back from stream goroutines; Dispatch
+// moves the change onto the UI goroutine.
 func (n *navBar) OnMount(ctx app.Context) {
 	n.updatable = ctx.AppUpdateAvailable()
 	conns.watch(func(s connState, detail string) {
@@ -52,6 +62,28 @@ func (n *navBar) OnMount(ctx app.Context) {
 			n.state, n.detail = s, detail
 		})
 	})
+	ctx.Async(func() { n.watchHealth(ctx) })
+}
+
+// watchHealth asks /healthz until the bar goes away: a 503 names why the
+// event store is unavailable (a replica whose NATS servers do not answer).
+// An unreachable server is the offline banner's business.
+func (n *navBar) watchHealth(ctx app.Context) {
+	for {
+		var h wire.Health
+		_, err := getJSON(ctx, "/healthz", &h)
+		var ae *apiError
+		down := ""
+		if errors.As(err, &ae) && ae.Status == http.StatusServiceUnavailable {
+			down = ae.Message
+		}
+		ctx.Dispatch(func(app.Context) { n.storeDown = down })
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(healthEvery):
+		}
+	}
 }
 
 // OnDismount stops following: the next page's bar takes over.
@@ -105,6 +137,12 @@ func (n *navBar) Render() app.UI {
 			app.Div().ID("offline-banner").Class("banner banner-offline").Role("alert").Body(
 				app.Strong().Text("The crowsnest server is unreachable. "),
 				app.Span().Text("Retrying in the background; what you see may be out of date."),
+			),
+		),
+		app.If(n.storeDown != "",
+			app.Div().ID("store-banner").Class("banner banner-offline").Role("alert").Body(
+				app.Strong().Text("New events are not being stored. "),
+				app.Span().Text(n.storeDown+". crowsnest retries in the background; what you see is this replica's copy."),
 			),
 		),
 		app.If(n.updatable,

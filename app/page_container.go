@@ -31,8 +31,8 @@ type containerPage struct {
 	// read and written) between consecutive live samples.
 	rx, tx, rd, wr *ring[chartSample]
 	last           *wire.Stats
-	feed       statsFeed
-	cancel     func()
+	feed           statsFeed
+	cancel         func()
 
 	session   wire.Session
 	sessionOK bool          // session asked for already (once per page)

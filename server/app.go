@@ -15,6 +15,7 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
 	"github.com/crowsnest-hq/crowsnest/internal/feed"
 	"github.com/crowsnest-hq/crowsnest/internal/history"
+	"github.com/crowsnest-hq/crowsnest/internal/lease"
 	"github.com/crowsnest-hq/crowsnest/internal/logs"
 	"github.com/crowsnest-hq/crowsnest/internal/stacks"
 	"github.com/crowsnest-hq/crowsnest/internal/stats"
@@ -50,18 +51,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "crowsnest.db"), store.Options{
-		Retention: cfg.Retention, MaxEvents: cfg.MaxEvents, Logger: log,
-	})
+	b, err := openStore(cfg, log)
 	if err != nil {
-		return fmt.Errorf("open event store: %w", err)
+		return err
 	}
+	st := b.store
 	defer st.Close()
-	sessions, err := store.NewSessions(st)
-	if err != nil {
-		return fmt.Errorf("open session store: %w", err)
-	}
-	authn.UseSessions(sessions)
+	authn.UseSessions(b.sessions)
 
 	metrics := api.NewMetrics()
 	engines, err := docker.New(docker.Options{
@@ -75,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer engines.Close()
 	containerLogs := logs.NewStreams(logs.Options{Logger: log})
 	defer containerLogs.Close()
-	p := parts{cfg: cfg, log: log, store: st, engines: engines, feed: feed.New(log), metrics: metrics, containerLogs: containerLogs}
+	p := parts{cfg: cfg, log: log, store: st, leases: b.leases, engines: engines, feed: feed.New(log), metrics: metrics, containerLogs: containerLogs}
 	// The engines and the feed write to the store and log: they must have
 	// ended before it closes and before run returns, also when serving
 	// fails while the caller's ctx goes on.
@@ -129,6 +125,7 @@ type parts struct {
 	cfg           Config
 	log           *slog.Logger
 	store         store.Store
+	leases        *lease.Leases // shares stack actions and alerts between replicas; nil for one crowsnest
 	engines       *docker.Engines
 	feed          *feed.Feed
 	metrics       *api.Metrics
@@ -179,6 +176,7 @@ func startStacks(ctx context.Context, p parts) (m *stacks.Manager, stop func(), 
 		Engines:     p.engines,
 		DataDir:     p.cfg.DataDir,
 		DefaultHost: docker.DefaultHostName,
+		Leases:      p.leases,
 		Logger:      p.log,
 	})
 	if err != nil {
@@ -310,6 +308,7 @@ func startAlerts(ctx context.Context, p parts, col *stats.Collector) (a *alerts.
 		Events:     p.store,
 		Containers: col,
 		Logs:       alertLogs{engines: p.engines, streams: p.containerLogs},
+		Leases:     p.leases,
 		Logger:     p.log,
 	})
 	if err != nil {

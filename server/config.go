@@ -49,6 +49,14 @@ type Config struct {
 	ProcRoot       string
 	StatsEvery     time.Duration // --stats-every: the sampling cadence of the stats history
 	StatsRetention time.Duration // --stats-retention: how long the stats history is kept
+	// --store and the --nats-* flags: the event log on NATS JetStream,
+	// shared by replicas; NATSURLs empty means the bbolt file in DataDir.
+	NATSURLs     []string
+	NATSCreds    string
+	NATSTLSCA    string
+	NATSTLSCert  string
+	NATSTLSKey   string
+	NATSReplicas int
 }
 
 // listFlag is a repeatable flag; values from the environment are comma-separated.
@@ -93,6 +101,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "the host's proc, for system CPU time, host memory and container network counters")
 	fs.DurationVar(&c.StatsEvery, "stats-every", history.DefaultEvery, "sample every running container this often (whole seconds, at least 1s, dividing a minute or a multiple of it), for the stats history in DATA/history.db and the crowsnest_container_* metrics")
 	fs.DurationVar(&c.StatsRetention, "stats-retention", history.DefaultRetention, "keep the stats history this long (e.g. 168h), removed containers' included; points are kept at --stats-every for 24 h, then 1 min for 7 days, then 10 min")
+	var storeURL string
+	fs.StringVar(&storeURL, "store", "", "where the event log lives: empty for the bbolt file in --data; nats://HOST:PORT[,HOST:PORT…] for a NATS JetStream stream that several crowsnest replicas share (each keeps a local view, stack records and alert rules in --data; login sessions and leases live in NATS)")
+	fs.StringVar(&c.NATSCreds, "nats-creds", "", "NATS credentials file (user JWT and seed) for --store nats://")
+	fs.StringVar(&c.NATSTLSCA, "nats-tls-ca", "", "CA certificate file that verifies the NATS servers (TLS)")
+	fs.StringVar(&c.NATSTLSCert, "nats-tls-cert", "", "client certificate file for the NATS servers (with --nats-tls-key)")
+	fs.StringVar(&c.NATSTLSKey, "nats-tls-key", "", "client certificate key file for the NATS servers")
+	fs.IntVar(&c.NATSReplicas, "nats-replicas", 1, "NATS servers that keep the event stream and key-value buckets (1, 3 or 5); a write is acknowledged once a majority of them stored it")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: crowsnest [flags]\n\nEvery flag can also be set by an environment variable: --max-events is %sMAX_EVENTS (lists comma-separated).\n\n", envPrefix)
 		fs.PrintDefaults()
@@ -112,6 +127,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	c.Tokens, c.HyperKeys, c.AllowedOrigins = tokens, hyperKeys, origins
 	if err := c.parseProxyFlags(allowedHosts, publicURLs, proxies); err != nil {
+		return c, err
+	}
+	if err := c.parseStoreFlags(storeURL); err != nil {
 		return c, err
 	}
 	if _, err := stats.ParseSource(c.StatsSource); err != nil {

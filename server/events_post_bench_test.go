@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -173,26 +174,43 @@ func benchFloorAppend(g *benchfloor.GroupCommit, i int) error {
 
 // benchLoadFor runs op from clients goroutines for d and returns the completed
 // operations per second and the CPU time this process spent per operation,
-// in µs (clients included: on a machine with few cores they compete with
-// the server for them). The first error fails the benchmark.
+// in µs (see benchWindow).
 func benchLoadFor(b *testing.B, clients int, d time.Duration, op func(i int) error) (perSec, cpuMicros float64) {
+	b.Helper()
+	f := benchWindow(b, clients, d, op)
+	return f.perSec, f.cpuMicros
+}
+
+// loadFigs are the figures of one load window.
+type loadFigs struct {
+	perSec    float64 // completed operations per second
+	p99ms     float64 // 99th percentile of one operation's latency, ms
+	cpuMicros float64 // CPU time of the whole process per operation, µs
+}
+
+// benchWindow runs op from clients goroutines for d. The CPU time counts the
+// whole process, clients included: on a machine with few cores they
+// compete with the server for them. The first error fails the benchmark.
+func benchWindow(b *testing.B, clients int, d time.Duration, op func(i int) error) loadFigs {
 	b.Helper()
 	cpu0 := paceSelfCPU(b)
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
 	var once sync.Once
 	var firstErr error
+	lat := make([][]time.Duration, clients) // one slice per client: no lock in the window
 	start := time.Now()
 	deadline := start.Add(d)
-	for range clients {
+	for c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for time.Now().Before(deadline) {
+			for t0 := time.Now(); t0.Before(deadline); t0 = time.Now() {
 				if err := op(int(next.Add(1))); err != nil {
 					once.Do(func() { firstErr = err })
 					return
 				}
+				lat[c] = append(lat[c], time.Since(t0))
 				done.Add(1)
 			}
 		}()
@@ -204,5 +222,9 @@ func benchLoadFor(b *testing.B, clients int, d time.Duration, op func(i int) err
 		b.Fatal(firstErr)
 	}
 	n := float64(done.Load())
-	return n / elapsed.Seconds(), float64(cpu.Microseconds()) / max(n, 1)
+	return loadFigs{
+		perSec:    n / elapsed.Seconds(),
+		p99ms:     float64(percentile(slices.Concat(lat...), 0.99)) / float64(time.Millisecond),
+		cpuMicros: float64(cpu.Microseconds()) / max(n, 1),
+	}
 }

@@ -39,7 +39,8 @@ type liveServer struct {
 }
 
 // startServer runs crowsnest with args added to a loopback address and a
-// fresh data directory, and waits until it answers /healthz.
+// fresh data directory, and waits until it answers /healthz (200, or 503
+// from a replica whose NATS store does not answer yet).
 func startServer(t testing.TB, args ...string) *liveServer {
 	t.Helper()
 	return startServerIn(t, t.TempDir(), args...)
@@ -65,7 +66,7 @@ func startServerAt(t testing.TB, addr, data string, args ...string) *liveServer 
 		resp, err := http.Get(s.URL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusServiceUnavailable {
 				return s
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
+	"github.com/crowsnest-hq/crowsnest/internal/lease"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
@@ -64,6 +65,9 @@ type Options struct {
 	Containers Containers
 	Logs       LogFollower
 	Delivery   DeliveryOptions
+	// Leases let one of the replicas sharing a store send each alert;
+	// nil for a single crowsnest.
+	Leases *lease.Leases
 	// StopWindow: see DefaultStopWindow.
 	StopWindow time.Duration
 	// StatsInterval is how often stats rules read the latest samples.
@@ -259,6 +263,7 @@ func (a *Alerts) Test(ctx context.Context, id int64) ([]wire.AlertDelivery, erro
 // Delivery goes ahead when recording fails: the alert matters more than
 // its record.
 func (a *Alerts) fire(fs []firing) {
+	fs = a.ours(fs)
 	if len(fs) == 0 {
 		return
 	}
@@ -280,6 +285,31 @@ func (a *Alerts) fire(fs []firing) {
 		a.log.Info("alert", "rule", f.alert.Rule, "container", f.alert.Container.Name, "host", f.alert.Host, "message", f.alert.Message)
 		a.notify.enqueue(f.rule.targets, f.alert, id)
 	}
+}
+
+// ours keeps the firings this replica sends. Replicas sharing one store
+// evaluate the same events, so each would fire; a lease per rule and
+// container (see lease.Claim) lets the first to claim it record and send
+// that rule's alerts for the container while it keeps doing so, and
+// another take over once it stops. When the lease cannot be asked, the
+// alert goes out: sent twice beats never sent.
+func (a *Alerts) ours(fs []firing) []firing {
+	if a.opts.Leases == nil {
+		return fs
+	}
+	out := fs[:0:0]
+	for _, f := range fs {
+		ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+		mine, err := a.opts.Leases.Claim(ctx, "alert/"+f.alert.Rule+"/"+f.alert.Host+"/"+f.alert.Container.ID)
+		cancel()
+		if err != nil {
+			a.log.Warn("cannot tell whether another replica sends this alert; sending it", "rule", f.alert.Rule, "err", err)
+		}
+		if mine || err != nil {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // alertEvent is the stored form of an alert.

@@ -166,3 +166,35 @@ func alertLogsWhy(res results) string {
 	}
 	return note
 }
+
+// replicaPostWhy says which layer of the POST on JetStream lost what in
+// bench's run: the store (publish, then wait for its own view to apply the
+// event) against the floor, the HTTP path against the store, and what the
+// CPU per event and the view's catch-up rate were.
+func replicaPostWhy(bench string) func(results) string {
+	return func(res results) string {
+		v, ok := figs(res, bench, "events/s", "store-events/s", "floor-events/s", "p99-ms", "store-p99-ms", "floor-p99-ms")
+		if !ok || v[1] == 0 || v[2] == 0 {
+			return ""
+		}
+		httpPath, store, floor := v[0], v[1], v[2]
+		storeKeeps, httpKeeps := store/floor, httpPath/store
+		part := "the store (publish, then wait until its own view applied the event) loses more than the HTTP layer"
+		if httpKeeps < storeKeeps {
+			part = "the HTTP layer (parse, normalise, respond) loses more than the store"
+		}
+		note := fmt.Sprintf("HTTP path %s events/s, store alone %s, floor %s: the store keeps %.0f%% of the floor and the HTTP path %.0f%% of the store, so %s. p99: HTTP path %s ms, store alone %s ms, floor %s ms.",
+			format(httpPath), format(store), format(floor), storeKeeps*100, httpKeeps*100, part, format(v[3]), format(v[4]), format(v[5]))
+		if cpu, ok := figs(res, bench, "cpu-us/event", "store-cpu-us/event", "floor-cpu-us/event"); ok {
+			// The cores the HTTP path would have needed to reach the target
+			// rate at the CPU per event it spent.
+			need := 0.7 * floor * cpu[0] / 1e6
+			note += fmt.Sprintf(" CPU per event (the whole process, NATS servers and clients included): HTTP path %s µs, store alone %s µs, floor %s µs; 0.7× the floor's rate at the HTTP path's CPU per event takes %.1f cores of the %d here.",
+				format(cpu[0]), format(cpu[1]), format(cpu[2]), need, runtime.NumCPU())
+		}
+		if rate, ok := res.get(catchUp, "events/s"); ok {
+			note += fmt.Sprintf(" A fresh view applied %s events/s catching up in batches (BenchmarkViewCatchUp).", format(rate))
+		}
+		return note
+	}
+}

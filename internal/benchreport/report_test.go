@@ -113,6 +113,12 @@ func TestNotesAreDerivedFromFigures(t *testing.T) {
 	if !strings.Contains(got, "p50 10.0 ms against the floor's 9.500 ms, p99 90.0 ms against 30.0 ms. The medians agree (1.053×): the excess is in the tail.") {
 		t.Errorf("latency note not derived from the figures:\n%s", got)
 	}
+	out = "BenchmarkReplicaPost/R=3-2 1 5 ns/op 1600 events/s 2000 store-events/s 5000 floor-events/s 0.32 ratio 180 p99-ms 120 store-p99-ms 78 floor-p99-ms\n"
+	got = notMet(t, render(t, out, sections))
+	want = "HTTP path 1600 events/s, store alone 2000, floor 5000: the store keeps 40% of the floor and the HTTP path 80% of the store, so the store (publish, then wait until its own view applied the event) loses more than the HTTP layer. p99: HTTP path 180.0 ms, store alone 120.0 ms, floor 78.0 ms."
+	if !strings.Contains(got, want) {
+		t.Errorf("replica POST note not derived from the figures; want %q in:\n%s", want, got)
+	}
 }
 
 func TestCommitAndSoakChecks(t *testing.T) {

@@ -18,6 +18,9 @@ const (
 	idleRSS     = "BenchmarkEventsIdleRSS"
 	alertRules  = "BenchmarkAlertRules100"
 	alertLogs   = "BenchmarkAlertLogRules"
+	replicaR1   = "BenchmarkReplicaPost/R=1"
+	replicaR3   = "BenchmarkReplicaPost/R=3"
+	catchUp     = "BenchmarkViewCatchUp"
 	fanoutFloor = "Floor of fan-out and latency: the same pre-encoded frames, one writer goroutine per connection draining a queue as deep as crowsnest's, no HTTP handler, hub or filter; crowsnest and the floor alternate, the figures are medians."
 )
 
@@ -147,4 +150,34 @@ var sections = []section{
 		},
 		floors: []string{"The target is checked on the whole process, an upper bound of the sampling's cost. Floor: the same crowsnest, containers and window with --stats-every 1h, so no round falls in the window; the sampling's own share is the difference of their CPU times."},
 	},
+	{
+		title:    "Replicas on NATS JetStream (issue 16)",
+		prefixes: []string{"BenchmarkReplicaPost", "BenchmarkViewCatchUp"},
+		rules: append(append(replicaPostRules(replicaR1, "R=1 (one server)"), replicaPostRules(replicaR3, "R=3 (three-node cluster)")...),
+			rule{bench: catchUp, metric: "events/s", label: "catch-up of a fresh view on 50,000 stored events: events/s"},
+			rule{bench: catchUp, metric: "read-events/s", label: "… the read alone (ordered consumer, nothing applied): events/s"},
+			rule{bench: catchUp, metric: "ratio", label: "… catch-up / read alone"},
+		),
+		floors: []string{
+			"Floor of the POST: 64 goroutines each normalising the same events, JSON-encoding them as the store's stream messages and publishing them with a synchronous, acknowledged `js.Publish` on one shared connection, to a stream whose configuration is copied from crowsnest's (file storage, same replicas), with no view; three 1 s rounds taking turns with the store alone (`natsstore.Append`, which also waits for its view) and the HTTP path (a whole crowsnest with `--store nats://…`), each crowsnest side alone on the stream and caught up before its window; figures are medians, CPU is the whole process (NATS servers and clients included).",
+			"Floor of the catch-up: an ordered consumer reading the same stream with nothing applied; three rounds taking turns with a store opened on an empty view.db (timed from Open until Sync returns), figures are medians.",
+		},
+	},
+}
+
+// replicaPostRules are the rows of one replication factor's POST benchmark.
+func replicaPostRules(bench, r string) []rule {
+	return []rule{
+		{bench: bench, metric: "events/s", label: r + ", durable POST (HTTP), 64 clients: events/s"},
+		{bench: bench, metric: "store-events/s", label: r + ", store alone (Append), 64 clients: events/s"},
+		{bench: bench, metric: "floor-events/s", label: r + ", JetStream publish floor, 64 clients: events/s"},
+		{bench: bench, metric: "store-ratio", label: r + ", store alone: ratio to the floor"},
+		{bench: bench, metric: "ratio", label: r + ", durable POST: ratio to the floor", op: ">=", target: 0.7, why: replicaPostWhy(bench)},
+		{bench: bench, metric: "p99-ms", label: r + ", durable POST: p99 ms"},
+		{bench: bench, metric: "store-p99-ms", label: r + ", store alone: p99 ms"},
+		{bench: bench, metric: "floor-p99-ms", label: r + ", floor: p99 ms"},
+		{bench: bench, metric: "cpu-us/event", label: r + ", durable POST: CPU µs per event (whole process: NATS servers and clients included)"},
+		{bench: bench, metric: "store-cpu-us/event", label: r + ", store alone: CPU µs per event"},
+		{bench: bench, metric: "floor-cpu-us/event", label: r + ", floor: CPU µs per event"},
+	}
 }

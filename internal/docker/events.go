@@ -40,10 +40,13 @@ const (
 // up on what the engine still remembers, stream, and on any failure mark
 // the engine unreachable, wait, and do it again.
 func (e *engine) run(ctx context.Context) {
-	e.seed(ctx)
 	b := backoff.Backoff{Min: e.minB, Max: e.maxB}
 	var cause error // why the previous stream ended
 	for {
+		// Seeded before every stream, not only the first: on a store
+		// shared by replicas the record grows while this one is cut off
+		// from the engine, and resuming from it stores nothing twice.
+		e.seed(ctx)
 		cause = e.stream(ctx, cause, &b)
 		if ctx.Err() != nil {
 			return
@@ -60,11 +63,14 @@ func (e *engine) run(ctx context.Context) {
 }
 
 // seed loads the identities of the recently stored events, so a stream
-// resumed after crowsnest's own restart stores each event once.
+// resumed after crowsnest's own restart (or another replica's writes)
+// stores each event once.
 func (e *engine) seed(ctx context.Context) {
 	recent, err := e.journal.Recent(ctx, e.name, e.window)
 	if err != nil {
-		e.log.Warn("cannot read the last stored events; resuming from now", "err", err)
+		if ctx.Err() == nil {
+			e.log.Warn("cannot read the last stored events; resuming from the events this process stored", "err", err)
+		}
 		return
 	}
 	for _, ev := range recent {

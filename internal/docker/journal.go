@@ -2,9 +2,12 @@ package docker
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/crowsnest-hq/crowsnest/internal/store"
@@ -29,16 +32,23 @@ type Journal interface {
 
 // StoreJournal is the Journal on crowsnest's event store: container events
 // as EventRecord shapes them, gaps as events of type "gap".
+//
+// On a store shared by replicas (store.KeyedAppender) every record goes
+// with its identity, so replicas watching the same engine store it once;
+// reads (store.Syncer) first wait until the store holds what any replica
+// stored, so a replica resumes from the shared record, not its own.
 func StoreJournal(st store.Store) Journal { return storeJournal{st} }
 
 type storeJournal struct{ st store.Store }
 
 func (j storeJournal) Store(ctx context.Context, events []wire.ContainerEvent) error {
 	recs := make([]wire.Event, len(events))
+	keys := make([]string, len(events))
 	for i, ev := range events {
 		recs[i] = EventRecord(ev)
+		keys[i] = identity("event", ev.Host, ev.Actor.ID, ev.Action, strconv.FormatInt(ev.TimeNano, 10))
 	}
-	if _, err := j.st.Append(ctx, recs...); err != nil {
+	if err := j.append(ctx, keys, recs); err != nil {
 		return fmt.Errorf("storing %d container events: %w", len(events), err)
 	}
 	return nil
@@ -49,19 +59,59 @@ func (j storeJournal) Gap(ctx context.Context, g wire.Gap) error {
 	if err != nil {
 		return fmt.Errorf("encoding gap: %w", err)
 	}
-	_, err = j.st.Append(ctx, wire.Event{
+	// Replicas resuming from the same record find the same gap: it starts
+	// at the same stored event, whatever time each noticed it.
+	key := identity("gap", g.Host, g.Reason, strconv.FormatInt(g.From.UnixNano(), 10))
+	err = j.append(ctx, []string{key}, []wire.Event{{
 		Type:      wire.GapEventType,
 		Tags:      []string{"host:" + g.Host, "reason:" + g.Reason},
 		Timestamp: g.To,
 		Value:     value,
-	})
+	}})
 	if err != nil {
 		return fmt.Errorf("storing gap: %w", err)
 	}
 	return nil
 }
 
+// append stores recs, under keys when the store takes them.
+func (j storeJournal) append(ctx context.Context, keys []string, recs []wire.Event) error {
+	var err error
+	if ka, ok := j.st.(store.KeyedAppender); ok {
+		_, err = ka.AppendKeyed(ctx, keys, recs...)
+	} else {
+		_, err = j.st.Append(ctx, recs...)
+	}
+	return err
+}
+
+// identity is a record's key on a shared store: a digest of the fields
+// that make it what it is (for an engine event: host, actor, action and
+// timeNano; see eventKey), short and safe as a message header.
+func identity(kind string, fields ...string) string {
+	h := sha256.New()
+	h.Write([]byte(kind))
+	for _, f := range fields {
+		h.Write([]byte{0})
+		h.Write([]byte(f))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// sync waits, on a shared store, until it holds what every replica stored.
+func (j storeJournal) sync(ctx context.Context) error {
+	if s, ok := j.st.(store.Syncer); ok {
+		if err := s.Sync(ctx); err != nil {
+			return fmt.Errorf("catching up with the shared store: %w", err)
+		}
+	}
+	return nil
+}
+
 func (j storeJournal) Recent(ctx context.Context, host string, window time.Duration) ([]wire.ContainerEvent, error) {
+	if err := j.sync(ctx); err != nil {
+		return nil, err
+	}
 	f := store.Filter{Type: wire.ContainerEventType, Tags: []string{"host:" + host}}
 	page, err := j.st.Query(ctx, store.Query{Filter: f, PerPage: 1})
 	if err != nil {
@@ -92,6 +142,9 @@ func (j storeJournal) Recent(ctx context.Context, host string, window time.Durat
 }
 
 func (j storeJournal) LastActions(ctx context.Context, host string, limit int) (map[string]wire.ContainerEvent, error) {
+	if err := j.sync(ctx); err != nil {
+		return nil, err
+	}
 	out := map[string]wire.ContainerEvent{}
 	f := store.Filter{Type: wire.ContainerEventType, Tags: []string{"host:" + host}}
 	for p, read := 1, 0; read < limit; p++ {

@@ -55,10 +55,19 @@ var doneMessages = map[string]string{
 // perform runs one action on the worker's goroutine and reports it on the
 // socket: stack-status pending, stack-progress lines, then stack-error on
 // failure and a closing stack-status (stack-removed after a removal). It
-// reports whether the stack was removed.
-func (m *Manager) perform(id int64, action string) bool {
+// reports whether the stack was removed. The action is cut short when lost
+// is closed: its lease could not be renewed, so another replica may take
+// the stack over.
+func (m *Manager) perform(id int64, action string, lost <-chan struct{}) bool {
 	ctx, cancel := context.WithTimeout(m.ctx, m.opts.ActionTimeout)
 	defer cancel()
+	go func() {
+		select {
+		case <-lost:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	word := actionWords[action]
 	st, err := m.record(ctx, id)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
+	"github.com/crowsnest-hq/crowsnest/internal/lease"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
@@ -45,6 +46,9 @@ type Options struct {
 	DataDir string
 	// DefaultHost is the host of a stack created without one.
 	DefaultHost string
+	// Leases keep replicas sharing one store from acting on the same
+	// stack at once; nil for a single crowsnest.
+	Leases *lease.Leases
 	// ActionTimeout bounds one action; zero means DefaultActionTimeout.
 	ActionTimeout time.Duration
 	// RefreshEvery is how often every stack's status is read again from

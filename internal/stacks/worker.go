@@ -2,7 +2,10 @@ package stacks
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/crowsnest-hq/crowsnest/internal/lease"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
@@ -22,8 +25,15 @@ const (
 // a user clicking "stop" during a deploy should learn it did not happen.
 type worker struct {
 	id   int64
-	jobs chan string // capacity 1; busy guarantees it is empty when sent to
+	jobs chan job // capacity 1; busy guarantees it is empty when sent to
 	busy bool
+}
+
+// job is an accepted action and the lease that keeps other replicas off
+// the stack while it runs.
+type job struct {
+	action string
+	lease  *lease.Lease
 }
 
 // Act starts action on a stack in the background and returns its record as
@@ -35,30 +45,45 @@ func (m *Manager) Act(ctx context.Context, id int64, action string) (_ wire.Stac
 	if !ok {
 		return wire.Stack{}, invalid("unknown action %q (deploy, start, stop, restart, pull)", action)
 	}
-	if _, err := m.record(ctx, id); err != nil {
+	rec, err := m.record(ctx, id)
+	if err != nil {
 		return wire.Stack{}, err
 	}
 	w, err := m.acquire(id)
 	if err != nil {
 		return wire.Stack{}, err
 	}
+	ls, err := m.opts.Leases.Acquire(ctx, leaseName(rec))
+	if err != nil {
+		m.release(w)
+		if errors.Is(err, lease.ErrHeld) {
+			return wire.Stack{}, fmt.Errorf("%w: another crowsnest replica runs it (%w)", ErrBusy, err)
+		}
+		return wire.Stack{}, fmt.Errorf("stack %d: %w", id, err)
+	}
 	st, err := m.opts.Records.Update(ctx, id, func(s *wire.Stack) error {
 		s.Status, s.Action = wire.StackPending, word
 		return nil
 	})
 	if err != nil {
+		ls.Release()
 		m.release(w)
 		return wire.Stack{}, fmt.Errorf("marking stack %d %s: %w", id, word, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
+		ls.Release()
 		w.busy = false
 		return wire.Stack{}, ErrClosed
 	}
-	w.jobs <- action
+	w.jobs <- job{action: action, lease: ls}
 	return st, nil
 }
+
+// leaseName names what replicas must not act on at once: the compose
+// project on its engine, whatever each replica's record id for it.
+func leaseName(st wire.Stack) string { return "stack/" + st.Host + "/" + st.Name }
 
 // acquire marks a stack's worker busy, starting the worker if needed.
 func (m *Manager) acquire(id int64) (*worker, error) {
@@ -69,7 +94,7 @@ func (m *Manager) acquire(id int64) (*worker, error) {
 	}
 	w, ok := m.workers[id]
 	if !ok {
-		w = &worker{id: id, jobs: make(chan string, 1)}
+		w = &worker{id: id, jobs: make(chan job, 1)}
 		m.workers[id] = w
 		m.wg.Add(1)
 		go m.runWorker(w)
@@ -100,8 +125,9 @@ func (m *Manager) busy(id int64) bool {
 // (Close) or the stack is removed.
 func (m *Manager) runWorker(w *worker) {
 	defer m.wg.Done()
-	for action := range w.jobs {
-		removed := m.perform(w.id, action)
+	for j := range w.jobs {
+		removed := m.perform(w.id, j.action, j.lease.Lost())
+		j.lease.Release()
 		m.mu.Lock()
 		w.busy = false
 		if removed {

@@ -44,7 +44,7 @@ var (
 type boltAlertRules struct{ recs *records[wire.AlertRule] }
 
 // NewAlertRules returns the alert rules kept in st's file. st must come
-// from Open.
+// from Open or hold a View (see fileOf).
 func NewAlertRules(st Store) (AlertRules, error) {
 	recs, err := openRecords(st, records[wire.AlertRule]{
 		what: "alert rule", recs: bkAlertRules, names: bkAlertNames,

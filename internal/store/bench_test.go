@@ -148,10 +148,12 @@ func deepFixture(b *testing.B) *boltStore {
 				if deepErr != nil {
 					return
 				}
+				batch[i].ID = next
+				next++
 			}
 			deepErr = deepStore.db.Update(func(tx *bolt.Tx) error {
 				var err error
-				next, maxTs, err = appendTx(tx, batch, next, maxTs)
+				maxTs, err = appendTx(tx, batch, maxTs)
 				return err
 			})
 			if deepErr != nil {

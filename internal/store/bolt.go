@@ -63,6 +63,17 @@ type boltStore struct {
 // at path. Commits are fsynced (bbolt's default); nothing here trades
 // durability for speed, group commit does that job instead.
 func Open(path string, opts Options) (Store, error) {
+	s, err := open(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.writer()
+	return s, nil
+}
+
+// open opens the file and starts retention; the caller decides who writes.
+func open(path string, opts Options) (*boltStore, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -94,8 +105,6 @@ func Open(path string, opts Options) (Store, error) {
 		_ = db.Close() // the init error is the one worth reporting
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s.wg.Add(1)
-	go s.writer()
 	if opts.Retention > 0 || opts.MaxEvents > 0 {
 		s.wg.Add(1)
 		go s.retentionLoop()

@@ -32,14 +32,14 @@ type recordMeta struct {
 	Created, Updated *time.Time
 }
 
-// openRecords creates r's buckets in st's file when missing.
+// openRecords creates r's buckets in st's file (see fileOf) when missing.
 func openRecords[T any](st Store, r records[T]) (*records[T], error) {
-	bs, ok := st.(*boltStore)
-	if !ok {
-		return nil, fmt.Errorf("store: %ss: unsupported store %T", r.what, st)
+	db, err := fileOf(st)
+	if err != nil {
+		return nil, fmt.Errorf("store: %ss: %w", r.what, err)
 	}
-	r.db = bs.db
-	err := r.db.Update(func(tx *bolt.Tx) error {
+	r.db = db
+	err = r.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{r.recs, r.names} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("bucket %s: %w", name, err)

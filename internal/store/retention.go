@@ -41,7 +41,7 @@ func (s *boltStore) prune(now time.Time) (int, error) {
 			return total, nil
 		default:
 		}
-		n, err := s.pruneBatch(now, retentionBatch)
+		n, err := s.pruneBatch(now, retentionBatch, 0)
 		total += n
 		if err != nil || n < retentionBatch {
 			return total, err
@@ -49,12 +49,12 @@ func (s *boltStore) prune(now time.Time) (int, error) {
 	}
 }
 
-// pruneBatch deletes up to limit events from the oldest id while either
-// rule holds: older than Retention (stopping at the first young event, even
-// if an older one follows: ages are judged in id order so that only a prefix
-// of ids is ever deleted, which keeps every index a contiguous run), or more
-// than MaxEvents stored.
-func (s *boltStore) pruneBatch(now time.Time, limit int) (int, error) {
+// pruneBatch deletes up to limit events from the oldest id while a rule
+// holds: the id is below below, the event is older than Retention (stopping
+// at the first young event, even if an older one follows: ages are judged in
+// id order so that only a prefix of ids is ever deleted, which keeps every
+// index a contiguous run), or more than MaxEvents are stored.
+func (s *boltStore) pruneBatch(now time.Time, limit int, below uint64) (int, error) {
 	var cutoff int64
 	byAge := s.opts.Retention > 0
 	if byAge {
@@ -78,7 +78,7 @@ func (s *boltStore) pruneBatch(now time.Time, limit int) (int, error) {
 			left := count - uint64(len(victims))
 			tooMany := s.opts.MaxEvents > 0 && left > uint64(s.opts.MaxEvents)
 			tooOld := byAge && r.ts < cutoff
-			if !tooMany && !tooOld {
+			if !tooMany && !tooOld && keyID(k) >= below {
 				break
 			}
 			// Copy: the record's memory belongs to the page being modified.

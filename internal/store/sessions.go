@@ -41,20 +41,21 @@ var bkSessions = []byte("sessions")
 // boltSessions is Sessions on the event store's bbolt file.
 type boltSessions struct{ db *bolt.DB }
 
-// NewSessions returns the sessions kept in st's file. st must come from Open.
+// NewSessions returns the sessions kept in st's file. st must come from Open or
+// hold a View (see fileOf).
 func NewSessions(st Store) (Sessions, error) {
-	bs, ok := st.(*boltStore)
-	if !ok {
-		return nil, fmt.Errorf("store: sessions: unsupported store %T", st)
+	db, err := fileOf(st)
+	if err != nil {
+		return nil, fmt.Errorf("store: sessions: %w", err)
 	}
-	err := bs.db.Update(func(tx *bolt.Tx) error {
+	err = db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bkSessions)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: sessions: bucket: %w", err)
 	}
-	return &boltSessions{db: bs.db}, nil
+	return &boltSessions{db: db}, nil
 }
 
 func (b *boltSessions) Put(ctx context.Context, key string, s Session) error {

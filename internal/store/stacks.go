@@ -49,7 +49,7 @@ var (
 type boltStacks struct{ recs *records[wire.Stack] }
 
 // NewStacks returns the stack records kept in st's file. st must come from
-// Open.
+// Open or hold a View (see fileOf).
 func NewStacks(st Store) (Stacks, error) {
 	recs, err := openRecords(st, records[wire.Stack]{
 		what: "stack", recs: bkStacks, names: bkStackNames,

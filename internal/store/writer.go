@@ -137,11 +137,13 @@ func (s *boltStore) commit(batch []*appendReq) {
 	for _, r := range batch {
 		all = append(all, r.events...)
 	}
-	var nextID uint64
+	for i := range all {
+		all[i].ID = s.nextID + uint64(i)
+	}
 	var maxTs int64
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		nextID, maxTs, err = appendTx(tx, all, s.nextID, s.maxTs)
+		maxTs, err = appendTx(tx, all, s.maxTs)
 		return err
 	})
 	if err != nil {
@@ -160,15 +162,9 @@ func (s *boltStore) commit(batch []*appendReq) {
 			k++
 		}
 	}
-	s.nextID, s.maxTs = nextID, maxTs
-	// lastID before publishing: a subscriber that reads LastID after
-	// subscribing then either sees these ids in history or receives them live.
-	s.lastID.Store(nextID - 1)
-	// Published as pointers: a queue slot is then a word instead of a whole
-	// event, which matters at a thousand subscribers with deep queues.
-	for i := range all {
-		s.hub.Publish(&all[i])
-	}
+	s.nextID += uint64(len(all))
+	s.maxTs = maxTs
+	s.publish(all)
 	for _, r := range batch {
 		r.done <- nil
 	}
@@ -183,9 +179,21 @@ func (s *boltStore) commit(batch []*appendReq) {
 // a new tag name) without splitting again at once.
 const appendFill = 0.9
 
-// appendTx writes events with ids from nextID on, setting their ID fields,
-// and returns the next free id and the new running maximum timestamp.
-func appendTx(tx *bolt.Tx, events []wire.Event, nextID uint64, maxTs int64) (uint64, int64, error) {
+// publish makes committed events visible: LastID first, so a subscriber
+// that reads LastID after subscribing either sees them in history or
+// receives them live; then the hub, in id order. They go out as pointers:
+// a queue slot is then a word instead of a whole event, which matters at a
+// thousand subscribers with deep queues.
+func (s *boltStore) publish(events []wire.Event) {
+	s.lastID.Store(events[len(events)-1].ID)
+	for i := range events {
+		s.hub.Publish(&events[i])
+	}
+}
+
+// appendTx writes events under their ids, which must be increasing and
+// above every stored id, and returns the new running maximum timestamp.
+func appendTx(tx *bolt.Tx, events []wire.Event, maxTs int64) (int64, error) {
 	evb, tb, meta := tx.Bucket(bkEvents), tx.Bucket(bkTime), tx.Bucket(bkMeta)
 	tags, types := newIxWriter(tx, tagIndex), newIxWriter(tx, typeIndex)
 	for _, b := range []*bolt.Bucket{evb, tb, tags.entries, types.entries} {
@@ -193,39 +201,37 @@ func appendTx(tx *bolt.Tx, events []wire.Event, nextID uint64, maxTs int64) (uin
 	}
 	for i := range events {
 		e := &events[i]
-		e.ID = nextID
-		nextID++
 		ts := e.Timestamp.UnixNano()
 		maxTs = max(maxTs, ts)
 		if err := evb.Put(idKey(e.ID), encodeRecord(*e, maxTs)); err != nil {
-			return 0, 0, fmt.Errorf("event %d: %w", e.ID, err)
+			return 0, fmt.Errorf("event %d: %w", e.ID, err)
 		}
 		if err := tb.Put(timeKey(ts, e.ID), nil); err != nil {
-			return 0, 0, fmt.Errorf("time index: %w", err)
+			return 0, fmt.Errorf("time index: %w", err)
 		}
 		for _, t := range e.Tags {
 			if err := tags.add(t, e.ID); err != nil {
-				return 0, 0, err
+				return 0, err
 			}
 		}
 		if err := types.add(e.Type, e.ID); err != nil {
-			return 0, 0, err
+			return 0, err
 		}
 	}
 	if err := tags.flush(); err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	if err := types.flush(); err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	if err := putUint(meta, keyLastID, nextID-1); err != nil {
-		return 0, 0, err
+	if err := putUint(meta, keyLastID, events[len(events)-1].ID); err != nil {
+		return 0, err
 	}
 	if err := putUint(meta, keyMaxTs, uint64(maxTs)); err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	if err := putUint(meta, keyCount, getUint(meta, keyCount)+uint64(len(events))); err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	return nextID, maxTs, nil
+	return maxTs, nil
 }

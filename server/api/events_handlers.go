@@ -85,6 +85,10 @@ func (s *Server) handleCreateEvent(w http.ResponseWriter, r *http.Request) {
 		if r.Context().Err() != nil {
 			return // the client left before the commit; nothing was stored
 		}
+		if errors.Is(err, store.ErrUnavailable) {
+			respond.Error(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
 		s.log.Error("store events", "count", len(events), "err", err)
 		respond.Error(w, http.StatusInternalServerError, fmt.Sprintf("store events: %v", err))
 		return

@@ -7,6 +7,7 @@ import (
 
 	"github.com/crowsnest-hq/crowsnest/internal/body"
 	"github.com/crowsnest-hq/crowsnest/internal/stacks"
+	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
@@ -164,7 +165,7 @@ func (s *Server) stackError(w http.ResponseWriter, r *http.Request, err error) {
 		respond.Error(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, stacks.ErrExists), errors.Is(err, stacks.ErrBusy):
 		respond.Error(w, http.StatusConflict, err.Error())
-	case errors.Is(err, stacks.ErrClosed):
+	case errors.Is(err, stacks.ErrClosed), errors.Is(err, store.ErrUnavailable):
 		respond.Error(w, http.StatusServiceUnavailable, err.Error())
 	default:
 		if r.Context().Err() != nil {
