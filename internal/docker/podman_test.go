@@ -228,3 +228,34 @@ func TestPodmanOverSSH(t *testing.T) {
 		t.Errorf("die through ssh: exitCode %q, want 6", code)
 	}
 }
+
+func TestPodmanUnavailable(t *testing.T) {
+	info := func(cgroup string, opts ...string) client.SystemInfoResult {
+		var r client.SystemInfoResult
+		r.Info.CgroupVersion, r.Info.SecurityOptions = cgroup, opts
+		return r
+	}
+	for _, tc := range []struct {
+		name   string
+		info   client.SystemInfoResult
+		logger string
+		want   []string
+	}{
+		{"rootful, file events", info("1", "name=seccomp"), "file", nil},
+		{"rootless on cgroup v2", info("2", "name=rootless"), "journald", nil},
+		{"rootless on cgroup v1", info("1", "name=rootless"), "file", []string{wire.FeatureStats}},
+		{"no events logger", info("2"), "none", []string{wire.FeatureEvents}},
+		{"logger unknown", info("2"), "", nil},
+	} {
+		var got []string
+		for _, n := range podmanUnavailable(tc.info, tc.logger) {
+			if n.Reason == "" {
+				t.Errorf("%s: %s unavailable without a reason", tc.name, n.Feature)
+			}
+			got = append(got, n.Feature)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: unavailable %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

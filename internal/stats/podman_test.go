@@ -62,7 +62,7 @@ func TestPodmanStats(t *testing.T) {
 	var cpu [2]float64
 	var frames [2]int
 	var mem [2]uint64
-	for end := time.Now().Add(8 * time.Second); time.Now().Before(end); {
+	for end := time.Now().Add(6 * time.Second); time.Now().Before(end); {
 		for i, w := range []*Watch{we, wa} {
 			for _, f := range next(t, w, 10*time.Second) {
 				var s wire.Stats
