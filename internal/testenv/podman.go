@@ -193,7 +193,7 @@ func startPodman() (*PodmanEngine, error) {
 		return nil, fmt.Errorf("temp dir: %w", err)
 	}
 	p := &PodmanEngine{dir: dir, socket: filepath.Join(dir, "podman.sock"), done: make(chan struct{})}
-	conf, err := podmanConfig(p.path("events.log"))
+	conf, err := podmanConfig(p.path("events.log"), p.path("networks"))
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
@@ -210,8 +210,10 @@ func startPodman() (*PodmanEngine, error) {
 // default rlimits where they exceed the machine's hard limits ("error
 // setting rlimit type 7: operation not permitted"), so containers get the
 // hard limits of this process instead. The events go to a file of the
-// service's own, which the podman tool (Command) reads too.
-func podmanConfig(eventsLog string) (string, error) {
+// service's own, which the podman tool (Command) reads too, and the
+// networks a test creates (a stack's) are configured in a directory of its
+// own, so none outlives the run.
+func podmanConfig(eventsLog, networks string) (string, error) {
 	var nofile, nproc syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &nofile); err != nil {
 		return "", fmt.Errorf("reading the open files limit: %w", err)
@@ -227,7 +229,10 @@ default_ulimits = ["nofile=%[1]d:%[1]d", "nproc=%[2]d:%[2]d"]
 [engine]
 events_logger = "file"
 events_logfile_path = %[3]q
-`, nofile.Max, procs, eventsLog), nil
+
+[network]
+network_config_dir = %[4]q
+`, nofile.Max, procs, eventsLog, networks), nil
 }
 
 // start runs the service and waits until it answers.
