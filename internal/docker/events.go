@@ -261,8 +261,11 @@ type handshake struct {
 func (e *engine) handshake(ctx context.Context) (handshake, error) {
 	pctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	// Negotiate on every connection: the engine may have been upgraded.
-	if _, err := e.cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true, ForceNegotiate: true}); err != nil {
+	// Negotiate once, not on every connection: a forced renegotiation
+	// rewrites the client's version while stats, logs and stacks read it
+	// from other goroutines (the moby client guards only the first one).
+	// An upgraded engine still speaks the version agreed before.
+	if _, err := e.cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		return handshake{}, fmt.Errorf("ping: %w", err)
 	}
 	ctx, cancel = context.WithTimeout(ctx, describeTimeout)
