@@ -94,7 +94,9 @@ templ:
 # Debian packages, installed only when missing, with apt-get as root (the CI
 # machine) or through sudo: brotli to build the UI; chromium and OpenSSH for
 # the browser and ssh:// engine tests (the latter run a private sshd on
-# 127.0.0.1). Where neither works, the error names what to install by hand.
+# 127.0.0.1); podman for the tests against a second engine (each test binary
+# runs a rootful podman system service on a private socket). Where neither
+# works, the error names what to install by hand.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_INSTALL = install() { { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$$@"; } || \
 	{ echo "could not install $$* with apt-get (needs root or sudo): install it by hand" >&2; exit 1; }; }; install
@@ -109,6 +111,7 @@ test-tools:
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	{ command -v sshd || test -x /usr/sbin/sshd; } >/dev/null 2>&1 || missing="$$missing openssh-server"; \
 	command -v ssh >/dev/null 2>&1 || missing="$$missing openssh-client"; \
+	command -v podman >/dev/null 2>&1 || missing="$$missing podman"; \
 	if [ -n "$$missing" ]; then $(APT_INSTALL) $$missing; fi
 
 clean:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -343,8 +344,9 @@ func (p *overviewPage) Render() app.UI {
 							app.Span().Class(stateClass(h.State)).Text(h.State),
 						),
 						app.P().Class("muted mono small").Text(h.URL),
-						app.If(h.Version != "", app.P().Class("small").Text("Docker "+h.Version+" · API "+h.APIVersion)),
+						app.If(h.Version != "", app.P().Class("small").Text(engineName(h.Engine)+" "+h.Version+" · API "+h.APIVersion)),
 						app.If(errText != "", app.P().Class("small error-text").Text(errText)),
+						hostNotes(h),
 					)
 				}),
 			),
@@ -467,4 +469,33 @@ func metricText(samples int, v float64) string {
 		return "—"
 	}
 	return fmtPercent(v)
+}
+
+// engineName is how the engines card names a host's engine.
+func engineName(kind string) string {
+	if kind == wire.EnginePodman {
+		return "Podman"
+	}
+	return "Docker"
+}
+
+// hostNotes shows what crowsnest cannot do on a host, and where the host
+// does otherwise than Docker, each with the reason /api/v1/hosts gives.
+func hostNotes(h wire.Host) app.UI {
+	return app.Div().Class("host-notes").Body(
+		app.Range(h.Unavailable).Slice(func(i int) app.UI {
+			n := h.Unavailable[i]
+			return app.P().Class("small").DataSet("unavailable", n.Feature).Body(
+				app.Span().Class("badge badge-bad").Text(n.Feature+" unavailable"),
+				app.Text(" "+n.Reason),
+			)
+		}),
+		app.If(len(h.Differences) > 0, app.Details().Class("small").Body(
+			app.Summary().Text(fmt.Sprintf("Differs from Docker (%d)", len(h.Differences))),
+			app.Ul().Body(app.Range(h.Differences).Slice(func(i int) app.UI {
+				n := h.Differences[i]
+				return app.Li().DataSet("differs", n.Feature).Body(app.Strong().Text(n.Feature+": "), app.Text(n.Reason))
+			})),
+		)),
+	)
 }

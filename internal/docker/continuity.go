@@ -42,7 +42,7 @@ func (e *engine) readRing(ctx context.Context, until int64) (ring, error) {
 			}
 			r.size++
 			if m.Type == "container" {
-				r.events = append(r.events, convert(e.name, m))
+				r.events = append(r.events, e.convert(m))
 			}
 		case err := <-res.Err:
 			if errors.Is(err, io.EOF) || err == nil {
@@ -55,10 +55,16 @@ func (e *engine) readRing(ctx context.Context, until int64) (ring, error) {
 
 // gapReason tells whether the engine's memory r still reaches back to the
 // last stored event (at timeNano last), so every event since is in it: ""
-// when it does, else why not. cause is why the previous stream ended.
-func gapReason(r ring, last int64, cause error) string {
+// when it does, else why not. cause is why the previous stream ended. A
+// Podman engine keeps its events in a log that outlives its restarts, read
+// from just before last: only a log that lost last (rotated, pruned, reset)
+// breaks continuity.
+func gapReason(kind string, r ring, last int64, cause error) string {
 	if last == 0 || (r.size > 0 && r.oldest <= last) {
 		return ""
+	}
+	if kind == wire.EnginePodman {
+		return wire.GapEventLog
 	}
 	if r.size < engineMemory {
 		// The engine never forgot anything, yet it no longer has the last

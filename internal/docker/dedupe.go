@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"strings"
 	"time"
 
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
@@ -14,14 +15,17 @@ import (
 const DefaultDedupeWindow = 10 * time.Second
 
 // eventKey is an engine event's identity on its host: two events of one
-// container with one action cannot share a nanosecond.
+// container with one action cannot share a nanosecond. The action's detail
+// ("health_status: healthy") is left out: crowsnest may complete it (see
+// completeHealth), and a re-read of the event must still be recognised.
 type eventKey struct {
 	actor, action string
 	nano          int64
 }
 
 func keyOf(ev wire.ContainerEvent) eventKey {
-	return eventKey{actor: ev.Actor.ID, action: ev.Action, nano: ev.TimeNano}
+	action, _, _ := strings.Cut(ev.Action, ":")
+	return eventKey{actor: ev.Actor.ID, action: action, nano: ev.TimeNano}
 }
 
 // seenSet remembers the identities of the events already stored within

@@ -26,7 +26,8 @@ type engine struct {
 	queueSize int
 	window    time.Duration
 	seen      *seenSet
-	mark      int64 // engine time the first subscription started from; 0: none yet
+	mark      int64  // engine time the first subscription started from; 0: none yet
+	kind      string // wire.EngineDocker or wire.EnginePodman, from the last handshake
 
 	mu    sync.Mutex
 	state wire.Host
@@ -62,18 +63,19 @@ func (e *engine) host() wire.Host {
 	return e.state
 }
 
-// connected records a working connection and the engine's versions.
-func (e *engine) connected(version, apiVersion string) {
+// connected records a working connection and what the handshake learnt.
+func (e *engine) connected(hs handshake) {
 	e.mu.Lock()
 	changed := e.state.State != wire.HostConnected
 	if changed {
 		e.state.Since = time.Now().UTC()
 	}
 	e.state.State, e.state.Error = wire.HostConnected, ""
-	e.state.Version, e.state.APIVersion = version, apiVersion
+	e.state.Engine, e.state.Version, e.state.APIVersion = hs.kind, hs.version, hs.apiVersion
+	e.state.Unavailable, e.state.Differences = hs.unavailable, hs.differences
 	e.mu.Unlock()
 	if changed {
-		e.log.Info("engine connected", "url", e.url, "version", version, "apiVersion", apiVersion)
+		e.log.Info("engine connected", "url", e.url, "engine", hs.kind, "version", hs.version, "apiVersion", hs.apiVersion)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/events"
@@ -19,6 +20,11 @@ import (
 // connectTimeout bounds the calls made before the event stream opens, so a
 // hung engine counts as unreachable instead of stalling its goroutine.
 const connectTimeout = 15 * time.Second
+
+// describeTimeout bounds the engine's /version and /info, asked once it
+// answered a ping: Podman computes them from its runtimes, its storage and
+// the package manager, which takes seconds, and far more on a busy machine.
+const describeTimeout = time.Minute
 
 // While the event stream is open the engine is pinged every
 // livenessInterval and must answer within livenessTimeout. An engine that
@@ -75,11 +81,12 @@ func (e *engine) seed(ctx context.Context) {
 // stream connects once, catches up, and stores events until the stream
 // fails; it always returns an error, ctx's own when ctx ended.
 func (e *engine) stream(ctx context.Context, cause error, b *backoff.Backoff) error {
-	version, apiVersion, now, err := e.handshake(ctx)
+	hs, err := e.handshake(ctx)
 	if err != nil {
 		return err
 	}
-	since, err := e.catchUp(ctx, now, cause)
+	e.kind = hs.kind
+	since, err := e.catchUp(ctx, hs.now, cause)
 	if err != nil {
 		return err
 	}
@@ -96,7 +103,7 @@ func (e *engine) stream(ctx context.Context, cause error, b *backoff.Backoff) er
 		return fmt.Errorf("subscribing to events: %w", err)
 	default:
 	}
-	e.connected(version, apiVersion)
+	e.connected(hs)
 	b.Reset()
 
 	queue := make(chan wire.ContainerEvent, e.queueSize)
@@ -125,7 +132,7 @@ func (e *engine) read(ctx context.Context, cancel context.CancelCauseFunc, res c
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		case m := <-res.Messages:
-			if !enqueue(queue, convert(e.name, m)) {
+			if !enqueue(queue, e.convert(m)) {
 				cancel(errOverflow)
 				return errOverflow
 			}
@@ -157,7 +164,12 @@ func (e *engine) catchUp(ctx context.Context, now int64, cause error) (since int
 		e.mark = now
 		return now, nil
 	}
-	r, err := e.readRing(ctx, now)
+	var r ring
+	if e.kind == wire.EnginePodman {
+		r, err = e.readPodmanLog(ctx, from)
+	} else {
+		r, err = e.readRing(ctx, now)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -173,7 +185,7 @@ func (e *engine) catchUp(ctx context.Context, now int64, cause error) (since int
 		}
 	}
 	since = max(now-e.window.Nanoseconds(), 1)
-	if reason := gapReason(r, last, cause); reason != "" {
+	if reason := gapReason(e.kind, r, last, cause); reason != "" {
 		return since, e.recordGap(ctx, reason, last, now)
 	}
 	return since, nil
@@ -208,6 +220,7 @@ var gapMessages = map[string]string{
 	wire.GapEngineRestart: "the engine restarted while crowsnest was not subscribed; its events in this window are lost, and changes found in its container list are recorded as reconciled",
 	wire.GapOutage:        "crowsnest was cut off from the engine longer than the engine's memory of 256 events covers; changes found in its container list are recorded as reconciled",
 	wire.GapOverflow:      "crowsnest fell behind the engine's stream and the engine had forgotten the events in between; changes found in its container list are recorded as reconciled",
+	wire.GapEventLog:      "the engine's event log no longer reaches back to the last stored event (rotated, pruned or reset); changes found in its container list are recorded as reconciled",
 }
 
 // checkLiveness pings the engine until ctx ends, and ends the stream with
@@ -232,36 +245,77 @@ func (e *engine) checkLiveness(ctx context.Context, fail context.CancelCauseFunc
 	}
 }
 
-// handshake pings the engine and learns its versions and its clock, from
-// which the stream resumes.
-func (e *engine) handshake(ctx context.Context) (version, apiVersion string, now int64, err error) {
-	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+// handshake is what connecting to an engine learns: which engine it is,
+// its versions, what it cannot offer or does otherwise, and its clock
+// (timeNano), from which the stream resumes.
+type handshake struct {
+	kind, version, apiVersion string
+	unavailable, differences  []wire.FeatureNote
+	now                       int64
+}
+
+// handshake pings the engine and learns what connecting it tells. Version,
+// info and Podman's own info are asked at once: Podman takes seconds over
+// each (it runs its runtimes and the package manager to fill them in), and
+// the last only answers on Podman.
+func (e *engine) handshake(ctx context.Context) (handshake, error) {
+	pctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	// Negotiate once, not on every connection: a forced renegotiation
 	// rewrites the client's version while stats, logs and stacks read it
 	// from other goroutines (the moby client guards only the first one).
 	// An upgraded engine still speaks the version agreed before.
-	if _, err := e.cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		return "", "", 0, fmt.Errorf("ping: %w", err)
+	if _, err := e.cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		return handshake{}, fmt.Errorf("ping: %w", err)
 	}
-	v, err := e.cli.ServerVersion(ctx, client.ServerVersionOptions{})
-	if err != nil {
-		return "", "", 0, fmt.Errorf("version: %w", err)
+	ctx, cancel = context.WithTimeout(ctx, describeTimeout)
+	defer cancel()
+	var (
+		wg            sync.WaitGroup
+		v             client.ServerVersionResult
+		info          client.SystemInfoResult
+		logger        string
+		verr, infoErr error
+		loggerErr     error
+	)
+	wg.Go(func() { v, verr = e.cli.ServerVersion(ctx, client.ServerVersionOptions{}) })
+	wg.Go(func() { info, infoErr = e.cli.Info(ctx, client.InfoOptions{}) })
+	wg.Go(func() { logger, loggerErr = e.podmanEventsLogger(ctx) })
+	wg.Wait()
+	if verr != nil {
+		return handshake{}, fmt.Errorf("version: %w", verr)
 	}
-	info, err := e.cli.Info(ctx, client.InfoOptions{})
-	if err != nil {
-		return "", "", 0, fmt.Errorf("info: %w", err)
+	if infoErr != nil {
+		return handshake{}, fmt.Errorf("info: %w", infoErr)
 	}
 	clock, err := time.Parse(time.RFC3339Nano, info.Info.SystemTime)
 	if err != nil {
-		return "", "", 0, fmt.Errorf("engine clock %q: %w", info.Info.SystemTime, err)
+		return handshake{}, fmt.Errorf("engine clock %q: %w", info.Info.SystemTime, err)
 	}
-	return v.Version, v.APIVersion, clock.UnixNano(), nil
+	hs := handshake{kind: engineKind(v), version: v.Version, apiVersion: v.APIVersion, now: clock.UnixNano()}
+	if hs.kind == wire.EnginePodman {
+		if loggerErr != nil {
+			// Knowing helps (events_logger "none"), not knowing breaks nothing.
+			e.log.Debug("Podman's events logger unknown", "err", loggerErr)
+		}
+		hs.unavailable, hs.differences = podmanUnavailable(info, logger), podmanDifferences
+	}
+	return hs, nil
 }
 
-// convert turns the engine's message into the /events/ws frame. The legacy
-// fields status, id and from are filled as the engine itself fills them for
-// container events (newer engines no longer send them).
+// convert turns the engine's message into the /events/ws frame, in
+// Docker's words whatever the engine.
+func (e *engine) convert(m events.Message) wire.ContainerEvent {
+	ev := convert(e.name, m)
+	if e.kind == wire.EnginePodman {
+		podmanEvent(&ev)
+	}
+	return ev
+}
+
+// convert turns a Docker engine's message into the /events/ws frame. The
+// legacy fields status, id and from are filled as the engine itself fills
+// them for container events (newer engines no longer send them).
 func convert(host string, m events.Message) wire.ContainerEvent {
 	attrs := maps.Clone(m.Actor.Attributes)
 	if attrs == nil {

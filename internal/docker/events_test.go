@@ -13,13 +13,19 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
+// TestContainerEventsAreStored runs, on Docker and on Podman, a container
+// that exits with a code and one that is stopped, and checks every stored
+// event's fields as /events/ws sends them.
 func TestContainerEventsAreStored(t *testing.T) {
-	c := testenv.Engine(t)
-	image := testenv.HelperImage(t)
+	forEachEngine(t, testContainerEventsAreStored)
+}
+
+func testContainerEventsAreStored(t *testing.T, te testEngine) {
+	c, image, host := te.cli, te.image, te.host.Name
 	col := newCollector(t)
-	e := newEngines(t, Options{Journal: col})
+	e := newEngines(t, Options{Journal: col, Hosts: []HostConfig{te.host}})
 	start(t, e)
-	h := waitState(t, e, DefaultHostName, wire.HostConnected)
+	h := waitState(t, e, host, wire.HostConnected)
 	if h.Version == "" || h.APIVersion == "" {
 		t.Errorf("connected host without versions: %+v", h)
 	}
@@ -47,8 +53,8 @@ func TestContainerEventsAreStored(t *testing.T) {
 		if ev.Actor.Attributes[key] != value {
 			t.Errorf("%s %s: run label missing from %v", name, action, ev.Actor.Attributes)
 		}
-		if ev.Host != DefaultHostName {
-			t.Errorf("%s %s: host %q, want %s", name, action, ev.Host, DefaultHostName)
+		if ev.Host != host {
+			t.Errorf("%s %s: host %q, want %s", name, action, ev.Host, host)
 		}
 		if ev.TimeNano == 0 || ev.Time != ev.TimeNano/int64(time.Second) {
 			t.Errorf("%s %s: time %d timeNano %d disagree", name, action, ev.Time, ev.TimeNano)
@@ -69,7 +75,11 @@ func TestContainerEventsAreStored(t *testing.T) {
 	if ev.Actor.Attributes["exitCode"] != "143" {
 		t.Errorf("long die: exitCode %q, want 143 (SIGTERM)", ev.Actor.Attributes["exitCode"])
 	}
-	check(col.wait(t, "long stop", is(longID, "stop")), longID, longName, "stop")
+	if te.podman == nil {
+		// Podman records a stop only when the container outlives the
+		// stop's SIGTERM, which the helper does not (see podmanDifferences).
+		check(col.wait(t, "long stop", is(longID, "stop")), longID, longName, "stop")
+	}
 
 	// Per engine, events are stored in the engine's order.
 	evs := col.snapshot()

@@ -64,6 +64,9 @@ func (e *engine) storeBatch(ctx context.Context, batch []wire.ContainerEvent) er
 	if len(fresh) == 0 {
 		return nil
 	}
+	if e.kind == wire.EnginePodman {
+		e.completeHealth(ctx, fresh)
+	}
 	b := backoff.Backoff{Min: e.minB, Max: e.maxB}
 	for {
 		err := e.journal.Store(ctx, fresh)

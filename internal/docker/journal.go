@@ -46,7 +46,8 @@ func (j storeJournal) Store(ctx context.Context, events []wire.ContainerEvent) e
 	keys := make([]string, len(events))
 	for i, ev := range events {
 		recs[i] = EventRecord(ev)
-		keys[i] = identity("event", ev.Host, ev.Actor.ID, ev.Action, strconv.FormatInt(ev.TimeNano, 10))
+		k := keyOf(ev) // the action without the detail crowsnest may complete
+		keys[i] = identity("event", ev.Host, k.actor, k.action, strconv.FormatInt(k.nano, 10))
 	}
 	if err := j.append(ctx, keys, recs); err != nil {
 		return fmt.Errorf("storing %d container events: %w", len(events), err)

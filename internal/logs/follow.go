@@ -95,14 +95,13 @@ func (f *follower) run() {
 
 	// A line history ended in the middle of stays in asm: the follow
 	// continues it, starting early enough to have its rest (see handover).
-	since, skip := handover(seen, asm.pendingSince(), fromStart)
+	since, sk := handover(seen, asm.pendingSince(), fromStart)
 	seen = nil // only skip is needed from here on
 	opts := client.ContainerLogsOptions{Follow: true}
 	if !since.IsZero() {
 		opts.Since = engineTime(since)
 	}
-	log.Debug("following container logs", "since", opts.Since, "rereading", len(skip))
-	sk := skipper{skip: skip}
+	log.Debug("following container logs", "since", opts.Since, "rereading", len(sk.skip))
 	err = f.read(RequestFollow, opts, func(stream string, ts time.Time, content []byte) error {
 		if sk.seen(stream, ts, content) {
 			return nil

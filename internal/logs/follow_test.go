@@ -3,7 +3,9 @@ package logs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -51,9 +53,25 @@ func next(t *testing.T, lines <-chan wire.LogLine) wire.LogLine {
 	return wire.LogLine{}
 }
 
+// forEachEngine runs f as parallel subtests against Docker and against
+// Podman, with the host name crowsnest would know each by.
+func forEachEngine(t *testing.T, f func(t *testing.T, host string, eng *client.Client)) {
+	t.Run("docker", func(t *testing.T) {
+		t.Parallel()
+		f(t, "Localhost", testenv.Engine(t))
+	})
+	t.Run("podman", func(t *testing.T) {
+		t.Parallel()
+		f(t, "podman", testenv.Podman(t).Client())
+	})
+}
+
 func TestStreamsBacklogBeyondMemoryIsContinuous(t *testing.T) {
 	t.Parallel()
-	eng := testenv.Engine(t)
+	forEachEngine(t, testStreamsBacklogBeyondMemoryIsContinuous)
+}
+
+func testStreamsBacklogBeyondMemoryIsContinuous(t *testing.T, host string, eng *client.Client) {
 	// Remember only 5 lines, so a tail of 12 must come partly from the engine.
 	s := NewStreams(Options{Recent: 5, Grace: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(s.Close)
@@ -61,7 +79,7 @@ func TestStreamsBacklogBeyondMemoryIsContinuous(t *testing.T) {
 	testenv.WaitLog(t, eng, id, "line 30")
 	ctr := Container{ID: id}
 
-	v, err := s.Open(t.Context(), "Localhost", eng, ctr, ViewOptions{Tail: 12, Queue: 1024})
+	v, err := s.Open(t.Context(), host, eng, ctr, ViewOptions{Tail: 12, Queue: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,35 +99,62 @@ func TestStreamsBacklogBeyondMemoryIsContinuous(t *testing.T) {
 	}
 }
 
+// TestStreamsStoppedContainerEnds reads a stopped container's output to its
+// end: both streams apart without a TTY, one stream without the terminal's
+// carriage returns with one.
 func TestStreamsStoppedContainerEnds(t *testing.T) {
 	t.Parallel()
-	eng := testenv.Engine(t)
+	forEachEngine(t, testStreamsStoppedContainerEnds)
+}
+
+func testStreamsStoppedContainerEnds(t *testing.T, host string, eng *client.Client) {
 	s := NewStreams(Options{Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(s.Close)
-	id, _ := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-lines", "3", "-stderr"}})
-	ctx := t.Context()
-	wait := eng.ContainerWait(ctx, id, client.ContainerWaitOptions{})
-	select {
-	case <-wait.Result:
-	case err := <-wait.Error:
-		t.Fatal(err)
+	for _, tty := range []bool{false, true} {
+		id, _ := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-lines", "3", "-stderr"}, TTY: tty})
+		ctx := t.Context()
+		wait := eng.ContainerWait(ctx, id, client.ContainerWaitOptions{})
+		select {
+		case <-wait.Result:
+		case err := <-wait.Error:
+			t.Fatal(err)
+		}
+		v, err := s.Open(ctx, host, eng, Container{ID: id, TTY: tty}, ViewOptions{Tail: -1, Queue: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		err = runView(ctx, v, func(l wire.LogLine) error {
+			got = append(got, l.Stream+":"+l.Line)
+			return nil
+		})
+		v.Close()
+		if !errors.Is(err, ErrStopped) {
+			t.Errorf("tty %v: Run = %v, want ErrStopped", tty, err)
+		}
+		want := "[stdout:line 1 stderr:err line 1 stdout:line 2 stderr:err line 2 stdout:line 3 stderr:err line 3]"
+		if tty {
+			want = "[stdout:line 1 stdout:err line 1 stdout:line 2 stdout:err line 2 stdout:line 3 stdout:err line 3]"
+		}
+		if fmt.Sprint(sortedByNumber(got)) != want {
+			t.Errorf("tty %v: lines = %q, want %s", tty, got, want)
+		}
 	}
-	v, err := s.Open(ctx, "Localhost", eng, Container{ID: id}, ViewOptions{Tail: -1, Queue: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	var got []string
-	err = runView(ctx, v, func(l wire.LogLine) error {
-		got = append(got, l.Stream+":"+l.Line)
-		return nil
+}
+
+// sortedByNumber orders "stream:text N" lines by N, stdout first: an engine
+// may log one stream's lines before the other's.
+func sortedByNumber(lines []string) []string {
+	out := slices.Clone(lines)
+	slices.SortStableFunc(out, func(a, b string) int {
+		na, _ := strconv.Atoi(a[strings.LastIndexByte(a, ' ')+1:])
+		nb, _ := strconv.Atoi(b[strings.LastIndexByte(b, ' ')+1:])
+		if na != nb {
+			return na - nb
+		}
+		return strings.Compare(b[:6], a[:6]) // "stdout" before "stderr"
 	})
-	if !errors.Is(err, ErrStopped) {
-		t.Errorf("Run = %v, want ErrStopped", err)
-	}
-	if len(got) != 6 {
-		t.Errorf("lines = %q, want 3 on each stream", got)
-	}
+	return out
 }
 
 // A tap sees each line written after it joined, once and in order, shares

@@ -58,9 +58,13 @@ func (e seenEntry) same(o seenEntry) bool {
 // Losing entries is worse than sending some twice, so that floor gives way
 // to the cut.
 //
+// With coarse stamps (see coarseStamps) no floor keeps the entries before a
+// tail out: those sharing its first second are re-read ahead of it, and the
+// skipper drops them too.
+//
 // pendingStart is the timestamp of the oldest entry of a line history ended
 // in the middle of (zero when none); its rest is stamped no earlier.
-func handover(seen []seenEntry, pendingStart time.Time, complete bool) (since time.Time, skip []seenEntry) {
+func handover(seen []seenEntry, pendingStart time.Time, complete bool) (since time.Time, sk skipper) {
 	var newest, firstFresh time.Time
 	ended := make(map[string]bool, 2) // by stream: its previous entry ended a line
 	for _, e := range seen {
@@ -75,14 +79,15 @@ func handover(seen []seenEntry, pendingStart time.Time, complete bool) (since ti
 	if newest.IsZero() {
 		// Nothing stamped (or nothing at all): follow from the start and
 		// recognise all of history there.
-		return time.Time{}, seen
+		return time.Time{}, skipper{skip: seen}
 	}
 	cut := newest
 	if !pendingStart.IsZero() && pendingStart.Before(cut) {
 		cut = pendingStart
 	}
 	since = cut.Add(-handoverSkew)
-	if !complete {
+	coarse := coarseStamps(seen)
+	if !complete && !coarse {
 		floor := cut // nothing in history bounds older stamps: re-read the least
 		if !firstFresh.IsZero() {
 			floor = firstFresh.Add(time.Nanosecond)
@@ -96,10 +101,11 @@ func handover(seen []seenEntry, pendingStart time.Time, complete bool) (since ti
 	}
 	for _, e := range seen {
 		if !e.ts.Before(since) {
-			skip = append(skip, e)
+			sk.skip = append(sk.skip, e)
 		}
 	}
-	return since, skip
+	sk.older = coarse && !complete
+	return since, sk
 }
 
 // skipper drops the follow's first entries while they are the ones history
@@ -108,18 +114,27 @@ func handover(seen []seenEntry, pendingStart time.Time, complete bool) (since ti
 // sending an entry twice is better than losing one.
 type skipper struct {
 	skip []seenEntry
+	// older also drops, until the first entry of skip comes, the entries
+	// stamped no later than it: with coarse stamps the follow re-reads
+	// the entries before a tail that share its first second.
+	older   bool
+	matched bool
 }
 
-// seen reports whether the entry is the next one history already had, and
-// so is to be dropped.
+// seen reports whether the entry is the next one history already had (or,
+// with older, one from before it), and so is to be dropped.
 func (s *skipper) seen(stream string, ts time.Time, content []byte) bool {
 	if len(s.skip) == 0 {
 		return false
 	}
-	if !newSeenEntry(stream, ts, content).same(s.skip[0]) {
-		s.skip = nil
-		return false
+	if newSeenEntry(stream, ts, content).same(s.skip[0]) {
+		s.skip = s.skip[1:]
+		s.matched = true
+		return true
 	}
-	s.skip = s.skip[1:]
-	return true
+	if s.older && !s.matched && !ts.After(s.skip[0].ts) {
+		return true
+	}
+	s.skip = nil
+	return false
 }

@@ -28,36 +28,44 @@ type fileEntry struct {
 // fakeLog is an engine whose container writes entries while crowsnest
 // reads: history sees the first `written` of them, and everything is
 // written by the time the follow asks, after which the container stops.
-// Like the json-file driver, it returns entries in the order written and
-// since keeps entries stamped at or after it.
+// Like the json-file driver, it returns entries in the order written, and
+// since and until keep entries stamped at or after, and at or before,
+// them. With coarse it shows stamps to the second only, as Podman does,
+// though since and until still compare the full ones.
 type fakeLog struct {
 	mu      sync.Mutex
 	entries []fileEntry
 	written int
+	coarse  bool
 }
 
 func (l *fakeLog) ContainerLogs(_ context.Context, _ string, opts client.ContainerLogsOptions) (client.ContainerLogsResult, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var since time.Time
-	if opts.Since != "" {
-		sec, nsec, ok := strings.Cut(opts.Since, ".")
-		s, err1 := strconv.ParseInt(sec, 10, 64)
-		ns, err2 := strconv.ParseInt(nsec, 10, 64)
-		if !ok || err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("bad since %q", opts.Since)
-		}
-		since = time.Unix(s, ns)
+	since, err := parseEngineTime(opts.Since)
+	if err != nil {
+		return nil, err
+	}
+	until, err := parseEngineTime(opts.Until)
+	if err != nil {
+		return nil, err
 	}
 	var out []fileEntry
-	if opts.Follow {
+	switch {
+	case opts.Follow:
 		l.written = len(l.entries)
 		for _, e := range l.entries {
 			if !e.ts.Before(since) {
 				out = append(out, e)
 			}
 		}
-	} else {
+	case opts.Until != "":
+		for _, e := range l.entries[:l.written] {
+			if !e.ts.Before(since) && !e.ts.After(until) {
+				out = append(out, e)
+			}
+		}
+	default:
 		n, err := strconv.Atoi(opts.Tail)
 		if err != nil {
 			return nil, fmt.Errorf("bad tail %q: %w", opts.Tail, err)
@@ -66,9 +74,28 @@ func (l *fakeLog) ContainerLogs(_ context.Context, _ string, opts client.Contain
 	}
 	var b bytes.Buffer
 	for _, e := range out {
-		b.Write(frame(e.stream, e.ts.Format(time.RFC3339Nano)+" "+e.content))
+		ts := e.ts
+		if l.coarse {
+			ts = ts.Truncate(time.Second)
+		}
+		b.Write(frame(e.stream, ts.Format(time.RFC3339Nano)+" "+e.content))
 	}
 	return io.NopCloser(&b), nil
+}
+
+// parseEngineTime reads the "seconds.nanoseconds" form engineTime writes;
+// "" is the zero time.
+func parseEngineTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	sec, nsec, ok := strings.Cut(s, ".")
+	secs, err1 := strconv.ParseInt(sec, 10, 64)
+	ns, err2 := strconv.ParseInt(nsec, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return time.Time{}, fmt.Errorf("bad engine time %q", s)
+	}
+	return time.Unix(secs, ns), nil
 }
 
 // view opens a view of eng asking for tail lines and collects it until
@@ -168,8 +195,7 @@ func TestFollowContinuesLineCutDuringHistory(t *testing.T) {
 				}
 				pending = a.pendingSince()
 			}
-			since, skip := handover(seen, pending, false)
-			sk := skipper{skip: skip}
+			since, sk := handover(seen, pending, false)
 			var passed []fileEntry
 			for _, e := range entries {
 				if !e.ts.Before(since) && !sk.seen(streamOf(e), e.ts, []byte(e.content)) {
@@ -229,5 +255,39 @@ func TestSkipperStopsAtFirstDifference(t *testing.T) {
 	}
 	if s.seen(wire.StreamStdout, t0, []byte("b\n")) {
 		t.Error("skipping resumed after a difference")
+	}
+}
+
+// An engine that stamps to the second only (Podman) gives history, the
+// follow and the backlog no stamp to tell apart the entries of one second:
+// whatever history caught, and however far back the viewer asks, every
+// line comes once and in order.
+func TestCoarseStampsNeitherLoseNorRepeat(t *testing.T) {
+	t.Parallel()
+	var entries, shown []fileEntry
+	for i := range 40 {
+		stream := byte(frameStdout)
+		if i%3 == 2 {
+			stream = frameStderr
+		}
+		e := fileEntry{stream, t0.Add(time.Duration(i) * 90 * time.Millisecond), fmt.Sprintf("line %d\n", i)}
+		entries = append(entries, e)
+		shown = append(shown, fileEntry{e.stream, e.ts.Truncate(time.Second), e.content})
+	}
+	all := oneRead(t, shown, -1)
+	for written := 1; written <= len(entries); written += 3 {
+		for _, tail := range []int{4, 12, -1} {
+			eng := &fakeLog{written: written, entries: entries, coarse: true}
+			got := view(t, eng, 5, tail)
+			// The tail counts back from whatever memory held when the
+			// view opened, which the follow may have filled meanwhile.
+			want := all
+			if tail >= 0 && len(got) >= tail {
+				want = all[len(all)-len(got):]
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%d written, tail %d:\n%v\nwant the last %d or more of\n%v", written, tail, got, tail, all)
+			}
+		}
 	}
 }

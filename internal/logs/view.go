@@ -24,10 +24,14 @@ type View struct {
 	sub   *hub.Subscription[wire.LogLine] // nil when the follow had already ended
 	// When memory does not reach back far enough: fetch from the engine
 	// the lines stamped before olderUntil, keeping the last olderNeed
-	// (all when negative).
-	older      bool
-	olderUntil time.Time
-	olderNeed  int
+	// (all when negative). With coarse stamps (see coarse.go) the request
+	// reaches to the end of memory's first second, coarseSecond, and
+	// rereads memory's first reread lines there.
+	older        bool
+	olderUntil   time.Time
+	olderNeed    int
+	coarseSecond time.Time
+	reread       int
 
 	once sync.Once
 }
@@ -56,6 +60,11 @@ func (v *View) plan() {
 		v.older, v.olderUntil, v.olderNeed = true, oldest.Add(-time.Nanosecond), -1
 		if o.Tail >= 0 {
 			v.olderNeed = o.Tail - len(v.items)
+		}
+		if coarseLines(v.items) {
+			// Memory's oldest line may be anywhere in its second, and
+			// so may the lines before it.
+			v.olderUntil, v.coarseSecond, v.reread = endOfSecond(oldest), oldest, firstSecond(v.items)
 		}
 	}
 }
@@ -122,13 +131,16 @@ var closed = func() chan struct{} {
 }()
 
 // sendOlder asks the engine for the lines before the follow's memory and
-// sends the last olderNeed of them.
+// sends the last olderNeed of them. With coarse stamps it holds every line
+// of memory's first second apart, to cut it where memory starts.
 func (v *View) sendOlder(ctx context.Context, send func(wire.LogLine) error) error {
-	var keep []wire.LogLine
+	var keep, second []wire.LogLine
 	var sendErr error
 	asm := newAssembler(v.s.opts.MaxLine, v.f.tty, func(l wire.LogLine) {
 		switch {
 		case sendErr != nil:
+		case v.reread > 0 && l.Timestamp.Equal(v.coarseSecond):
+			second = append(second, l)
 		case v.olderNeed < 0:
 			sendErr = send(l) // all of them: stream rather than hold
 		case v.olderNeed > 0:
@@ -159,6 +171,10 @@ func (v *View) sendOlder(ctx context.Context, send func(wire.LogLine) error) err
 	asm.flush(true)
 	if sendErr != nil {
 		return sendErr
+	}
+	keep = append(keep, beforeMemory(second, v.items[:v.reread])...)
+	if v.olderNeed >= 0 && len(keep) > v.olderNeed {
+		keep = keep[len(keep)-v.olderNeed:]
 	}
 	for _, l := range keep {
 		if err := send(l); err != nil {

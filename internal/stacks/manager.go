@@ -24,9 +24,11 @@ import (
 )
 
 // Engines is what the manager needs of the engine connections: a client per
-// configured host (internal/docker's Engines provides it).
+// configured host, and one as Docker's API behaves for the compose library
+// (internal/docker's Engines provides them).
 type Engines interface {
 	Client(name string) (*client.Client, error)
+	DockerAPI(name string) (client.APIClient, error)
 	Hosts() []wire.Host
 }
 
@@ -203,9 +205,9 @@ func (m *Manager) dockerCli(host string) (*command.DockerCli, error) {
 	if dc, ok := m.clis[host]; ok {
 		return dc, nil
 	}
-	c, err := m.client(host)
+	c, err := m.opts.Engines.DockerAPI(host)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w %q: %v", ErrUnknownHost, host, err)
 	}
 	dc, err := newDockerCli(c)
 	if err != nil {

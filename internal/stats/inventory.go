@@ -114,6 +114,12 @@ func (c *Collector) list(ctx context.Context, h *hostInventory) error {
 		}
 		if old, ok := h.containers[s.ID]; ok && old.State == ct.State {
 			ct.StartedAt, ct.FinishedAt, ct.ExitCode = old.StartedAt, old.FinishedAt, old.ExitCode
+			if ct.Health == "" && ct.State == "running" {
+				// Podman's listing never shows health, only its events
+				// do; Docker's always shows it for a running container
+				// that has a health check.
+				ct.Health = old.Health
+			}
 		}
 		fresh[s.ID] = ct
 	}

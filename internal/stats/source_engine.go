@@ -14,6 +14,12 @@ import (
 	"github.com/moby/moby/client"
 )
 
+// minEngineSpan is the shortest span between two engine readings that
+// makes a sample: Podman's first frame compares with a reading taken a few
+// milliseconds before it, a CPU figure that is mostly noise, and its next
+// frame comes 5 s later.
+const minEngineSpan = 100 * time.Millisecond
+
 // runEngine keeps one streaming stats request open for the container and
 // turns each frame the engine sends (one a second, the engine's own pace)
 // into a sample. A failed or ended stream is reopened with backoff while
@@ -59,8 +65,9 @@ func (c *Collector) streamEngine(ctx context.Context, s *source, cli *client.Cli
 		// any) stands in.
 		if f.PreCPUStats.SystemUsage != 0 {
 			prev = engineReading(f.PreCPUStats, f)
+			prev.Time = f.PreRead
 		}
-		if prev.System != 0 {
+		if prev.System != 0 && cur.Time.Sub(prev.Time) >= minEngineSpan {
 			s.set(Compute(prev, cur))
 		}
 		prev = cur

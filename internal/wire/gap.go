@@ -17,6 +17,10 @@ const (
 	// GapOverflow: crowsnest's own ingest queue overflowed and, by the time
 	// it resubscribed, the engine had already forgotten what was missed.
 	GapOverflow = "overflow"
+	// GapEventLog: the engine's event log (Podman's file or journal, which
+	// outlives the engine's restarts) no longer holds the last stored
+	// event: it was rotated, pruned or reset.
+	GapEventLog = "event-log"
 )
 
 // ReconciledAttribute marks a container event crowsnest recorded from the

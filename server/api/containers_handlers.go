@@ -87,17 +87,17 @@ const containerActionTimeout = 2 * time.Minute
 // containerActions are the lifecycle actions of
 // POST /api/v1/containers/{id}/{action}, each one engine call. Stop and
 // restart use the container's own stop signal and timeout, as docker stop
-// does without flags.
-var containerActions = map[string]func(ctx context.Context, cli *client.Client, id string) error{
-	"start": func(ctx context.Context, cli *client.Client, id string) error {
+// does without flags (on Podman too: see docker.Engines.DockerAPI).
+var containerActions = map[string]func(ctx context.Context, cli client.APIClient, id string) error{
+	"start": func(ctx context.Context, cli client.APIClient, id string) error {
 		_, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
 		return err
 	},
-	"stop": func(ctx context.Context, cli *client.Client, id string) error {
+	"stop": func(ctx context.Context, cli client.APIClient, id string) error {
 		_, err := cli.ContainerStop(ctx, id, client.ContainerStopOptions{})
 		return err
 	},
-	"restart": func(ctx context.Context, cli *client.Client, id string) error {
+	"restart": func(ctx context.Context, cli client.APIClient, id string) error {
 		_, err := cli.ContainerRestart(ctx, id, client.ContainerRestartOptions{})
 		return err
 	},
@@ -121,7 +121,7 @@ func (s *Server) handleContainerAction(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cli, err := s.engines.Client(d.Host)
+	cli, err := s.engines.DockerAPI(d.Host)
 	if err != nil {
 		respond.Error(w, http.StatusNotFound, err.Error())
 		return
