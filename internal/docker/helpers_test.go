@@ -248,6 +248,56 @@ func engineNow(t *testing.T, c *client.Client) int64 {
 	return now.UnixNano()
 }
 
+// engineWatch records, live, the engine's container events of this test's
+// label from now on: an oracle that, unlike engineEvents, does not depend
+// on the engine's 256-event memory, which other tests sharing the engine
+// can roll over during a long test. It returns the engine time it started
+// at and a function that stops it and returns the events up to until.
+func engineWatch(t *testing.T, c *client.Client) (since int64, upTo func(until int64) []wire.ContainerEvent) {
+	t.Helper()
+	key, value := testenv.Label(t)
+	since = engineNow(t, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	res := c.Events(ctx, client.EventsListOptions{
+		Since:   sinceParam(since),
+		Filters: make(client.Filters).Add("type", "container").Add("label", key+"="+value),
+	})
+	var mu sync.Mutex
+	var got []wire.ContainerEvent
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case m := <-res.Messages:
+				mu.Lock()
+				got = append(got, convert("", m))
+				mu.Unlock()
+			case <-res.Err:
+				return
+			}
+		}
+	}()
+	return since, func(until int64) []wire.ContainerEvent {
+		t.Helper()
+		// The engine sends an event as it happens; a second is ample for
+		// the last ones before until to arrive.
+		time.Sleep(time.Second)
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		var out []wire.ContainerEvent
+		for _, ev := range got {
+			if ev.TimeNano <= until {
+				out = append(out, ev)
+			}
+		}
+		return out
+	}
+}
+
 // engineEvents is what the engine itself reports for this run's containers
 // between since and until (both timeNano, inclusive).
 func engineEvents(t *testing.T, c *client.Client, since, until int64) []wire.ContainerEvent {
