@@ -40,7 +40,7 @@ var podmanDifferences = []wire.FeatureNote{
 	{Feature: wire.FeatureEvents, Reason: "Podman names some container actions its own way: crowsnest records remove as destroy and exec_died as exec_die, and keeps Podman's own (init, cleanup, exec…) as they come. Podman files images it loaded or built locally as localhost/NAME, and events name them so. Podman records no kill for the signal of a stop, and a stop only when the container outlives that signal: a die after a stop cannot always be told from a crash (alert rules count it as one)."},
 	{Feature: wire.FeatureHealth, Reason: "Podman's health_status events do not say the status: crowsnest reads it from the container's health log when no newer check ran, else records a bare health_status. Podman runs health checks from systemd timers, so they run by themselves only where systemd runs."},
 	{Feature: wire.FeatureLogs, Reason: "Podman's log API stamps lines to the second, not the nanosecond."},
-	{Feature: wire.FeatureStats, Reason: "Podman's stats API sends a frame every 5 s and no page cache figures: where crowsnest cannot read a container's cgroup files (Podman on another machine), figures refresh every 5 s and memory includes the page cache."},
+	{Feature: wire.FeatureStats, Reason: "Podman's stats API sends a frame every 5 s and no page cache figures: where crowsnest cannot read a container's cgroup files (Podman on another machine), figures refresh every 5 s and memory includes the page cache. Its system CPU figure counts only the host's busy time, so crowsnest computes CPU as the container's CPU time over the wall clock instead of Docker's formula."},
 }
 
 // podmanUnavailable lists what a Podman engine cannot offer, from its

@@ -144,7 +144,7 @@ func engineFigures(cli *client.Client, id string) (cpu float64, mem uint64, err 
 	if err := json.NewDecoder(res.Body).Decode(&f); err != nil {
 		return 0, 0, err
 	}
-	u := Compute(engineReading(f.PreCPUStats, f), engineReading(f.CPUStats, f))
+	u := Compute(engineReading(f.PreCPUStats, f, false), engineReading(f.CPUStats, f, false))
 	return u.CPUPercent, u.MemoryBytes, nil
 }
 

@@ -29,7 +29,7 @@ func (s *Sampler) sample(ctx context.Context, cli *client.Client, host string, c
 			t.started = time.Now() // never inspect again for the same start
 		}
 	}
-	cur, err := s.read(ctx, cli, t)
+	cur, err := s.read(ctx, cli, host, t)
 	if err != nil {
 		s.c.log.Debug("stats: sampler: reading", "host", host, "container", short(ct.ID), "err", err)
 		return nil
@@ -45,17 +45,17 @@ func (s *Sampler) sample(ctx context.Context, cli *client.Client, host string, c
 
 // read takes one reading from the container's cgroup files, or else from
 // the engine.
-func (s *Sampler) read(ctx context.Context, cli *client.Client, t *target) (Reading, error) {
+func (s *Sampler) read(ctx context.Context, cli *client.Client, host string, t *target) (Reading, error) {
 	if t.cgroup != nil {
 		return s.c.readCgroup(&t.fs, *t.cgroup)
 	}
-	return oneShot(ctx, cli, t.id)
+	return oneShot(ctx, cli, t.id, s.c.busyTimeOnly(host))
 }
 
 // oneShot asks the engine for one reading without its previous sample,
 // which the engine would wait a second to take: the sampler's own previous
 // reading serves instead.
-func oneShot(ctx context.Context, cli *client.Client, id string) (Reading, error) {
+func oneShot(ctx context.Context, cli *client.Client, id string, wall bool) (Reading, error) {
 	res, err := cli.ContainerStats(ctx, id, client.ContainerStatsOptions{})
 	if err != nil {
 		return Reading{}, fmt.Errorf("stats of %.12s: %w", id, err)
@@ -65,9 +65,12 @@ func oneShot(ctx context.Context, cli *client.Client, id string) (Reading, error
 	if err := json.NewDecoder(res.Body).Decode(&f); err != nil {
 		return Reading{}, fmt.Errorf("stats of %.12s: %w", id, err)
 	}
-	r := engineReading(f.CPUStats, f)
+	r := engineReading(f.CPUStats, f, wall)
 	if r.Time.IsZero() || r.Time.Year() <= 1 {
 		r.Time = time.Now()
+		if wall {
+			r.System = wallSystem(r.Time, r.OnlineCPUs)
+		}
 	}
 	return r, nil
 }

@@ -5,13 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/crowsnest-hq/crowsnest/internal/backoff"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"github.com/crowsnest-hq/crowsnest/internal/backoff"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
 // minEngineSpan is the shortest span between two engine readings that
@@ -59,13 +61,17 @@ func (c *Collector) streamEngine(ctx context.Context, s *source, cli *client.Cli
 			return fmt.Errorf("reading the stats stream of %.12s: %w", s.key.id, err)
 		}
 		b.Reset()
-		cur := engineReading(f.CPUStats, f)
+		wall := c.busyTimeOnly(s.key.host)
+		cur := engineReading(f.CPUStats, f, wall)
 		// The engine puts its previous frame's CPU figures in precpu_stats;
 		// the first frame has none, and then our own previous reading (if
 		// any) stands in.
 		if f.PreCPUStats.SystemUsage != 0 {
-			prev = engineReading(f.PreCPUStats, f)
+			prev = engineReading(f.PreCPUStats, f, wall)
 			prev.Time = f.PreRead
+			if wall {
+				prev.System = wallSystem(f.PreRead, prev.OnlineCPUs)
+			}
 		}
 		if prev.System != 0 && cur.Time.Sub(prev.Time) >= minEngineSpan {
 			s.set(Compute(prev, cur))
@@ -74,9 +80,32 @@ func (c *Collector) streamEngine(ctx context.Context, s *source, cli *client.Cli
 	}
 }
 
+// busyTimeOnly reports whether the host's engine is Podman, whose
+// system_cpu_usage (on cgroup v2) sums the CPU time the host's top-level
+// cgroups used instead of all CPU time, busy and idle: Docker's formula
+// over it gives a container's share of the busy time, 196 % for one capped
+// at half a core on a quiet two-core host. Its readings are timed by the
+// wall clock instead (see wallSystem).
+func (c *Collector) busyTimeOnly(host string) bool {
+	for _, h := range c.eng.Hosts() {
+		if h.Name == host {
+			return h.Engine == wire.EnginePodman
+		}
+	}
+	return false
+}
+
+// wallSystem stands for the host's CPU time at t when the engine's own
+// figure cannot serve: the wall clock times the CPUs, what Docker's
+// system_cpu_usage grows by, so CPUPercent stays CPU time over wall time.
+func wallSystem(t time.Time, cpus uint32) uint64 {
+	return uint64(t.UnixNano()) * uint64(max(cpus, 1))
+}
+
 // engineReading converts a frame of the engine's stats stream, with cpu
-// the CPU figures to use (the frame's own or its previous ones).
-func engineReading(cpu container.CPUStats, f container.StatsResponse) Reading {
+// the CPU figures to use (the frame's own or its previous ones); with
+// wall, the host's CPU time is taken from the frame's time (wallSystem).
+func engineReading(cpu container.CPUStats, f container.StatsResponse, wall bool) Reading {
 	r := Reading{
 		Time:        f.Read,
 		CPU:         cpu.CPUUsage.TotalUsage,
@@ -88,6 +117,9 @@ func engineReading(cpu container.CPUStats, f container.StatsResponse) Reading {
 	}
 	if r.OnlineCPUs == 0 {
 		r.OnlineCPUs = uint32(len(cpu.CPUUsage.PercpuUsage))
+	}
+	if wall {
+		r.System = wallSystem(f.Read, r.OnlineCPUs)
 	}
 	// cgroup v1 reports the hierarchical figure as total_inactive_file,
 	// v2 as inactive_file.
