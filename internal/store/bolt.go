@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -57,13 +58,16 @@ type boltStore struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+	// beforeClose, when set, runs once nothing writes any more, just
+	// before the file is closed (a View marks itself closed cleanly).
+	beforeClose func() error
 }
 
 // Open opens (creating it and its directory if needed) the bbolt event store
 // at path. Commits are fsynced (bbolt's default); nothing here trades
 // durability for speed, group commit does that job instead.
 func Open(path string, opts Options) (Store, error) {
-	s, err := open(path, opts)
+	s, err := open(path, opts, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +77,9 @@ func Open(path string, opts Options) (Store, error) {
 }
 
 // open opens the file and starts retention; the caller decides who writes.
-func open(path string, opts Options) (*boltStore, error) {
+// With view, the file is a View's: commits are not fsynced, and view marks
+// the file open before anything else writes to it.
+func open(path string, opts Options, view *viewMark) (*boltStore, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -88,7 +94,7 @@ func open(path string, opts Options) (*boltStore, error) {
 	}
 	// The timeout turns "another process holds the file" into an error
 	// instead of a silent hang.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: view != nil})
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -104,6 +110,13 @@ func open(path string, opts Options) (*boltStore, error) {
 	if err := s.init(); err != nil {
 		_ = db.Close() // the init error is the one worth reporting
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if view != nil {
+		if err := view.open(db); err != nil {
+			_ = db.Close() // the mark's error is the one worth reporting
+			return nil, err
+		}
+		s.beforeClose = func() error { return view.close(db) }
 	}
 	if opts.Retention > 0 || opts.MaxEvents > 0 {
 		s.wg.Add(1)
@@ -158,7 +171,12 @@ func (s *boltStore) Close() error {
 		close(s.quit)
 		s.wg.Wait()
 		s.hub.Close()
-		if err := s.db.Close(); err != nil {
+		var errs []error
+		if s.beforeClose != nil {
+			errs = append(errs, s.beforeClose())
+		}
+		errs = append(errs, s.db.Close())
+		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("store: close: %w", err)
 		}
 	})

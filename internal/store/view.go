@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,18 +26,37 @@ type View struct{ s *boltStore }
 
 // OpenView opens (creating it if needed) the view file at path. Retention
 // in opts applies to the view as to a store.
+//
+// The view's commits are not fsynced: the log is durable, and the view can
+// be rebuilt from it, so waiting for the disk on every applied batch would
+// only slow every POST down (it waits until its event is applied). A file
+// that may have lost writes is started afresh instead (see usableView), and
+// the caller reads the log again from its start.
 func OpenView(path string, opts Options) (*View, error) {
-	s, err := open(path, opts)
+	mark := &viewMark{boot: bootID()}
+	ok, err := usableView(path, mark.boot)
 	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("store: view: removing %s: %w", path, err)
+		}
+	}
+	s, err := open(path, opts, mark)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		s.log.Warn("the view may have lost writes (it was open when the machine stopped) or cannot be read; rebuilt it empty, to be filled from the log", "path", path)
 	}
 	return &View{s: s}, nil
 }
 
-// Apply stores events under their ids in one durable commit per run of
-// consecutive ids, then publishes them to subscribers. Events at or below
-// LastID are skipped, so applying again what was applied is harmless. Ids
-// must increase. Apply must not be called concurrently. Subscribers get
+// Apply stores events under their ids in one commit per run of
+// consecutive ids (not fsynced, see OpenView), then publishes them to
+// subscribers. Events at or below LastID are skipped, so applying again
+// what was applied is harmless. Ids must increase. Apply must not be called concurrently. Subscribers get
 // pointers into events: the caller must not change them afterwards.
 func (v *View) Apply(events []wire.Event) error {
 	for len(events) > 0 {
