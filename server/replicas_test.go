@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/crowsnest-hq/crowsnest/internal/lease"
 	"github.com/crowsnest-hq/crowsnest/internal/natsstore"
 	"github.com/crowsnest-hq/crowsnest/internal/natstest"
@@ -256,6 +258,84 @@ func TestReplicaAlertSentOnce(t *testing.T) {
 		}
 		if n := len(firings(t, s, rule.Name, crashed)); n != 1 {
 			t.Fatalf("replica %s lists %d firings of the crash, want 1", s.URL, n)
+		}
+	}
+}
+
+// TestReplicasCloseAGapOnce: two replicas watch the engine through one
+// fault proxy; the engine goes out of reach of both for longer than its
+// event memory, while one container stops and another is removed. Each
+// replica records the gap and reconciles the engine's container list with
+// the shared record, at its own moment: every change it finds is stored
+// once all the same. (Replicas that reconcile at the very same moment
+// store the same change under the same key: TestRecordKey in
+// internal/docker.)
+func TestReplicasCloseAGapOnce(t *testing.T) {
+	c := testenv.Engine(t)
+	testenv.HelperImage(t)
+	proxy := testenv.NewProxy(t, c)
+	args := []string{"--store", natstest.Single(t), "--host", "Localhost=" + proxy.URL(), "--request-rate", "0", "--max-streams", "0"}
+	a := startServer(t, args...)
+	b := startServer(t, args...)
+	replicas := []*liveServer{a, b}
+	for _, s := range replicas {
+		waitHost(t, s, "Localhost", 20*time.Second, wire.HostConnected)
+	}
+
+	label := faultLabel(t)
+	forever := testenv.RunOptions{Args: []string{"-lines", "-1", "-every", "1s"}, Labels: map[string]string{faultLabelKey: label}}
+	stopped, _ := testenv.Run(t, c, forever)
+	removed, _ := testenv.Run(t, c, forever)
+	// changes counts the record's reconciled changes by container and action.
+	changes := func() map[string]int {
+		n := map[string]int{}
+		for _, ev := range storedEvents(t, a.URL, label) {
+			if ev.Actor.Attributes[wire.ReconciledAttribute] == "true" {
+				n[ev.Actor.ID+" "+ev.Action]++
+			}
+		}
+		return n
+	}
+	waitUntil(t, 20*time.Second, "both creates and starts in the shared record", func() bool { return len(storedEvents(t, a.URL, label)) == 4 })
+
+	proxy.Cut()
+	for _, s := range replicas {
+		waitHost(t, s, "Localhost", 10*time.Second, wire.HostUnreachable)
+	}
+	testenv.Stop(t, c, stopped)
+	if _, err := c.ContainerRemove(context.Background(), removed, client.ContainerRemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.FloodEngineMemory(t, c)
+	proxy.Restore()
+
+	want := map[string]bool{stopped + " die": true, removed + " die": true, removed + " destroy": true}
+	for _, s := range replicas {
+		waitHost(t, s, "Localhost", 30*time.Second, wire.HostConnected)
+	}
+	waitUntil(t, 30*time.Second, "the reconciled changes in the record", func() bool { return len(changes()) >= len(want) })
+	time.Sleep(2 * time.Second) // the other replica's copies, were they stored, would be in by now
+	for change, n := range changes() {
+		if !want[change] {
+			t.Errorf("reconciled %s, which did not happen", change)
+		} else if n != 1 {
+			t.Errorf("reconciled %s stored %d times", change, n)
+		}
+	}
+	var gaps []wire.Event
+	getJSON(t, a.URL+"/api/v1/events?type=gap&tag=host:Localhost", &gaps)
+	if len(gaps) == 0 {
+		t.Errorf("no gap recorded")
+	}
+	t.Logf("%d gap events recorded (one per replica that found the gap)", len(gaps))
+}
+
+// waitUntil polls cond until it holds, failing the test after d.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after %v", what, d)
 		}
 	}
 }

@@ -202,7 +202,7 @@ func (e *engine) recordGap(ctx context.Context, reason string, last, now int64) 
 		Message: gapMessages[reason],
 	}
 	e.log.Warn("event record has a gap; reconciling with the container list", "reason", reason, "from", g.From, "to", g.To)
-	changes, err := e.reconcile(ctx, now)
+	changes, err := e.reconcile(ctx, g)
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,9 @@ func TestOutageLongerThanEngineMemoryIsAGapAndReconciled(t *testing.T) {
 	if g.From.After(cutAt) || !g.To.After(cutAt) || g.Message == "" {
 		t.Errorf("gap window %v – %v does not span the cut at %v, or has no message", g.From, g.To, cutAt)
 	}
-	reconciledAs(t, col, removed, "die")
+	if at := reconciledAs(t, col, removed, "die").Actor.Attributes[wire.ReconciledGapAttribute]; at != g.From.Format(time.RFC3339Nano) {
+		t.Errorf("reconciled die names the gap from %q, want %v", at, g.From)
+	}
 	reconciledAs(t, col, removed, "destroy")
 	if code := reconciledAs(t, col, exited, "die").Actor.Attributes["exitCode"]; code != "143" {
 		t.Errorf("reconciled die exitCode %q, want 143 (SIGTERM)", code)

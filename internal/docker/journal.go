@@ -46,8 +46,7 @@ func (j storeJournal) Store(ctx context.Context, events []wire.ContainerEvent) e
 	keys := make([]string, len(events))
 	for i, ev := range events {
 		recs[i] = EventRecord(ev)
-		k := keyOf(ev) // the action without the detail crowsnest may complete
-		keys[i] = identity("event", ev.Host, k.actor, k.action, strconv.FormatInt(k.nano, 10))
+		keys[i] = recordKey(ev)
 	}
 	if err := j.append(ctx, keys, recs); err != nil {
 		return fmt.Errorf("storing %d container events: %w", len(events), err)
@@ -84,6 +83,18 @@ func (j storeJournal) append(ctx context.Context, keys []string, recs []wire.Eve
 		_, err = j.st.Append(ctx, recs...)
 	}
 	return err
+}
+
+// recordKey is a container event's identity on a shared store: an engine
+// event's eventKey (the action without the detail crowsnest may complete);
+// a reconciled change's container, action and gap, since replicas closing
+// one gap find the change at different times.
+func recordKey(ev wire.ContainerEvent) string {
+	k := keyOf(ev)
+	if gap, ok := ev.Actor.Attributes[wire.ReconciledGapAttribute]; ok {
+		return identity("reconciled", ev.Host, k.actor, k.action, gap)
+	}
+	return identity("event", ev.Host, k.actor, k.action, strconv.FormatInt(k.nano, 10))
 }
 
 // identity is a record's key on a shared store: a digest of the fields

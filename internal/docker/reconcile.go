@@ -34,8 +34,9 @@ func recordState(action string) (exists, running bool) {
 
 // reconcile compares the engine's container list with the record and returns
 // the changes the record lacks, as events marked with wire.ReconciledAttribute
-// and timed at now (engine clock): the precise moment is lost with the gap.
-func (e *engine) reconcile(ctx context.Context, now int64) ([]wire.ContainerEvent, error) {
+// and the gap g they close, timed at g.To (engine clock): the precise moment
+// is lost with the gap.
+func (e *engine) reconcile(ctx context.Context, g wire.Gap) ([]wire.ContainerEvent, error) {
 	last, err := e.journal.LastActions(ctx, e.name, reconcileDepth)
 	if err != nil {
 		return nil, err
@@ -46,6 +47,7 @@ func (e *engine) reconcile(ctx context.Context, now int64) ([]wire.ContainerEven
 	if err != nil {
 		return nil, fmt.Errorf("listing containers to reconcile: %w", err)
 	}
+	now, gapFrom := g.To.UnixNano(), g.From.Format(time.RFC3339Nano)
 	var out []wire.ContainerEvent
 	onEngine := map[string]bool{}
 	for _, c := range list.Items {
@@ -54,14 +56,14 @@ func (e *engine) reconcile(ctx context.Context, now int64) ([]wire.ContainerEven
 		prev, known := last[c.ID]
 		exists, wasRunning := recordState(prev.Action)
 		if !known || !exists {
-			out = append(out, e.listed(c, "create", now))
+			out = append(out, e.listed(c, "create", now, gapFrom))
 			exists = true
 		}
 		switch {
 		case running && !wasRunning:
-			out = append(out, e.listed(c, "start", now))
+			out = append(out, e.listed(c, "start", now, gapFrom))
 		case !running && wasRunning:
-			die := e.listed(c, "die", now)
+			die := e.listed(c, "die", now, gapFrom)
 			die.Actor.Attributes["exitCode"] = strconv.Itoa(e.exitCode(ctx, c.ID))
 			out = append(out, die)
 		}
@@ -69,16 +71,16 @@ func (e *engine) reconcile(ctx context.Context, now int64) ([]wire.ContainerEven
 	for id, prev := range last {
 		if exists, running := recordState(prev.Action); exists && !onEngine[id] {
 			if running {
-				out = append(out, gone(prev, "die", now))
+				out = append(out, gone(prev, "die", now, gapFrom))
 			}
-			out = append(out, gone(prev, "destroy", now))
+			out = append(out, gone(prev, "destroy", now, gapFrom))
 		}
 	}
 	return out, nil
 }
 
 // listed is a reconciled event of a container on the engine's list.
-func (e *engine) listed(c container.Summary, action string, now int64) wire.ContainerEvent {
+func (e *engine) listed(c container.Summary, action string, now int64, gapFrom string) wire.ContainerEvent {
 	attrs := maps.Clone(c.Labels)
 	if attrs == nil {
 		attrs = map[string]string{}
@@ -87,19 +89,20 @@ func (e *engine) listed(c container.Summary, action string, now int64) wire.Cont
 	if len(c.Names) > 0 {
 		attrs["name"] = trimSlash(c.Names[0])
 	}
-	return reconciled(e.name, c.ID, action, attrs, now)
+	return reconciled(e.name, c.ID, action, attrs, now, gapFrom)
 }
 
 // gone is a reconciled event of a container the engine no longer has,
 // described as the record last saw it.
-func gone(prev wire.ContainerEvent, action string, now int64) wire.ContainerEvent {
+func gone(prev wire.ContainerEvent, action string, now int64, gapFrom string) wire.ContainerEvent {
 	attrs := maps.Clone(prev.Actor.Attributes)
 	delete(attrs, "exitCode")
-	return reconciled(prev.Host, prev.Actor.ID, action, attrs, now)
+	return reconciled(prev.Host, prev.Actor.ID, action, attrs, now, gapFrom)
 }
 
-func reconciled(host, id, action string, attrs map[string]string, now int64) wire.ContainerEvent {
+func reconciled(host, id, action string, attrs map[string]string, now int64, gapFrom string) wire.ContainerEvent {
 	attrs[wire.ReconciledAttribute] = "true"
+	attrs[wire.ReconciledGapAttribute] = gapFrom
 	return wire.ContainerEvent{
 		Status:   action,
 		ID:       id,

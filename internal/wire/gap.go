@@ -28,6 +28,12 @@ const (
 // stream; its time is when the change was found, not when it happened.
 const ReconciledAttribute = "crowsnest.reconciled"
 
+// ReconciledGapAttribute is set on reconciled events to the start of the gap
+// they close (Gap.From, RFC 3339 with nanoseconds). Replicas that reconcile
+// the same gap find the same changes at different times: the gap, not the
+// time, makes each change one record.
+const ReconciledGapAttribute = "crowsnest.gap"
+
 // Gap is one window of an engine's history that crowsnest cannot prove it
 // holds completely: the value of an event of type "gap", tagged host:NAME and
 // reason:REASON.
