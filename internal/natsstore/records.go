@@ -24,7 +24,7 @@ import (
 const recordsTimeout = 10 * time.Second
 
 // staleName is how old a name key pointing at no record must be before a
-// create or rename takes it over. A replica claims the name a moment
+// Create or rename takes it over. A replica claims the name a moment
 // before it writes the record (and deletes it a moment after deleting the
 // record); a key older than this was left by a replica that died between
 // the two writes.
@@ -93,8 +93,8 @@ func (r *records[T]) kv(ctx context.Context) (jetstream.KeyValue, context.Contex
 	return kv, ctx, cancel, nil
 }
 
-// create stores v under a new id, with Created and Updated set to now.
-func (r *records[T]) create(ctx context.Context, v T) (T, error) {
+// Create stores v under a new id, with Created and Updated set to now.
+func (r *records[T]) Create(ctx context.Context, v T) (T, error) {
 	var zero T
 	kv, ctx, cancel, err := r.kv(ctx)
 	if err != nil {
@@ -254,8 +254,8 @@ func (r *records[T]) releaseName(ctx context.Context, kv jetstream.KeyValue, nam
 	return nil
 }
 
-// get returns the record with id.
-func (r *records[T]) get(ctx context.Context, id int64) (T, error) {
+// Get returns the record with id.
+func (r *records[T]) Get(ctx context.Context, id int64) (T, error) {
 	kv, ctx, cancel, err := r.kv(ctx)
 	if err != nil {
 		var zero T
@@ -285,9 +285,9 @@ func (r *records[T]) read(ctx context.Context, kv jetstream.KeyValue, id int64) 
 	return v, e.Revision(), nil
 }
 
-// list returns every record, by id. One watch of the records' keys
+// List returns every record, by id. One watch of the records' keys
 // delivers them all, rather than one request per key.
-func (r *records[T]) list(ctx context.Context) ([]T, error) {
+func (r *records[T]) List(ctx context.Context) ([]T, error) {
 	kv, ctx, cancel, err := r.kv(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("natsstore: list %ss: %w", r.what, err)
@@ -320,12 +320,12 @@ func (r *records[T]) list(ctx context.Context) ([]T, error) {
 	}
 }
 
-// update reads record id, lets fn change it and writes it back if no
+// Update reads record id, lets fn change it and writes it back if no
 // replica wrote it meanwhile, else starts again (so fn may run more than
 // once), moving its name when fn renamed it. An error from fn aborts the
 // update and is returned as is. A record fn left as it was is not written;
 // otherwise Updated is set to now. fn cannot change ID or Created.
-func (r *records[T]) update(ctx context.Context, id int64, fn func(*T) error) (T, error) {
+func (r *records[T]) Update(ctx context.Context, id int64, fn func(*T) error) (T, error) {
 	kv, ctx, cancel, err := r.kv(ctx)
 	if err != nil {
 		var zero T
@@ -395,8 +395,8 @@ func (r *records[T]) updateOnce(ctx context.Context, kv jetstream.KeyValue, id i
 	return v, true, nil, nil
 }
 
-// remove deletes record id, then its name.
-func (r *records[T]) remove(ctx context.Context, id int64) error {
+// Delete deletes record id, then its name.
+func (r *records[T]) Delete(ctx context.Context, id int64) error {
 	kv, ctx, cancel, err := r.kv(ctx)
 	if err != nil {
 		return fmt.Errorf("natsstore: delete %s: %w", r.what, err)
@@ -421,11 +421,11 @@ func (r *records[T]) remove(ctx context.Context, id int64) error {
 	}
 }
 
-// watch calls changed after every change any replica makes to the
+// Watch calls changed after every change any replica makes to the
 // records, and once each time the watch starts (changes made while it was
 // not watching are not replayed), until ctx ends. While NATS does not
 // answer it retries.
-func (r *records[T]) watch(ctx context.Context, changed func()) error {
+func (r *records[T]) Watch(ctx context.Context, changed func()) error {
 	b := backoff.Backoff{Min: 100 * time.Millisecond, Max: 10 * time.Second}
 	for {
 		err := r.watchOnce(ctx, changed, &b)

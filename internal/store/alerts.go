@@ -40,9 +40,6 @@ var (
 	bkAlertNames = []byte("alertnames")
 )
 
-// boltAlertRules is AlertRules on the event store's bbolt file.
-type boltAlertRules struct{ recs *records[wire.AlertRule] }
-
 // NewAlertRules returns the alert rules kept in st's file. st must come
 // from Open or hold a View (see fileOf).
 func NewAlertRules(st Store) (AlertRules, error) {
@@ -55,28 +52,32 @@ func NewAlertRules(st Store) (AlertRules, error) {
 	if err != nil {
 		return nil, err
 	}
-	return boltAlertRules{recs}, nil
+	return AlertRulesOn(recs), nil
 }
 
-func (b boltAlertRules) Create(ctx context.Context, r wire.AlertRule) (wire.AlertRule, error) {
-	return b.recs.create(ctx, r)
+// AlertRulesOn returns the AlertRules kept in t; they are a Watcher when t
+// is.
+func AlertRulesOn(t Table[wire.AlertRule]) AlertRules {
+	rules := ruleTable{t}
+	if w, ok := t.(Watcher); ok {
+		return watchedRuleTable{rules, w}
+	}
+	return rules
 }
 
-func (b boltAlertRules) Get(ctx context.Context, id int64) (wire.AlertRule, error) {
-	return b.recs.get(ctx, id)
-}
+// ruleTable is AlertRules on a Table.
+type ruleTable struct{ Table[wire.AlertRule] }
 
-func (b boltAlertRules) List(ctx context.Context) ([]wire.AlertRule, error) {
-	return b.recs.list(ctx)
-}
-
-func (b boltAlertRules) Replace(ctx context.Context, r wire.AlertRule) (wire.AlertRule, error) {
-	return b.recs.update(ctx, r.ID, func(old *wire.AlertRule) error {
+// Replace overwrites rule r.ID with r; see AlertRules.
+func (t ruleTable) Replace(ctx context.Context, r wire.AlertRule) (wire.AlertRule, error) {
+	return t.Update(ctx, r.ID, func(old *wire.AlertRule) error {
 		*old = r
 		return nil
 	})
 }
 
-func (b boltAlertRules) Delete(ctx context.Context, id int64) error {
-	return b.recs.remove(ctx, id)
+// watchedRuleTable is AlertRules on a Table shared between processes.
+type watchedRuleTable struct {
+	ruleTable
+	Watcher
 }

@@ -11,6 +11,27 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// Table is a kind of record (stacks, alert rules) kept under ids, each
+// with a unique name. The event store's bbolt file keeps them (records),
+// and so does a NATS key-value bucket (internal/natsstore); StacksOn and
+// AlertRulesOn give each kind its interface over either.
+type Table[T any] interface {
+	// Create stores v under a new id, with Created and Updated set to
+	// now, and returns it. A taken name is the kind's "exists" error.
+	Create(ctx context.Context, v T) (T, error)
+	// Get returns the record with id, or the kind's "not found" error.
+	Get(ctx context.Context, id int64) (T, error)
+	// List returns every record, by id.
+	List(ctx context.Context) ([]T, error)
+	// Update reads record id, lets fn change it and writes it back, so
+	// concurrent updates never lose each other's changes. An error from
+	// fn aborts the update and is returned as is. Updated is set to now
+	// when the record changed; fn cannot change ID or Created.
+	Update(ctx context.Context, id int64, fn func(*T) error) (T, error)
+	// Delete removes record id.
+	Delete(ctx context.Context, id int64) error
+}
+
 // records is a kind of record kept in the event store's bbolt file (stacks,
 // alert rules): a bucket of JSON records by id, and beside it a bucket
 // mapping each record's unique name to its id. bbolt serialises write
@@ -55,8 +76,8 @@ func openRecords[T any](st Store, r records[T]) (*records[T], error) {
 
 func recordKey(id int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(id)) }
 
-// create stores v under a new id, with Created and Updated set to now.
-func (r *records[T]) create(ctx context.Context, v T) (T, error) {
+// Create stores v under a new id, with Created and Updated set to now.
+func (r *records[T]) Create(ctx context.Context, v T) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, fmt.Errorf("store: create %s: %w", r.what, err)
@@ -85,8 +106,8 @@ func (r *records[T]) create(ctx context.Context, v T) (T, error) {
 	return v, nil
 }
 
-// get returns the record with id.
-func (r *records[T]) get(ctx context.Context, id int64) (T, error) {
+// Get returns the record with id.
+func (r *records[T]) Get(ctx context.Context, id int64) (T, error) {
 	var v T
 	if err := ctx.Err(); err != nil {
 		return v, fmt.Errorf("store: get %s: %w", r.what, err)
@@ -102,8 +123,8 @@ func (r *records[T]) get(ctx context.Context, id int64) (T, error) {
 	return v, nil
 }
 
-// list returns every record, by id.
-func (r *records[T]) list(ctx context.Context) ([]T, error) {
+// List returns every record, by id.
+func (r *records[T]) List(ctx context.Context) ([]T, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store: list %ss: %w", r.what, err)
 	}
@@ -125,12 +146,12 @@ func (r *records[T]) list(ctx context.Context) ([]T, error) {
 	return out, nil
 }
 
-// update reads record id, lets fn change it and writes it back in one
+// Update reads record id, lets fn change it and writes it back in one
 // transaction, moving its name in the index when fn renamed it. An error
 // from fn aborts the update and is returned as is. A record fn left as it
 // was is not written again; otherwise Updated is set to now. fn cannot
 // change ID or Created.
-func (r *records[T]) update(ctx context.Context, id int64, fn func(*T) error) (T, error) {
+func (r *records[T]) Update(ctx context.Context, id int64, fn func(*T) error) (T, error) {
 	var v T
 	if err := ctx.Err(); err != nil {
 		return v, fmt.Errorf("store: update %s: %w", r.what, err)
@@ -191,8 +212,8 @@ func (r *records[T]) rename(names *bolt.Bucket, from, to []byte, id int64) error
 	return nil
 }
 
-// remove deletes record id and its name.
-func (r *records[T]) remove(ctx context.Context, id int64) error {
+// Delete deletes record id and its name.
+func (r *records[T]) Delete(ctx context.Context, id int64) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store: delete %s: %w", r.what, err)
 	}

@@ -45,9 +45,6 @@ var (
 	bkStackNames = []byte("stacknames")
 )
 
-// boltStacks is Stacks on the event store's bbolt file.
-type boltStacks struct{ recs *records[wire.Stack] }
-
 // NewStacks returns the stack records kept in st's file. st must come from
 // Open or hold a View (see fileOf).
 func NewStacks(st Store) (Stacks, error) {
@@ -60,23 +57,19 @@ func NewStacks(st Store) (Stacks, error) {
 	if err != nil {
 		return nil, err
 	}
-	return boltStacks{recs}, nil
+	return StacksOn(recs), nil
 }
 
-func (b boltStacks) Create(ctx context.Context, s wire.Stack) (wire.Stack, error) {
-	return b.recs.create(ctx, s)
-}
+// StacksOn returns the Stacks kept in t.
+func StacksOn(t Table[wire.Stack]) Stacks { return stackTable{t} }
 
-func (b boltStacks) Get(ctx context.Context, id int64) (wire.Stack, error) {
-	return b.recs.get(ctx, id)
-}
+// stackTable is Stacks on a Table: the table's own operations, and an
+// Update that keeps a stack's identity.
+type stackTable struct{ Table[wire.Stack] }
 
-func (b boltStacks) List(ctx context.Context) ([]wire.Stack, error) {
-	return b.recs.list(ctx)
-}
-
-func (b boltStacks) Update(ctx context.Context, id int64, fn func(*wire.Stack) error) (wire.Stack, error) {
-	return b.recs.update(ctx, id, func(s *wire.Stack) error {
+// Update changes stack id through fn; see Stacks.
+func (t stackTable) Update(ctx context.Context, id int64, fn func(*wire.Stack) error) (wire.Stack, error) {
+	return t.Table.Update(ctx, id, func(s *wire.Stack) error {
 		was := *s
 		if err := fn(s); err != nil {
 			return err
@@ -86,8 +79,4 @@ func (b boltStacks) Update(ctx context.Context, id int64, fn func(*wire.Stack) e
 		}
 		return nil
 	})
-}
-
-func (b boltStacks) Delete(ctx context.Context, id int64) error {
-	return b.recs.remove(ctx, id)
 }
