@@ -64,9 +64,7 @@ type alertsPage struct {
 	form     ruleForm
 	filter   eventFilter // the form's filter builder
 	notify   string      // the form's targets, one a line
-	formErr  string
-	formOK   string
-	busy     bool
+	editor   editor
 	tested   []wire.AlertDelivery
 
 	firings     []firing
@@ -169,7 +167,7 @@ func (p *alertsPage) OnNav(ctx app.Context) {
 	q := ctx.Page().URL().Query()
 	id, _ := strconv.ParseInt(q.Get("id"), 10, 64)
 	p.selected, p.creating = id, q.Get("new") == "1"
-	p.formErr, p.formOK, p.tested = "", "", nil
+	p.editor.err, p.editor.ok, p.tested = "", "", nil
 	p.form, p.filter, p.notify = ruleForm{Enabled: true, Kind: wire.AlertKindEvent}, eventFilter{}, ""
 	if p.creating {
 		p.applyPreset(q.Get("preset"))
@@ -196,7 +194,7 @@ func (p *alertsPage) applyPreset(id string) {
 	for _, pr := range p.presets {
 		if pr.ID == id {
 			p.fill(pr.Rule)
-			p.formOK = pr.Description + " Add where to send it, then Create."
+			p.editor.ok = pr.Description + " Add where to send it, then Create."
 		}
 	}
 }
@@ -244,44 +242,29 @@ func (p *alertsPage) body() ruleForm {
 	return out
 }
 
-// send runs one REST call for the editor and shows its outcome: the
-// server's 400 message (the rule's problem) under the form.
+// send runs one REST call for the editor and shows its outcome under the
+// form (see sendEditor).
 func (p *alertsPage) send(ctx app.Context, method, path string, body any, done string, after func(app.Context, *wire.AlertRule)) {
-	p.busy, p.formErr, p.formOK, p.tested = true, "", "", nil
-	ctx.Async(func() {
-		var r wire.AlertRule
-		_, err := apiDo(ctx, method, path, body, &r)
-		ctx.Dispatch(func(ctx app.Context) {
-			p.busy = false
-			if err != nil {
-				p.formErr = describeErr(err)
-				return
-			}
-			p.formOK = done
-			p.reload.request()
-			if after != nil {
-				after(ctx, &r)
-			}
-		})
-	})
+	p.tested = nil
+	sendEditor(ctx, &p.editor, p.reload, method, path, body, done, after)
 }
 
 // test sends the selected rule's test notification and shows each outcome.
 func (p *alertsPage) test(ctx app.Context) {
-	p.busy, p.formErr, p.formOK, p.tested = true, "", "", nil
+	p.editor.busy, p.editor.err, p.editor.ok, p.tested = true, "", "", nil
 	path := "/api/v1/alerts/" + strconv.FormatInt(p.selected, 10) + "/test"
 	ctx.Async(func() {
 		var out []wire.AlertDelivery
 		_, err := apiDo(ctx, http.MethodPost, path, nil, &out)
 		ctx.Dispatch(func(app.Context) {
-			p.busy = false
+			p.editor.busy = false
 			if err != nil {
-				p.formErr = describeErr(err)
+				p.editor.err = describeErr(err)
 				return
 			}
 			p.tested = out
 			if len(out) == 0 {
-				p.formOK = "The rule has no targets to test."
+				p.editor.ok = "The rule has no targets to test."
 			}
 		})
 	})
@@ -414,17 +397,17 @@ func (p *alertsPage) editorView() app.UI {
 				OnInput(func(ctx app.Context, e app.Event) { p.notify = ctx.JSSrc().Get("value").String() }),
 			app.Span().ID("alert-notify-hint").Class("hint").Text("One URL a line: an http(s) webhook receives the alert as JSON; Shoutrrr URLs (ntfy, slack, discord, telegram, smtp…) get its message."),
 		),
-		app.If(p.formErr != "", app.Pre().ID("alert-error").Class("notice notice-error").Role("alert").Text(p.formErr)),
-		app.If(p.formOK != "", app.P().ID("alert-ok").Class("notice notice-ok").Role("status").Text(p.formOK)),
+		app.If(p.editor.err != "", app.Pre().ID("alert-error").Class("notice notice-error").Role("alert").Text(p.editor.err)),
+		app.If(p.editor.ok != "", app.P().ID("alert-ok").Class("notice notice-ok").Role("status").Text(p.editor.ok)),
 		testedView(p.tested),
 		app.Div().Class("form-actions").Body(
 			app.If(p.creating,
-				app.Button().Type("submit").ID("alert-create").Class("btn btn-primary").Disabled(p.busy).Text("Create"),
+				app.Button().Type("submit").ID("alert-create").Class("btn btn-primary").Disabled(p.editor.busy).Text("Create"),
 			).Else(
-				app.Button().Type("submit").ID("alert-save").Class("btn btn-primary").Disabled(p.busy).Text("Save"),
-				app.Button().Type("button").ID("alert-test").Class("btn").Disabled(p.busy).Text("Send test").
+				app.Button().Type("submit").ID("alert-save").Class("btn btn-primary").Disabled(p.editor.busy).Text("Save"),
+				app.Button().Type("button").ID("alert-test").Class("btn").Disabled(p.editor.busy).Text("Send test").
 					OnClick(func(ctx app.Context, e app.Event) { p.test(ctx) }),
-				app.Button().Type("button").ID("alert-delete").Class("btn btn-danger").Disabled(p.busy).Text("Delete").
+				app.Button().Type("button").ID("alert-delete").Class("btn btn-danger").Disabled(p.editor.busy).Text("Delete").
 					OnClick(func(ctx app.Context, e app.Event) {
 						if !app.Window().Call("confirm", "Delete the rule "+p.form.Name+"?").Bool() {
 							return

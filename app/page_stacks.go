@@ -38,9 +38,7 @@ type stacksPage struct {
 	creating bool
 	current  *wire.Stack
 	form     wire.StackRequest
-	formErr  string
-	formOK   string
-	busy     bool
+	editor   editor
 
 	progress []progressLine
 	incoming batch[progressLine]
@@ -173,7 +171,7 @@ func (p *stacksPage) OnNav(ctx app.Context) {
 	q := ctx.Page().URL().Query()
 	id, _ := strconv.ParseInt(q.Get("id"), 10, 64)
 	p.selected, p.creating = id, q.Get("new") == "1"
-	p.formErr, p.formOK, p.current = "", "", nil
+	p.editor.err, p.editor.ok, p.current = "", "", nil
 	p.form = wire.StackRequest{}
 	if p.creating {
 		p.form.Compose = "services:\n  web:\n    image: nginx:alpine\n"
@@ -200,7 +198,7 @@ func (p *stacksPage) loadCurrent(ctx app.Context, id int64, withForm bool) {
 			}
 			if err != nil {
 				if withForm {
-					p.formErr = describeErr(err)
+					p.editor.err = describeErr(err)
 				}
 				return
 			}
@@ -212,26 +210,10 @@ func (p *stacksPage) loadCurrent(ctx app.Context, id int64, withForm bool) {
 	})
 }
 
-// send runs one REST call for the editor and shows its outcome: the
-// server's 400 message (the compose loader's words) under the editor.
+// send runs one REST call for the editor and shows its outcome under the
+// form (see sendEditor).
 func (p *stacksPage) send(ctx app.Context, method, path string, body any, done string, after func(app.Context, *wire.Stack)) {
-	p.busy, p.formErr, p.formOK = true, "", ""
-	ctx.Async(func() {
-		var st wire.Stack
-		_, err := apiDo(ctx, method, path, body, &st)
-		ctx.Dispatch(func(ctx app.Context) {
-			p.busy = false
-			if err != nil {
-				p.formErr = describeErr(err)
-				return
-			}
-			p.formOK = done
-			p.reload.request()
-			if after != nil {
-				after(ctx, &st)
-			}
-		})
-	})
+	sendEditor(ctx, &p.editor, p.reload, method, path, body, done, after)
 }
 
 // Render draws the page.
@@ -359,19 +341,19 @@ func (p *stacksPage) editorView() app.UI {
 			app.Textarea().ID("stack-env").Class("input code").Rows(3).Spellcheck(false).Placeholder("KEY=value").Text(p.form.Env).
 				OnInput(func(ctx app.Context, e app.Event) { p.form.Env = ctx.JSSrc().Get("value").String() }),
 		),
-		app.If(p.formErr != "", app.Pre().ID("stack-error").Class("notice notice-error").Role("alert").Text(p.formErr)),
-		app.If(p.formOK != "", app.P().ID("stack-ok").Class("notice notice-ok").Role("status").Text(p.formOK)),
+		app.If(p.editor.err != "", app.Pre().ID("stack-error").Class("notice notice-error").Role("alert").Text(p.editor.err)),
+		app.If(p.editor.ok != "", app.P().ID("stack-ok").Class("notice notice-ok").Role("status").Text(p.editor.ok)),
 		app.Div().Class("form-actions").Body(
 			app.If(p.creating,
-				app.Button().Type("submit").ID("stack-create").Class("btn btn-primary").Disabled(p.busy).Text("Create"),
+				app.Button().Type("submit").ID("stack-create").Class("btn btn-primary").Disabled(p.editor.busy).Text("Create"),
 			).Else(
-				app.Button().Type("submit").ID("stack-save").Class("btn").Disabled(p.busy).Text("Save"),
+				app.Button().Type("submit").ID("stack-save").Class("btn").Disabled(p.editor.busy).Text("Save"),
 				p.actionButton("deploy", "Deploy", "btn btn-primary"),
 				p.actionButton("start", "Start", "btn"),
 				p.actionButton("stop", "Stop", "btn"),
 				p.actionButton("restart", "Restart", "btn"),
 				p.actionButton("pull", "Pull images", "btn"),
-				app.Button().Type("button").ID("stack-delete").Class("btn btn-danger").Disabled(p.busy).Text("Delete").
+				app.Button().Type("button").ID("stack-delete").Class("btn btn-danger").Disabled(p.editor.busy).Text("Delete").
 					OnClick(func(ctx app.Context, e app.Event) {
 						if !app.Window().Call("confirm", "Take down and delete the stack "+p.form.Name+"?").Bool() {
 							return
@@ -385,7 +367,7 @@ func (p *stacksPage) editorView() app.UI {
 
 // actionButton posts one lifecycle action; progress appears in the log.
 func (p *stacksPage) actionButton(action, label, class string) app.UI {
-	return app.Button().Type("button").ID("stack-" + action).Class(class).Disabled(p.busy).Text(label).
+	return app.Button().Type("button").ID("stack-" + action).Class(class).Disabled(p.editor.busy).Text(label).
 		OnClick(func(ctx app.Context, e app.Event) {
 			p.send(ctx, http.MethodPost, "/api/v1/stacks/"+strconv.FormatInt(p.selected, 10)+"/"+action, nil, label+" started; progress below.", nil)
 		})
