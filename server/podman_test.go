@@ -37,10 +37,15 @@ func TestPodmanHost(t *testing.T) {
 	}
 
 	events := dialWS(t, eventsURL(s, url.Values{"filters": {`{"host":["podman"],"event":["start","die","destroy"]}`}}), nil)
+	// The image as Docker would name it finds Podman's localhost/ image.
+	byImage := dialWS(t, eventsURL(s, url.Values{"filters": {`{"image":["` + strings.TrimPrefix(image, "localhost/") + `"],"event":["start"]}`}}), nil)
 	stats := dialWS(t, s.WS("/docker/stats?host=podman&interval=1"), nil)
 	id, name := testenv.Run(t, pc, testenv.RunOptions{Args: []string{"-lines", "-1", "-every", "200ms", "-text", "on podman"}})
 	if ev := events.waitAction(t, id, "start", time.Minute); ev.Host != "podman" || ev.Image() != image || ev.Name() != name {
 		t.Errorf("start event %+v", ev)
+	}
+	if ev := byImage.waitAction(t, id, "start", time.Minute); ev.Image() != image {
+		t.Errorf("start event by image filter %+v", ev)
 	}
 	waitStatsFrame(t, stats, "the podman container running", func(f statsFrame) bool {
 		return f.ID == id && f.HostID == "podman" && f.State == "running" && f.MemoryBytes > 0

@@ -231,7 +231,8 @@ func clip(s string) string {
 //   - container: a value is a prefix of (or equals) the container ID or its
 //     name, a leading "/" ignored on both sides;
 //   - image: the event's image (the "image" attribute, else "from") names the
-//     same repository, "docker.io/library/" spelled out or not; a value with
+//     same repository, "docker.io/library/" (or Podman's "localhost/" of
+//     local images) spelled out or not; a value with
 //     a tag also needs that tag (an untagged image counts as ":latest"), a
 //     value with a digest needs that digest;
 //   - label: "key" needs the attribute to exist (any value), "key=value"
@@ -369,15 +370,21 @@ func parseImage(s string) imageRef {
 }
 
 // familiarName removes what Docker adds when it normalizes a name: the
-// default registry and, for single-component names, "library/".
+// default registry and, for single-component names, "library/"; and
+// Podman's "localhost/" of local images.
 func familiarName(name string) string {
 	if i := strings.IndexByte(name, '/'); i >= 0 {
 		domain := name[:i]
 		switch domain {
 		case "docker.io", "index.docker.io", "registry-1.docker.io":
 			name = name[i+1:]
+		case "localhost":
+			// Podman names the images it built or loaded locally
+			// localhost/NAME, where Docker names them NAME: one image
+			// to a user watching both.
+			name = name[i+1:]
 		default:
-			if strings.ContainsAny(domain, ".:") || domain == "localhost" {
+			if strings.ContainsAny(domain, ".:") {
 				return name // another registry: nothing to remove
 			}
 		}
