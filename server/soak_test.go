@@ -526,10 +526,18 @@ func (s *soak) readSSE(ctx context.Context, ready chan<- error) {
 }
 
 // soakStreamClient holds the SSE connections (one each, never idle) and
-// soakPostClient the POSTers' keep-alive connections.
+// soakPostClient the POSTers' keep-alive connections. Those give up an idle
+// connection before the server does (idleTimeout, 2 minutes), as
+// http.DefaultTransport would: a connection left idle at the bottom of the
+// pool that long is closed by the server, and a POST sent on it as the
+// server closes it gets a reset, which the client may not retry (a POST is
+// not replayable).
 var (
 	soakStreamClient = &http.Client{Transport: &http.Transport{DisableCompression: true}}
-	soakPostClient   = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: soakPosters * 2}}
+	soakPostClient   = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConnsPerHost: soakPosters * 2,
+		IdleConnTimeout:     idleTimeout / 2,
+	}}
 )
 
 // pace hands out soakPostRate tokens a second; a token no poster is free
