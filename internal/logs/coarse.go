@@ -18,22 +18,23 @@ import (
 // whole second, as an engine that drops the fraction stamps them (an
 // engine that keeps it stamps a whole second once in a billion).
 func coarseStamps(seen []seenEntry) bool {
-	for _, e := range seen {
-		if e.ts.Nanosecond() != 0 {
-			return false
-		}
-	}
-	return len(seen) > 0
+	return wholeSeconds(seen, func(e seenEntry) time.Time { return e.ts })
 }
 
 // coarseLines is coarseStamps for lines in memory.
 func coarseLines(lines []wire.LogLine) bool {
-	for _, l := range lines {
-		if l.Timestamp.Nanosecond() != 0 {
+	return wholeSeconds(lines, func(l wire.LogLine) time.Time { return l.Timestamp })
+}
+
+// wholeSeconds reports whether there are items and every one's stamp is a
+// whole second.
+func wholeSeconds[T any](items []T, stamp func(T) time.Time) bool {
+	for _, it := range items {
+		if stamp(it).Nanosecond() != 0 {
 			return false
 		}
 	}
-	return len(lines) > 0
+	return len(items) > 0
 }
 
 // firstSecond counts the lines stamped like the first: with coarse stamps,

@@ -209,6 +209,7 @@ func (s *Sampler) sampleHost(ctx context.Context, host string, running []Contain
 		s.c.log.Error("stats: sampler: no client for host", "host", host, "err", err)
 		return nil
 	}
+	wall, _ := s.c.busyTimeOnly(host) // once a round: an unknown engine is asked again next round
 	sem := make(chan struct{}, s.opts.Concurrency)
 	out := make([]*Sample, len(running))
 	var wg sync.WaitGroup
@@ -217,7 +218,7 @@ func (s *Sampler) sampleHost(ctx context.Context, host string, running []Contain
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			out[i] = s.sample(ctx, cli, host, ct, t)
+			out[i] = s.sample(ctx, cli, host, wall, ct, t)
 		})
 	}
 	wg.Wait()

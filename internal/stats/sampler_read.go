@@ -14,7 +14,7 @@ import (
 // sample against the previous one; nil when there is no previous reading
 // yet or the container could not be read (usually it just stopped, and
 // the inventory will say so).
-func (s *Sampler) sample(ctx context.Context, cli *client.Client, host string, ct Container, t *target) *Sample {
+func (s *Sampler) sample(ctx context.Context, cli *client.Client, host string, wall bool, ct Container, t *target) *Sample {
 	// A container restarted since it was inspected has a new pid (the
 	// network counters of the cgroup source are read through it).
 	if started := s.c.startedOf(host, ct.ID); t.started.IsZero() || started.After(t.started) {
@@ -29,7 +29,7 @@ func (s *Sampler) sample(ctx context.Context, cli *client.Client, host string, c
 			t.started = time.Now() // never inspect again for the same start
 		}
 	}
-	cur, err := s.read(ctx, cli, host, t)
+	cur, err := s.read(ctx, cli, wall, t)
 	if err != nil {
 		s.c.log.Debug("stats: sampler: reading", "host", host, "container", short(ct.ID), "err", err)
 		return nil
@@ -44,12 +44,12 @@ func (s *Sampler) sample(ctx context.Context, cli *client.Client, host string, c
 }
 
 // read takes one reading from the container's cgroup files, or else from
-// the engine.
-func (s *Sampler) read(ctx context.Context, cli *client.Client, host string, t *target) (Reading, error) {
+// the engine (timed by the wall clock with wall, see busyTimeOnly).
+func (s *Sampler) read(ctx context.Context, cli *client.Client, wall bool, t *target) (Reading, error) {
 	if t.cgroup != nil {
 		return s.c.readCgroup(&t.fs, *t.cgroup)
 	}
-	return oneShot(ctx, cli, t.id, s.c.busyTimeOnly(host))
+	return oneShot(ctx, cli, t.id, wall)
 }
 
 // oneShot asks the engine for one reading without its previous sample,

@@ -52,6 +52,10 @@ func (c *Collector) streamEngine(ctx context.Context, s *source, cli *client.Cli
 	defer func() { _ = res.Body.Close() }() // ends the request; nothing to report
 	dec := json.NewDecoder(res.Body)
 	var prev Reading
+	// Which engine this is may be learnt only after the stream opened (the
+	// inventory can list a host before its event stream's handshake ends):
+	// asked on each frame until it is known, then never again.
+	var wall, kindKnown bool
 	for {
 		var f container.StatsResponse
 		if err := dec.Decode(&f); err != nil {
@@ -61,7 +65,9 @@ func (c *Collector) streamEngine(ctx context.Context, s *source, cli *client.Cli
 			return fmt.Errorf("reading the stats stream of %.12s: %w", s.key.id, err)
 		}
 		b.Reset()
-		wall := c.busyTimeOnly(s.key.host)
+		if !kindKnown {
+			wall, kindKnown = c.busyTimeOnly(s.key.host)
+		}
 		cur := engineReading(f.CPUStats, f, wall)
 		// The engine puts its previous frame's CPU figures in precpu_stats;
 		// the first frame has none, and then our own previous reading (if
@@ -85,14 +91,15 @@ func (c *Collector) streamEngine(ctx context.Context, s *source, cli *client.Cli
 // cgroups used instead of all CPU time, busy and idle: Docker's formula
 // over it gives a container's share of the busy time, 196 % for one capped
 // at half a core on a quiet two-core host. Its readings are timed by the
-// wall clock instead (see wallSystem).
-func (c *Collector) busyTimeOnly(host string) bool {
+// wall clock instead (see wallSystem). known is false while the host's
+// engine is not known yet (no handshake so far).
+func (c *Collector) busyTimeOnly(host string) (podman, known bool) {
 	for _, h := range c.eng.Hosts() {
 		if h.Name == host {
-			return h.Engine == wire.EnginePodman
+			return h.Engine == wire.EnginePodman, h.Engine != ""
 		}
 	}
-	return false
+	return false, false
 }
 
 // wallSystem stands for the host's CPU time at t when the engine's own
