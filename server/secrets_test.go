@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,8 +19,11 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/crowsnest-hq/crowsnest/internal/alerts"
 	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
+	"github.com/crowsnest-hq/crowsnest/server/api"
+	"github.com/crowsnest-hq/crowsnest/server/auth"
 )
 
 // sweepSecret is a secret of the sweep: unique to the run, so finding it
@@ -406,5 +411,64 @@ func sweepStacks(t *testing.T, sw *sweep) {
 	sw.must(sw.admin, "GET", fmt.Sprintf("/api/v1/stacks/%d", st.ID), nil, &whole, http.StatusOK)
 	if whole.Env != env {
 		t.Errorf("after an admin's round trip the env is %q, want %q", whole.Env, env)
+	}
+}
+
+// docSection is the part of doc from the heading line to the next heading
+// of its level; it fails the test when there is no such heading.
+func docSection(t *testing.T, doc, heading string) string {
+	t.Helper()
+	i := strings.Index(doc, "\n"+heading+"\n")
+	if i < 0 {
+		t.Fatalf("SECURITY.md has no section %q", heading)
+	}
+	rest := doc[i+len(heading)+2:]
+	level := heading[:strings.IndexByte(heading, ' ')+1]
+	if j := strings.Index(rest, "\n"+level); j >= 0 {
+		rest = rest[:j]
+	}
+	return rest
+}
+
+// TestSecurityDocReadRoutes keeps SECURITY.md's account of what a read
+// credential sees the route table's: one row for every read route and
+// none for another, each saying what the reader gets; and the examples of
+// redacted notify URLs are what crowsnest shows. TestSecretsSweep proves
+// the withheld column.
+func TestSecurityDocReadRoutes(t *testing.T) {
+	raw, err := os.ReadFile("../SECURITY.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := docSection(t, string(raw), "## What a read credential sees")
+	rows := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Z]+ [^`]+)` \\| ([^|]+) \\| ([^|]+) \\|$").FindAllStringSubmatch(sec, -1) {
+		if rows[m[1]] {
+			t.Errorf("SECURITY.md lists %s twice under what a read credential sees", m[1])
+		}
+		rows[m[1]] = true
+	}
+	for _, rt := range api.Routes() {
+		key := rt.Method + " " + rt.Path
+		switch {
+		case rt.Scope == auth.ScopeRead && !rows[key]:
+			t.Errorf("SECURITY.md does not say what a read credential gets from %s: add a row | `%s` | gets | withheld |", key, key)
+		case rt.Scope != auth.ScopeRead && rows[key]:
+			t.Errorf("SECURITY.md lists %s (%s) as a read route", key, rt.Scope)
+		}
+		delete(rows, key)
+	}
+	for key := range rows {
+		t.Errorf("SECURITY.md says what a reader gets from %s, which is not in the route table", key)
+	}
+	flat := strings.Join(strings.Fields(sec), " ")
+	examples := regexp.MustCompile("`([a-z]+://[^`]+)` is `([^`]+)`").FindAllStringSubmatch(flat, -1)
+	if len(examples) == 0 {
+		t.Fatal("SECURITY.md gives no example of a redacted notify URL")
+	}
+	for _, m := range examples {
+		if got := alerts.RedactTarget(m[1]); got != m[2] {
+			t.Errorf("SECURITY.md says %s is shown as %s; crowsnest shows %s", m[1], m[2], got)
+		}
 	}
 }
