@@ -66,18 +66,19 @@ func RedactTarget(raw string) string {
 // (a token in a Telegram API URL built from the notify URL), escaped or
 // not.
 type scrubber struct {
-	parts []string // longest first, so a part's pieces do not break it up
+	raw, safe string
+	parts     []string // longest first, so a part's pieces do not break it up
 }
 
 // newScrubber collects the parts of raw that redact hides, in the forms
 // they may take in a text.
-func newScrubber(raw string) scrubber {
-	parts := []string{raw}
-	if u, err := url.Parse(raw); err == nil {
-		parts = append(parts, urlParts(u)...)
+func newScrubber(raw, safe string) scrubber {
+	s := scrubber{raw: raw, safe: safe}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return s
 	}
-	var s scrubber
-	for _, p := range parts {
+	for _, p := range urlParts(u) {
 		for _, form := range forms(p) {
 			if len(form) >= minSecret && !slices.Contains(s.parts, form) {
 				s.parts = append(s.parts, form)
@@ -121,8 +122,10 @@ func forms(p string) []string {
 	return out
 }
 
-// scrub replaces every secret part in text with the mask.
+// scrub replaces the whole URL in text with its redacted form, then every
+// secret part left with the mask.
 func (s scrubber) scrub(text string) string {
+	text = strings.ReplaceAll(text, s.raw, s.safe)
 	for _, p := range s.parts {
 		text = strings.ReplaceAll(text, p, mask)
 	}
@@ -132,8 +135,8 @@ func (s scrubber) scrub(text string) string {
 // error returns err's text scrubbed, prefixed with the redacted target.
 // The result deliberately does not wrap err: errors.As on it would find
 // the original text with its secrets.
-func (s scrubber) error(safe string, err error) error {
-	return errors.New(safe + ": " + s.scrub(err.Error()))
+func (s scrubber) error(prefix string, err error) error {
+	return errors.New(prefix + ": " + s.scrub(err.Error()))
 }
 
 // quoted matches the quoted strings of an error text (Go's %q).

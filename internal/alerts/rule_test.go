@@ -140,7 +140,7 @@ func TestRedactTargetHidesSecrets(t *testing.T) {
 // rebuilt into an API URL), none of its secrets is left.
 func TestScrubberTakesSecretsOutOfErrorTexts(t *testing.T) {
 	raw := "https://bot:pw%2FSECRET1@hooks.example/services/T0SECRET2/XXSECRET3?token=tok+SECRET4&x=y#fragSECRET5"
-	s := newScrubber(raw)
+	s := newScrubber(raw, RedactTarget(raw))
 	for _, text := range []string{
 		`Post "` + raw + `": dial tcp: connection refused`,
 		`Post "https://bot:***@hooks.example/services/T0SECRET2/XXSECRET3?token=tok+SECRET4&x=y": EOF`,

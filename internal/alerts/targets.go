@@ -41,7 +41,8 @@ func parseTarget(raw string) (target, error) {
 	if u.Scheme == "" {
 		return nil, errors.New("no scheme: want http(s):// or a Shoutrrr URL such as ntfy://ntfy.sh/topic")
 	}
-	safe, scrub := redact(u), newScrubber(raw)
+	safe := redact(u)
+	scrub := newScrubber(raw, safe)
 	switch u.Scheme {
 	case "http", "https":
 		if u.Host == "" {
