@@ -471,4 +471,21 @@ func TestSecurityDocReadRoutes(t *testing.T) {
 			t.Errorf("SECURITY.md says %s is shown as %s; crowsnest shows %s", m[1], m[2], got)
 		}
 	}
+	for _, list := range []struct {
+		pattern string
+		shown   bool
+	}{{`its host where it names a server \(([^)]+)\)`, true}, {`where a service keeps a token or an id there \(([^)]+)\)`, false}} {
+		m := regexp.MustCompile(list.pattern).FindStringSubmatch(flat)
+		if m == nil {
+			t.Fatalf("SECURITY.md does not list the services matching %q", list.pattern)
+		}
+		for _, scheme := range regexp.MustCompile(`, | and `).Split(m[1], -1) {
+			if scheme == "the others" {
+				continue
+			}
+			if shown := strings.Contains(alerts.RedactTarget(scheme+"://srv.example/x"), "srv.example"); shown != list.shown {
+				t.Errorf("SECURITY.md says a %s URL's host is shown: %v; crowsnest shows %s", scheme, list.shown, alerts.RedactTarget(scheme+"://srv.example/x"))
+			}
+		}
+	}
 }
