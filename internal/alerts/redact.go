@@ -97,8 +97,11 @@ func urlParts(u *url.URL) []string {
 		pw, _ := u.User.Password()
 		out = append(out, u.User.String(), u.User.Username(), pw)
 	}
-	if !hostShown[u.Scheme] {
-		out = append(out, u.Host, u.Hostname())
+	// A hidden host is a token or an id, unless it is one of the fixed
+	// words some services want there (telegram://TOKEN@telegram,
+	// slack://hook:TOKEN@webhook), which error texts use as words too.
+	if h := u.Hostname(); !hostShown[u.Scheme] && h != u.Scheme && h != "webhook" {
+		out = append(out, u.Host, h)
 	}
 	out = append(out, u.Opaque, u.RawQuery, u.Fragment, u.EscapedPath())
 	out = append(out, strings.Split(u.Path, "/")...)

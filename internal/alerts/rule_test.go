@@ -156,6 +156,11 @@ func TestScrubberTakesSecretsOutOfErrorTexts(t *testing.T) {
 	if got := s.scrub("dial tcp 127.0.0.1:9: connect: connection refused"); got != "dial tcp 127.0.0.1:9: connect: connection refused" {
 		t.Errorf("scrub changed a text without secrets: %q", got)
 	}
+	tg := "telegram://110201543:AAHdSECRET6@telegram?chats=@chan"
+	got := newScrubber(tg, RedactTarget(tg)).scrub("sending telegram message: Post https://api.telegram.org/bot110201543:AAHdSECRET6/sendMessage: EOF")
+	if strings.Contains(got, "SECRET") || !strings.Contains(got, "sending telegram message") {
+		t.Errorf("scrubbed a Telegram error to %q, want the token gone and the service's name kept", got)
+	}
 }
 
 // TestTargetErrorsHoldNoSecrets: refusing a notify URL and failing to
