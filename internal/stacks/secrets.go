@@ -10,9 +10,9 @@ import (
 	"github.com/compose-spec/compose-go/v2/dotenv"
 )
 
-// EnvMask stands for a value of a stack's .env text that the caller may
+// envMask stands for a value of a stack's .env text that the caller may
 // not see.
-const EnvMask = "***"
+const envMask = "***"
 
 // minEnvSecret is the shortest .env value scrubbed from messages: shorter
 // values ("1", "on", "db") are words of the messages more often than
@@ -30,7 +30,7 @@ func MaskEnv(env string) string {
 	}
 	var b strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
-		b.WriteString(k + "=" + EnvMask + "\n")
+		b.WriteString(k + "=" + envMask + "\n")
 	}
 	return b.String()
 }
@@ -77,7 +77,7 @@ func newEnvScrubber(env string) envScrubber {
 // scrub replaces every value in text with the mask.
 func (s envScrubber) scrub(text string) string {
 	for _, v := range s {
-		text = strings.ReplaceAll(text, v, EnvMask)
+		text = strings.ReplaceAll(text, v, envMask)
 	}
 	return text
 }
