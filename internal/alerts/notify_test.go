@@ -136,7 +136,7 @@ func TestDeadTargetIsReportedAndDelaysNoOther(t *testing.T) {
 			continue
 		}
 		failed++
-		if d.Attempts != 2 || d.Error == "" || d.Target != dead.URL+"/?***" {
+		if d.Attempts != 2 || d.Error == "" || d.Target != dead.URL+"/***" {
 			t.Fatalf("failed outcome: %+v", d)
 		}
 	}

@@ -1,7 +1,9 @@
 package alerts
 
 import (
+	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -101,15 +103,107 @@ func TestPresetsCompile(t *testing.T) {
 	}
 }
 
+// TestRedactTargetHidesSecrets: each kind of notify URL shows its scheme
+// and, where it names a server, its host; never a token, wherever the
+// service keeps it.
 func TestRedactTargetHidesSecrets(t *testing.T) {
-	for in, want := range map[string]string{
-		"https://user:pw@hooks.example.com/x?token=s": "https://***@hooks.example.com/x?***",
-		"telegram://123:secret@telegram?chats=1":      "telegram://***@telegram?***",
-		"ntfy://ntfy.sh/topic":                        "ntfy://ntfy.sh/topic",
+	for _, c := range []struct{ in, want string }{
+		{"https://user:pw1secret@hooks.example.com/x?token=qsecret", "https://***@hooks.example.com/***"},
+		{"https://hooks.slack.com/services/T0SECRET/B0SECRET/XXSECRET", "https://hooks.slack.com/***"},
+		{"https://discord.com/api/webhooks/1234SECRET/abcdSECRET", "https://discord.com/***"},
+		{"http://127.0.0.1:9/hook", "http://127.0.0.1:9/***"},
+		{"http://127.0.0.1:9", "http://127.0.0.1:9"},
+		{"https://ex.example/?tokSECRET", "https://ex.example/***"},
+		{"gotify://gotify.example/AbcSECRET", "gotify://gotify.example/***"},
+		{"gotify://gotify.example:8443/path/AbcSECRET?disabletls=yes", "gotify://gotify.example:8443/***"},
+		{"ntfy://user:pwSECRET@ntfy.sh/topicSECRET", "ntfy://***@ntfy.sh/***"},
+		{"slack://xoxb-SECRET@C123CHAN", "slack://***@***"},
+		{"slack://hook:T0SECRET-B0SECRET-XXSECRET@webhook", "slack://***@***"},
+		{"discord://tokSECRET@1234SECRET", "discord://***@***"},
+		{"teams://groupSECRET@tenantSECRET/altSECRET/ownerSECRET?host=org.webhook.office.com", "teams://***@***/***"},
+		{"telegram://110201543:AAHdSECRET@telegram?chats=@chan", "telegram://***@***/***"},
+		{"pushbullet://tokSECRET/devSECRET", "pushbullet://***/***"},
+		{"pushover://shoutrrr:apiSECRET@userSECRET/?devices=d1", "pushover://***@***/***"},
+		{"smtp://alice:pwSECRET@mail.example:587/?from=a@example&to=b@example", "smtp://***@mail.example:587/***"},
+		{"generic://hooks.example/x?token=SECRET", "generic://hooks.example/***"},
+		{"%zz", "(unparsable URL)"},
 	} {
-		got := RedactTarget(in)
-		if got != want || strings.Contains(got, "secret") || strings.Contains(got, "pw") {
-			t.Errorf("RedactTarget(%q) = %q, want %q", in, got, want)
+		got := RedactTarget(c.in)
+		if got != c.want || strings.Contains(got, "SECRET") || strings.Contains(got, "secret") {
+			t.Errorf("RedactTarget(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
+}
+
+// TestScrubberTakesSecretsOutOfErrorTexts: whatever form a library's
+// error text quotes a URL in (whole, as net/http redacts it, escaped,
+// rebuilt into an API URL), none of its secrets is left.
+func TestScrubberTakesSecretsOutOfErrorTexts(t *testing.T) {
+	raw := "https://bot:pw%2FSECRET1@hooks.example/services/T0SECRET2/XXSECRET3?token=tok+SECRET4&x=y#fragSECRET5"
+	s := newScrubber(raw, RedactTarget(raw))
+	for _, text := range []string{
+		`Post "` + raw + `": dial tcp: connection refused`,
+		`Post "https://bot:***@hooks.example/services/T0SECRET2/XXSECRET3?token=tok+SECRET4&x=y": EOF`,
+		`bad password "pw/SECRET1" for bot`,
+		`token tok SECRET4 refused; see XXSECRET3 and T0SECRET2`,
+		`escaped: pw%2FSECRET1 tok%20SECRET4 fragSECRET5`,
+		`https://api.example/botT0SECRET2:XXSECRET3/sendMessage`,
+	} {
+		if got := s.scrub(text); strings.Contains(got, "SECRET") {
+			t.Errorf("scrub(%q) = %q: a secret is left", text, got)
+		}
+	}
+	if got := s.scrub("dial tcp 127.0.0.1:9: connect: connection refused"); got != "dial tcp 127.0.0.1:9: connect: connection refused" {
+		t.Errorf("scrub changed a text without secrets: %q", got)
+	}
+	tg := "telegram://110201543:AAHdSECRET6@telegram?chats=@chan"
+	got := newScrubber(tg, RedactTarget(tg)).scrub("sending telegram message: Post https://api.telegram.org/bot110201543:AAHdSECRET6/sendMessage: EOF")
+	if strings.Contains(got, "SECRET") || !strings.Contains(got, "sending telegram message") {
+		t.Errorf("scrubbed a Telegram error to %q, want the token gone and the service's name kept", got)
+	}
+}
+
+// TestTargetErrorsHoldNoSecrets: refusing a notify URL and failing to
+// deliver to one say why without quoting the URL's secrets.
+func TestTargetErrorsHoldNoSecrets(t *testing.T) {
+	for _, raw := range []string{
+		"https://host.example:SECRET1/x",
+		"https://host.example/%zzSECRET2",
+		"telegram://110201543:AAHdSECRET3@telegram",
+		"gotify://gotify.example/short?priority=SECRET4",
+		"teams://groupSECRET5@tenant",
+	} {
+		_, err := Compile(wire.AlertRule{Name: "r", Kind: wire.AlertKindEvent, When: "true", Notify: []string{raw}})
+		if err == nil {
+			t.Errorf("%s: accepted", raw)
+		} else if strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("refusing %s: %v", raw, err)
+		}
+	}
+	dead := "127.0.0.1:" + closedPort(t)
+	for _, raw := range []string{
+		"http://bot:pwSECRET1@" + dead + "/hook/SECRET2?token=SECRET3",
+		"https://" + dead + "/services/T0SECRET4/B0SECRET5/XXSECRET6",
+		"gotify://" + dead + "/AbcSECRET7",
+		"ntfy://user:pwSECRET8@" + dead + "/topicSECRET9?scheme=http",
+		"generic://" + dead + "/x?token=SECRET10&disabletls=yes",
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := mustTarget(t, raw).send(ctx, wire.Alert{Rule: "r", Message: "m"})
+		cancel()
+		if err == nil || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("delivering to %s: %v, want an error without its secrets", raw, err)
+		}
+	}
+}
+
+// closedPort is a loopback port nothing listens on.
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close()
+	return port
 }

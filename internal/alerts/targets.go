@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/nicholas-fedor/shoutrrr"
 	"github.com/nicholas-fedor/shoutrrr/pkg/router"
@@ -23,67 +22,49 @@ type target interface {
 	send(ctx context.Context, a wire.Alert) error
 	// key identifies the target (its full URL): one queue per key.
 	key() string
-	// String is the URL without its secrets, for records and logs.
+	// String is the URL without its secrets (redact), for records and logs;
+	// send's errors never hold them either.
 	String() string
 }
 
 // parseTarget resolves a notify URL: plain http(s) is a JSON webhook,
-// anything else must be a scheme Shoutrrr knows.
+// anything else must be a scheme Shoutrrr knows. Its errors never quote
+// the URL's secrets.
 func parseTarget(raw string) (target, error) {
 	if len(raw) > maxTargetsLen {
 		return nil, fmt.Errorf("URL longer than %d bytes", maxTargetsLen)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("not a URL: %v", err)
+		return nil, fmt.Errorf("not a URL: %s", unquote(err))
 	}
 	if u.Scheme == "" {
-		return nil, fmt.Errorf("%q has no scheme: want http(s):// or a Shoutrrr URL such as ntfy://ntfy.sh/topic", clip(redact(u)))
+		return nil, errors.New("no scheme: want http(s):// or a Shoutrrr URL such as ntfy://ntfy.sh/topic")
 	}
+	safe := redact(u)
+	scrub := newScrubber(raw, safe)
 	switch u.Scheme {
 	case "http", "https":
 		if u.Host == "" {
-			return nil, fmt.Errorf("%q has no host", clip(redact(u)))
+			return nil, fmt.Errorf("%s has no host", safe)
 		}
-		return &webhook{url: raw, safe: redact(u), client: &http.Client{}}, nil
+		return &webhook{url: raw, safe: safe, scrub: scrub, client: &http.Client{}}, nil
 	}
 	sender, err := shoutrrr.CreateSender(raw)
 	if err != nil {
 		if errors.Is(err, router.ErrUnknownService) {
 			return nil, fmt.Errorf("unknown scheme %q: want http, https or a Shoutrrr service (ntfy, slack, discord, telegram, smtp, gotify, pushover…)", clip(u.Scheme))
 		}
-		return nil, fmt.Errorf("%s: %v", redact(u), err)
+		return nil, scrub.error(safe, err)
 	}
-	return &shoutrrrTarget{url: raw, safe: redact(u), sender: sender}, nil
-}
-
-// redact keeps a URL's scheme, host and path, dropping the user
-// information and query, where tokens and passwords live.
-func redact(u *url.URL) string {
-	s := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
-	if u.User != nil {
-		s = strings.Replace(s, "://", "://***@", 1)
-	}
-	if u.RawQuery != "" {
-		s += "?***"
-	}
-	return s
-}
-
-// RedactTarget returns a notify URL without its secrets (user information
-// and query), as delivery records show it.
-func RedactTarget(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return redact(u)
+	return &shoutrrrTarget{url: raw, safe: safe, scrub: scrub, sender: sender}, nil
 }
 
 // webhook POSTs the alert as JSON (wire.Alert) to an http(s) URL; any 2xx
 // answer is a success.
 type webhook struct {
 	url, safe string
+	scrub     scrubber
 	client    *http.Client
 }
 
@@ -97,18 +78,14 @@ func (w *webhook) send(ctx context.Context, a wire.Alert) error {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("request: %w", err)
+		return w.scrub.error("request "+w.safe, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "crowsnest-alerts")
 	resp, err := w.client.Do(req)
 	if err != nil {
-		// The client's error repeats the URL, secrets included.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("POST %s: %w", w.safe, err)
+		// The client's error repeats the URL, and a redirect's URLs.
+		return w.scrub.error("POST "+w.safe, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // drained so the connection is reused
@@ -121,6 +98,7 @@ func (w *webhook) send(ctx context.Context, a wire.Alert) error {
 // shoutrrrTarget sends the alert's message through a Shoutrrr service.
 type shoutrrrTarget struct {
 	url, safe string
+	scrub     scrubber
 	sender    *router.ServiceRouter
 }
 
@@ -135,7 +113,7 @@ func (s *shoutrrrTarget) send(ctx context.Context, a wire.Alert) error {
 	select {
 	case err := <-done:
 		if err != nil {
-			return fmt.Errorf("%s: %w", s.safe, err)
+			return s.scrub.error(s.safe, err)
 		}
 		return nil
 	case <-ctx.Done():

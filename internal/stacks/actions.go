@@ -81,7 +81,7 @@ func (m *Manager) perform(id int64, action string, lost <-chan struct{}) bool {
 	if m.ctx.Err() != nil {
 		// Shutting down: the record keeps "pending" and its action, and
 		// the next start reads the outcome from the engine.
-		log.Warn("stack action cut short by shutdown", "err", err)
+		log.Warn("stack action cut short by shutdown", "err", newEnvScrubber(st.Env).error(err))
 		return false
 	}
 	if err == nil && action == Remove {
@@ -93,8 +93,9 @@ func (m *Manager) perform(id int64, action string, lost <-chan struct{}) bool {
 	}
 	failure := ""
 	if err != nil {
-		failure = fmt.Sprintf("Error while %s stack %q: %s", errorPhrases[action], st.Name, prog.explain(err))
-		log.Warn("stack action failed", "err", err)
+		scrub := newEnvScrubber(st.Env)
+		failure = scrub.scrub(fmt.Sprintf("Error while %s stack %q: %s", errorPhrases[action], st.Name, prog.explain(err)))
+		log.Warn("stack action failed", "err", scrub.error(err))
 		m.emitError(st, word, failure)
 	}
 	final, state, rerr := m.settle(ctx, st, failure)

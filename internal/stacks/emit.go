@@ -62,15 +62,20 @@ func (m *Manager) emit(typ string, st wire.Stack, action string, data any) {
 	}
 }
 
+// The emit helpers scrub the message of st's .env values: it may quote
+// compose's or the engine's words, which repeat interpolated values.
 func (m *Manager) emitStatus(st wire.Stack, status, message string) {
+	message = newEnvScrubber(st.Env).scrub(message)
 	m.emit(wire.StackStatusType, st, "", wire.StackStatus{StackID: st.ID, Status: status, Message: message})
 }
 
 func (m *Manager) emitProgress(st wire.Stack, action, message string) {
+	message = newEnvScrubber(st.Env).scrub(message)
 	m.emit(wire.StackProgressType, st, action, wire.StackProgress{StackID: st.ID, Action: action, Message: message, Timestamp: now()})
 }
 
 func (m *Manager) emitError(st wire.Stack, action, message string) {
+	message = newEnvScrubber(st.Env).scrub(message)
 	m.emit(wire.StackErrorType, st, action, wire.StackProgress{StackID: st.ID, Action: action, Message: message, Timestamp: now()})
 }
 

@@ -70,6 +70,9 @@ func (m *Manager) validate(ctx context.Context, name, compose, env string) (stri
 	if err := checkSize(compose, env); err != nil {
 		return "", nil, err
 	}
+	if err := checkEnv(env); err != nil {
+		return "", nil, err
+	}
 	if err := checkYAML(compose); err != nil {
 		return "", nil, err
 	}
@@ -84,7 +87,7 @@ func (m *Manager) validate(ctx context.Context, name, compose, env string) (stri
 	p, err := loadProject(ctx, staging, name)
 	if err != nil {
 		_ = os.RemoveAll(staging) // the load error is the one to report
-		return "", nil, err
+		return "", nil, newEnvScrubber(env).error(err)
 	}
 	return staging, p.ServiceNames(), nil
 }

@@ -141,8 +141,9 @@ func (s *Server) callerIsAdmin(r *http.Request) bool {
 	return ok && sc >= auth.ScopeAdmin
 }
 
-// redactRule hides the secrets of a rule's notify URLs (tokens in the user
-// information or query) from callers without the admin scope.
+// redactRule hides the secrets of a rule's notify URLs (alerts.RedactTarget)
+// from callers without the admin scope. An admin reads them whole, so the
+// UI's form saves a rule unchanged with its real targets.
 func redactRule(rule wire.AlertRule, admin bool) wire.AlertRule {
 	if admin {
 		return rule

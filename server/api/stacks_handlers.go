@@ -54,7 +54,8 @@ func (s *Server) handleCreateStack(w http.ResponseWriter, r *http.Request) {
 	respond.JSON(w, http.StatusCreated, st)
 }
 
-// handleGetStack serves GET /api/v1/stacks/{id}.
+// handleGetStack serves GET /api/v1/stacks/{id}: whole for an admin, the
+// .env values masked for a read credential.
 func (s *Server) handleGetStack(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.stackID(w, r)
 	if !ok {
@@ -64,6 +65,9 @@ func (s *Server) handleGetStack(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.stackError(w, r, err)
 		return
+	}
+	if !s.callerIsAdmin(r) {
+		st.Env = stacks.MaskEnv(st.Env) // .env values are secrets; a reader sees the keys
 	}
 	respond.JSON(w, http.StatusOK, st)
 }
