@@ -2,17 +2,13 @@ package docker
 
 import (
 	"encoding/json"
-	"reflect"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/moby/moby/api/types/events"
-
-	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
-func TestEventRecordRoundTrip(t *testing.T) {
+func TestConvert(t *testing.T) {
 	m := events.Message{
 		Type:   events.ContainerEventType,
 		Action: events.ActionDie,
@@ -25,39 +21,6 @@ func TestEventRecordRoundTrip(t *testing.T) {
 	ev := convert("edge", m)
 	if ev.Status != "die" || ev.ID != "f29698cac3f6" || ev.From != "busybox" || ev.Host != "edge" {
 		t.Errorf("convert = %+v", ev)
-	}
-	rec := EventRecord(ev)
-	if rec.Type != wire.ContainerEventType {
-		t.Errorf("type %q", rec.Type)
-	}
-	wantTags := []string{"container:test4", "image:busybox", "action:die", "host:edge"}
-	if !slices.Equal(rec.Tags, wantTags) {
-		t.Errorf("tags %v, want %v", rec.Tags, wantTags)
-	}
-	if !rec.Timestamp.Equal(time.Unix(0, 1476375852191659300)) {
-		t.Errorf("timestamp %v", rec.Timestamp)
-	}
-	var frame map[string]any
-	if err := json.Unmarshal(rec.Value, &frame); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"status", "id", "from", "Type", "Action", "Actor", "time", "timeNano", "host"} {
-		if _, ok := frame[k]; !ok {
-			t.Errorf("frame lacks %q: %s", k, rec.Value)
-		}
-	}
-	back, err := DecodeRecord(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(back, ev) {
-		t.Errorf("round trip = %+v, want %+v", back, ev)
-	}
-	if _, err := DecodeRecord(wire.Event{Type: "event", Value: rec.Value}); err == nil {
-		t.Error("DecodeRecord accepted a non-container event")
-	}
-	if _, err := DecodeRecord(wire.Event{Type: wire.ContainerEventType, Value: json.RawMessage(`[`)}); err == nil {
-		t.Error("DecodeRecord accepted broken JSON")
 	}
 }
 

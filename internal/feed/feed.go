@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crowsnest-hq/crowsnest/internal/docker"
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
@@ -131,7 +130,7 @@ func (f *Feed) pump(ctx context.Context, sub *hub.Subscription[*wire.Event]) err
 		case e := <-sub.C():
 			it := &Item{Event: *e}
 			if e.Type == wire.ContainerEventType {
-				ev, err := docker.DecodeRecord(*e)
+				ev, err := wire.DecodeContainerEvent(*e)
 				if err != nil {
 					f.log.Warn("stored container event does not decode", "id", e.ID, "err", err)
 				} else {
