@@ -15,6 +15,7 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/feed"
 	"github.com/crowsnest-hq/crowsnest/internal/history"
 	"github.com/crowsnest-hq/crowsnest/internal/logs"
+	"github.com/crowsnest-hq/crowsnest/internal/serverlog"
 	"github.com/crowsnest-hq/crowsnest/internal/stacks"
 	"github.com/crowsnest-hq/crowsnest/internal/stats"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
@@ -40,7 +41,7 @@ type Options struct {
 	// ContainerLogs shares one engine follow per container among viewers
 	// (and the caller's log alert rules); nil: one of the API's own.
 	ContainerLogs *logs.Streams
-	Logs          *logs.Ring // the server's own records, for /logs/ws
+	Logs          *serverlog.Ring // the server's own records, for /logs/ws
 	Stats         *stats.Collector
 	History       *history.Store
 	Stacks        *stacks.Manager
@@ -71,7 +72,7 @@ type Server struct {
 	streams       *stream.Server
 	stats         *stats.Collector // nil: the stats and containers endpoints answer 503
 	history       *history.Store   // nil: the stats history endpoints answer 503
-	logs          *logs.Ring       // nil: /logs/ws answers 503
+	logs          *serverlog.Ring  // nil: /logs/ws answers 503
 	stacks        *stacks.Manager  // nil: the stack endpoints answer 503
 	alerts        *alerts.Alerts   // nil: the alert endpoints answer 503
 	containerLogs *logs.Streams
