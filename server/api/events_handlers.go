@@ -47,7 +47,7 @@ type listRequest struct {
 
 // handleCreateEvent serves Vamp's create: one event object or a list of them,
 // JSON or YAML by Content-Type, stored in one durable commit (all or nothing).
-// ParseEvents checks every event of a list before anything is stored, and
+// parseEventsBody checks every event of a list before anything is stored, and
 // names the bad one ("[2].type: …"). It answers 201 with what was stored, in
 // the shape that was sent (object or list), as JSON or YAML by Accept.
 func (s *Server) handleCreateEvent(w http.ResponseWriter, r *http.Request) {
@@ -66,12 +66,12 @@ func (s *Server) handleCreateEvent(w http.ResponseWriter, r *http.Request) {
 		respond.Error(w, status, err.Error())
 		return
 	}
-	events, isList, err := store.ParseEvents(in, data)
+	events, isList, err := parseEventsBody(in, data)
 	if err != nil {
 		respond.Error(w, parseStatus(err), err.Error())
 		return
 	}
-	if len(events) == 0 { // ParseEvents refuses an empty body or list; never store nothing as a 201
+	if len(events) == 0 { // parseEventsBody refuses an empty body or list; never store nothing as a 201
 		respond.Error(w, http.StatusBadRequest, "body: no event")
 		return
 	}
@@ -226,7 +226,7 @@ func (s *Server) mergeSearchBody(w http.ResponseWriter, r *http.Request, req *li
 	if err != nil {
 		return http.StatusUnsupportedMediaType, err
 	}
-	f, agg, err := store.ParseSearch(in, data)
+	f, agg, err := parseSearchBody(in, data)
 	if err != nil {
 		return parseStatus(err), fmt.Errorf("body: %w", err)
 	}
