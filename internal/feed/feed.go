@@ -41,10 +41,11 @@ func (it *Item) WSFrame() []byte {
 	return it.ws
 }
 
-// SSEFrame is the item's server-sent-events message (see SSEFrame),
-// encoded on first use.
-func (it *Item) SSEFrame() ([]byte, error) {
-	it.sseOnce.Do(func() { it.sse, it.sseErr = SSEFrame(it.Event) })
+// SSEFrame is the item's server-sent-events message, which build encodes
+// on first use: every SSE client passes the same build (the HTTP side's),
+// so the frame is encoded once whatever the number of clients.
+func (it *Item) SSEFrame(build func(wire.Event) ([]byte, error)) ([]byte, error) {
+	it.sseOnce.Do(func() { it.sse, it.sseErr = build(it.Event) })
 	return it.sse, it.sseErr
 }
 
