@@ -60,12 +60,6 @@ type Finish struct {
 
 func (f Finish) Error() string { return f.Reason }
 
-// Metrics are the figures every stream keeps on /metrics, by endpoint.
-type Metrics struct {
-	Clients *prometheus.GaugeVec   // connected now
-	Dropped *prometheus.CounterVec // closed as too slow
-}
-
 // kind is how a stream ended.
 type kind int
 
