@@ -2,14 +2,11 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
-	"github.com/crowsnest-hq/crowsnest/internal/stats"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
@@ -62,17 +59,13 @@ func (s *Server) resolveContainer(w http.ResponseWriter, r *http.Request) (wire.
 	host := r.URL.Query().Get("host")
 	if host != "" {
 		if _, err := s.engines.Client(host); err != nil {
-			respond.Error(w, http.StatusNotFound, err.Error())
+			s.fail(w, r, "inspecting a container", err)
 			return wire.ContainerDetail{}, false
 		}
 	}
 	d, err := s.stats.Inspect(r.Context(), host, r.PathValue("id"))
-	switch {
-	case errors.Is(err, stats.ErrNotFound):
-		respond.Error(w, http.StatusNotFound, err.Error())
-		return wire.ContainerDetail{}, false
-	case err != nil:
-		respond.Error(w, http.StatusInternalServerError, err.Error())
+	if err != nil {
+		s.fail(w, r, "inspecting a container", err)
 		return wire.ContainerDetail{}, false
 	}
 	return d, true
@@ -123,19 +116,16 @@ func (s *Server) handleContainerAction(w http.ResponseWriter, r *http.Request) {
 	}
 	cli, err := s.engines.DockerAPI(d.Host)
 	if err != nil {
-		respond.Error(w, http.StatusNotFound, err.Error())
+		s.fail(w, r, "container "+r.PathValue("action"), err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), containerActionTimeout)
 	defer cancel()
 	if err := act(ctx, cli, d.ID); err != nil {
-		if cerrdefs.IsNotFound(err) { // removed between inspect and action
-			respond.Error(w, http.StatusNotFound, err.Error())
-			return
-		}
 		// The engine's own words (a start whose command cannot run, a
-		// conflict), so the caller can act on them.
-		respond.Error(w, http.StatusInternalServerError, err.Error())
+		// conflict), so the caller can act on them; 404 when the
+		// container was removed between inspect and action.
+		s.fail(w, r, "container "+r.PathValue("action"), err)
 		return
 	}
 	s.log.Info("container action", "action", r.PathValue("action"), "host", d.Host, "container", d.Name, "id", d.ID)

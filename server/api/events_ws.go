@@ -39,7 +39,7 @@ func (s *Server) handleEventsWS(w http.ResponseWriter, r *http.Request) {
 	}
 	if !req.replays() {
 		if err := s.liveEngineError(); err != nil {
-			respond.Error(w, http.StatusInternalServerError, err.Error())
+			s.fail(w, r, "watching events", err)
 			return
 		}
 	}
