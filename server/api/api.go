@@ -1,4 +1,5 @@
-// Package api is crowsnest's HTTP surface: the route table (routes.go), the
+// Package api is crowsnest's HTTP surface: the route table (routes.go) and
+// its reference (route_docs.go), the one error path (fail.go), the
 // handlers by resource (<resource>_handlers.go, and the sockets and
 // streams in <resource>_ws.go and events_stream.go), the server-rendered
 // pages, and what every route shares (deadlines, content negotiation,
@@ -135,7 +136,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		} else {
 			h = withDeadlines(h)
 		}
-		mux.Handle(rt.Method+" "+rt.Path, s.metrics.instrument(rt.Path, h))
+		mux.Handle(rt.Key(), s.metrics.instrument(rt.Path, h))
 	}
 	// The UI is the fallback for GET: it answers its pages and assets and
 	// gives any other path the API's JSON 404. Registered as "GET /", it never
