@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -10,6 +11,10 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
+
+// errNotTracked answers the container routes of a server without a
+// stats collector.
+var errNotTracked = unavailable(errors.New("containers are not being tracked"))
 
 // containersStatsWait bounds how long listing containers waits for the
 // first samples of containers nobody watched yet: about one engine stats
@@ -20,7 +25,7 @@ const containersStatsWait = 2500 * time.Millisecond
 // stats: running ones, or all with ?all=1.
 func (s *Server) handleContainers(w http.ResponseWriter, r *http.Request) {
 	if s.stats == nil {
-		respond.Error(w, http.StatusServiceUnavailable, "containers are not being tracked")
+		s.fail(w, r, "listing containers", errNotTracked)
 		return
 	}
 	all := false
@@ -53,7 +58,7 @@ func (s *Server) handleContainer(w http.ResponseWriter, r *http.Request) {
 // it has answered the request itself (503, 404 or 500) and reports false.
 func (s *Server) resolveContainer(w http.ResponseWriter, r *http.Request) (wire.ContainerDetail, bool) {
 	if s.stats == nil {
-		respond.Error(w, http.StatusServiceUnavailable, "containers are not being tracked")
+		s.fail(w, r, "inspecting a container", errNotTracked)
 		return wire.ContainerDetail{}, false
 	}
 	host := r.URL.Query().Get("host")
@@ -104,7 +109,8 @@ var containerActions = map[string]func(ctx context.Context, cli client.APIClient
 func (s *Server) handleContainerAction(w http.ResponseWriter, r *http.Request) {
 	act, ok := containerActions[r.PathValue("action")]
 	if !ok {
-		respond.Error(w, http.StatusNotFound, "unknown container action "+r.PathValue("action")+": want start, stop or restart")
+		err := errors.New("unknown container action " + r.PathValue("action") + ": want start, stop or restart")
+		s.fail(w, r, "container action", notFound(err))
 		return
 	}
 	// Resolve the reference to a full ID on one engine first: a name or a

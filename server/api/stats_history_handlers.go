@@ -35,7 +35,7 @@ func (s *Server) handleHostHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("name")
 	if !s.knownHost(name) {
-		respond.Error(w, http.StatusNotFound, fmt.Sprintf("no engine named %q", name))
+		s.fail(w, r, "reading the stats history", notFound(fmt.Errorf("no engine named %q", name)))
 		return
 	}
 	h, err := s.history.QueryHost(r.Context(), name, rng)
@@ -46,7 +46,7 @@ func (s *Server) handleHostHistory(w http.ResponseWriter, r *http.Request) {
 // range is bad it has answered (503, 400) and reports false.
 func (s *Server) historyRange(w http.ResponseWriter, r *http.Request) (history.Range, bool) {
 	if s.history == nil {
-		respond.Error(w, http.StatusServiceUnavailable, "the stats history is not being kept")
+		s.fail(w, r, "reading the stats history", unavailable(errors.New("the stats history is not being kept")))
 		return history.Range{}, false
 	}
 	q := r.URL.Query()
@@ -99,7 +99,7 @@ func (s *Server) handleStatsTop(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.stats == nil {
-		respond.Error(w, http.StatusServiceUnavailable, "containers are not being tracked")
+		s.fail(w, r, "ranking containers", errNotTracked)
 		return
 	}
 	var entries []wire.StatsTopEntry
