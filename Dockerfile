@@ -4,19 +4,12 @@
 # (see docker-compose.yml and the README's "Container image").
 #
 #   docker build -t crowsnest .                     # builds the UI and the binary
-#   make image                                      # from a binary built outside
-#                                                   # (bin/crowsnest; no base image needed)
-
-# The runtime image from a binary built outside. It comes first so that the
-# classic builder, which builds every stage up to its target, needs nothing
-# but the build context for it.
-FROM scratch AS prebuilt
-COPY bin/crowsnest /crowsnest
-COPY --chown=65532:65532 bin/data /data
-USER 65532:65532
-VOLUME /data
-EXPOSE 8080
-ENTRYPOINT ["/crowsnest", "--addr", "0.0.0.0:8080", "--data", "/data"]
+#
+# make image builds the same runtime image from a binary built outside
+# (bin/crowsnest; no base image needed) with prebuilt.Dockerfile. It is a
+# file of its own because the classic builder builds every stage before
+# its target: a prebuilt stage here would make docker build . need
+# bin/crowsnest.
 
 # The build: the wasm UI with its brotli and gzip copies (make wasm), which
 # the server embeds, then the server itself.

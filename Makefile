@@ -51,7 +51,7 @@ soak:
 ## image: the container image, from a binary built here (no base image needed)
 image: build
 	mkdir -p bin/data
-	docker build --target prebuilt -t crowsnest:latest .
+	docker build -f prebuilt.Dockerfile -t crowsnest:latest .
 
 ## wasm: the web UI (web/app.wasm with .br and .gz copies, and the toolchain's
 ## wasm_exec.js), embedded into the binary by the next build

@@ -9,11 +9,9 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -68,8 +66,7 @@ func BenchmarkAlertLogRules(b *testing.B) {
 
 	addr := freeAddr(b)
 	args := []string{"--addr", addr, "--data", b.TempDir(), "--log-level", "warn", "--request-rate", "0"}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStatsLoadChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\x1f"))
+	cmd := childCommand(args)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("starting crowsnest: %v", err)

@@ -178,7 +178,7 @@ func startStacks(ctx context.Context, p parts) (m *stacks.Manager, stop func(), 
 		Logger:      p.log,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("stacks: %w", err)
+		return nil, nil, fmt.Errorf("starting the stack manager: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -216,7 +216,7 @@ func startStats(ctx context.Context, p parts) (col *stats.Collector, wait func()
 		Logger:     p.log,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("stats: %w", err)
+		return nil, nil, fmt.Errorf("starting the stats collector: %w", err)
 	}
 	p.metrics.Register(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -239,6 +239,36 @@ func TestContainerLogsLongLine(t *testing.T) {
 	}
 }
 
+// TestContainerLogsOfAnExitedContainer: a viewer of a container that has
+// exited gets its whole output before "container stopped". The follow of
+// such a container ends as soon as it starts, long before a backlog that
+// has to be read from the engine is sent: the stream must still send all
+// of it, not end at the follow's end (the stream loop did, on every run).
+func TestContainerLogsOfAnExitedContainer(t *testing.T) {
+	t.Parallel()
+	eng := testenv.Engine(t)
+	p := startInProcess(t, Config{StreamQueue: 1024})
+	const lines = 3000 // more than a follow remembers: the backlog reads the engine too
+	id, _ := testenv.Run(t, eng, testenv.RunOptions{Args: []string{"-lines", strconv.Itoa(lines)}})
+	testenv.WaitExit(t, eng, id)
+
+	for view := range 3 { // a new follow each time once the last one ended
+		c := dialWS(t, containerLogsURL(p, id, url.Values{"tail": {"all"}}), nil)
+		expectGreeting(t, c)
+		for want := 1; want <= lines; want++ {
+			if n := lineNumber(t, nextLine(t, c).Line); n != want {
+				t.Fatalf("view %d: line number %d, want %d", view, n, want)
+			}
+		}
+		if f := nextFrame(t, c); f.Message != "container stopped" {
+			t.Errorf("view %d: after the lines: %s, want the container stopped message", view, f.raw)
+		}
+		if code, reason := c.closeStatus(t, 10*time.Second); code != websocket.StatusNormalClosure {
+			t.Errorf("view %d: close %d %q, want normal closure", view, code, reason)
+		}
+	}
+}
+
 func TestContainerLogsShareOneFollow(t *testing.T) {
 	t.Parallel()
 	eng := testenv.Engine(t)

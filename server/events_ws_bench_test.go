@@ -17,7 +17,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/crowsnest-hq/crowsnest/internal/docker"
 	"github.com/crowsnest-hq/crowsnest/internal/feed"
 )
 
@@ -123,7 +122,7 @@ func benchFrames(n int) []*feed.Item {
 	now := time.Now()
 	for i := range items {
 		ev := syntheticEvent(i, now, "")
-		rec := docker.EventRecord(ev)
+		rec := ev.Record()
 		rec.ID = uint64(i + 1)
 		items[i] = &feed.Item{Event: rec, Container: &ev}
 	}

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-
-	"github.com/crowsnest-hq/crowsnest/internal/docker"
 )
 
 // idleSettle is how long the idle clients stay connected before the RSS
@@ -60,11 +58,11 @@ func BenchmarkEventsLatencyBinary(b *testing.B) {
 }
 
 // containerPostBody is a start or stop container event stamped with sent,
-// in the stored form the engine path gives it (docker.EventRecord).
+// in the stored form the engine path gives it (wire.ContainerEvent.Record).
 func containerPostBody(i int, sent time.Time) []byte {
 	ev := syntheticEvent(i, sent, "")
 	ev.Time, ev.TimeNano = sent.Unix(), sent.UnixNano()
-	rec := docker.EventRecord(ev)
+	rec := ev.Record()
 	body, err := json.Marshal(postBody{Tags: rec.Tags, Type: rec.Type, Value: rec.Value})
 	if err != nil {
 		panic(err) // strings and raw JSON always encode

@@ -50,7 +50,7 @@ func TestEventsWSDropsAClientThatNeverReads(t *testing.T) {
 	// Appended in bursts, as an engine's events arrive under load.
 	var burst []wire.Event
 	for i := range n {
-		burst = append(burst, docker.EventRecord(syntheticEvent(i, now, pad)))
+		burst = append(burst, syntheticEvent(i, now, pad).Record())
 		if len(burst) == 100 || i == n-1 {
 			if _, err := p.store.Append(context.Background(), burst...); err != nil {
 				t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/crowsnest-hq/crowsnest/internal/logs"
+	"github.com/crowsnest-hq/crowsnest/internal/serverlog"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 	"github.com/crowsnest-hq/crowsnest/server/api"
 )
@@ -22,8 +22,8 @@ import (
 // test can log from known lines and read them back from /logs/ws.
 func logsTestServer(t *testing.T, queue int) (*inProcess, *slog.Logger) {
 	t.Helper()
-	ring := logs.NewRing(50)
-	log := slog.New(logs.NewHandler(slog.DiscardHandler, ring, slog.LevelDebug))
+	ring := serverlog.NewRing(50)
+	log := slog.New(serverlog.NewHandler(slog.DiscardHandler, ring, slog.LevelDebug))
 	p := startInProcess(t, Config{StreamQueue: queue}, func(o *api.Options) {
 		o.Logger, o.Logs = log, ring
 	})

@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,27 +27,6 @@ const (
 	loadWindow     = 30 * time.Second
 	loadRounds     = 3
 )
-
-// childEnv carries the crowsnest flags of a benchmark child process.
-const childEnv = "CROWSNEST_STATS_LOAD_CHILD"
-
-// TestStatsLoadChild is not a test: BenchmarkStatsLoad runs the test binary
-// again with only this function selected and childEnv set, so crowsnest
-// runs in a process of its own whose CPU time and memory can be read
-// apart from the benchmark's 100 clients. Without childEnv it does nothing.
-func TestStatsLoadChild(t *testing.T) {
-	args := os.Getenv(childEnv)
-	if args == "" {
-		return
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, strings.Split(args, "\x1f"), os.Getenv, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "crowsnest:", err)
-		os.Exit(1)
-	}
-	os.Exit(0)
-}
 
 // BenchmarkStatsLoad measures, with 50 running helper containers and 100
 // /docker/stats clients at a 1 s interval: the CPU time crowsnest spends
@@ -188,8 +164,7 @@ func measureLoad(b *testing.B, source, filter string, containers int, window tim
 	addr := freeAddr(b)
 	args := []string{"--addr", addr, "--data", b.TempDir(), "--log-level", "warn", "--stats-source", source,
 		"--max-streams", "0", "--request-rate", "0"}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStatsLoadChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\x1f"))
+	cmd := childCommand(args)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("starting crowsnest: %v", err)

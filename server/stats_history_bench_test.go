@@ -3,9 +3,7 @@ package main
 import (
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +23,7 @@ const (
 
 // BenchmarkHistorySampling measures what the always-on sampling costs
 // with 200 running containers (sleepers without a network) and nobody
-// watching: crowsnest runs in a process of its own (TestStatsLoadChild)
+// watching: crowsnest runs in a process of its own (childCommand)
 // sampling every 10 s into its history, then again sampling every hour
 // (no round falls in the window), and the difference of their CPU time
 // over the same window is the sampling's own share, per container. The
@@ -75,8 +73,7 @@ func sampleCPU(b *testing.B, data, every string, window time.Duration) time.Dura
 	b.Helper()
 	addr := freeAddr(b)
 	args := []string{"--addr", addr, "--data", data, "--log-level", "warn", "--stats-every", every}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStatsLoadChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\x1f"))
+	cmd := childCommand(args)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("starting crowsnest: %v", err)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crowsnest-hq/crowsnest/internal/docker"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
@@ -73,7 +72,7 @@ func TestRestartDoesNotRefire(t *testing.T) {
 	die := func(id string) wire.Event {
 		ev := ctrEvent("die", time.Now(), "exitCode", "1")
 		ev.ID, ev.Actor.ID = id, id
-		return docker.EventRecord(ev)
+		return ev.Record()
 	}
 	if _, err := st.Append(ctx, die("old")); err != nil {
 		t.Fatal(err)

@@ -46,7 +46,7 @@ func (t *tracker) observe(ev wire.ContainerEvent, f *EventFacts) {
 		s = &ctrState{}
 		t.m[k] = s
 	}
-	at := eventTime(ev)
+	at := ev.At()
 	switch f.Action {
 	case "start":
 		*s = ctrState{}
@@ -73,12 +73,4 @@ func eventID(ev wire.ContainerEvent) string {
 		return ev.Actor.ID
 	}
 	return ev.ID
-}
-
-// eventTime is when the engine logged ev.
-func eventTime(ev wire.ContainerEvent) time.Time {
-	if ev.TimeNano != 0 {
-		return time.Unix(0, ev.TimeNano)
-	}
-	return time.Unix(ev.Time, 0)
 }

@@ -139,7 +139,7 @@ func waitStored(t *testing.T, st store.Store, tag, id string) {
 	for {
 		found := false
 		err := st.Scan(context.Background(), 0, 0, store.Filter{Type: wire.ContainerEventType, Tags: []string{tag}}, func(e wire.Event) error {
-			ev, err := docker.DecodeRecord(e)
+			ev, err := wire.DecodeContainerEvent(e)
 			if err == nil && ev.Actor.ID == id {
 				found = true
 				return store.ErrStop

@@ -252,7 +252,7 @@ func (e *evaluator) eventAlert(r *Rule, ev wire.ContainerEvent, f *EventFacts) w
 	}
 	evc := ev
 	return wire.Alert{
-		Rule: r.Name, RuleID: r.ID, Host: ev.Host, Kind: r.Kind, Message: msg, Time: eventTime(ev).UTC(),
+		Rule: r.Name, RuleID: r.ID, Host: ev.Host, Kind: r.Kind, Message: msg, Time: ev.At(),
 		Container: wire.AlertContainer{ID: eventID(ev), Name: f.Name, Image: f.Image},
 		Event:     &evc,
 	}

@@ -2,7 +2,6 @@ package alerts
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -148,8 +147,8 @@ func (a *Alerts) consumeOne(e *wire.Event, last *uint64) {
 
 // onStored evaluates one stored container event.
 func (a *Alerts) onStored(e *wire.Event) {
-	var ev wire.ContainerEvent
-	if err := json.Unmarshal(e.Value, &ev); err != nil {
+	ev, err := wire.DecodeContainerEvent(*e)
+	if err != nil {
 		a.log.Error("alerts: decoding a container event", "id", e.ID, "err", err)
 		return
 	}

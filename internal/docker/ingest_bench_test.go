@@ -141,7 +141,7 @@ func ingestFloor(b *testing.B, events []wire.ContainerEvent) float64 {
 // floorEntry is ev as the floor stores it: the event's JSON and the index
 // entries the store keeps for it (tags expanded as the store expands them).
 func floorEntry(ev wire.ContainerEvent) benchfloor.Entry {
-	e, err := store.Normalize(EventRecord(ev), time.Now())
+	e, err := store.Normalize(ev.Record(), time.Now())
 	if err != nil {
 		panic(err) // an engine event always normalises
 	}

@@ -31,7 +31,7 @@ type Journal interface {
 }
 
 // StoreJournal is the Journal on crowsnest's event store: container events
-// as EventRecord shapes them, gaps as events of type "gap".
+// as wire.ContainerEvent.Record shapes them, gaps as events of type "gap".
 //
 // On a store shared by replicas (store.KeyedAppender) every record goes
 // with its identity, so replicas watching the same engine store it once;
@@ -45,7 +45,7 @@ func (j storeJournal) Store(ctx context.Context, events []wire.ContainerEvent) e
 	recs := make([]wire.Event, len(events))
 	keys := make([]string, len(events))
 	for i, ev := range events {
-		recs[i] = EventRecord(ev)
+		recs[i] = ev.Record()
 		keys[i] = recordKey(ev)
 	}
 	if err := j.append(ctx, keys, recs); err != nil {
@@ -138,7 +138,7 @@ func (j storeJournal) Recent(ctx context.Context, host string, window time.Durat
 	f.Gte = &from
 	var out []wire.ContainerEvent
 	err = j.st.Scan(ctx, 0, 0, f, func(e wire.Event) error {
-		ev, err := DecodeRecord(e)
+		ev, err := wire.DecodeContainerEvent(e)
 		if err != nil {
 			return err
 		}
@@ -165,7 +165,7 @@ func (j storeJournal) LastActions(ctx context.Context, host string, limit int) (
 			return nil, fmt.Errorf("reading the record of %s: %w", host, err)
 		}
 		for _, e := range page.Events {
-			ev, err := DecodeRecord(e)
+			ev, err := wire.DecodeContainerEvent(e)
 			if err != nil {
 				return nil, errors.Join(fmt.Errorf("reading the record of %s", host), err)
 			}

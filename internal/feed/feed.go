@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crowsnest-hq/crowsnest/internal/docker"
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
@@ -42,10 +41,11 @@ func (it *Item) WSFrame() []byte {
 	return it.ws
 }
 
-// SSEFrame is the item's server-sent-events message (see SSEFrame),
-// encoded on first use.
-func (it *Item) SSEFrame() ([]byte, error) {
-	it.sseOnce.Do(func() { it.sse, it.sseErr = SSEFrame(it.Event) })
+// SSEFrame is the item's server-sent-events message, which build encodes
+// on first use: every SSE client passes the same build (the HTTP side's),
+// so the frame is encoded once whatever the number of clients.
+func (it *Item) SSEFrame(build func(wire.Event) ([]byte, error)) ([]byte, error) {
+	it.sseOnce.Do(func() { it.sse, it.sseErr = build(it.Event) })
 	return it.sse, it.sseErr
 }
 
@@ -131,7 +131,7 @@ func (f *Feed) pump(ctx context.Context, sub *hub.Subscription[*wire.Event]) err
 		case e := <-sub.C():
 			it := &Item{Event: *e}
 			if e.Type == wire.ContainerEventType {
-				ev, err := docker.DecodeRecord(*e)
+				ev, err := wire.DecodeContainerEvent(*e)
 				if err != nil {
 					f.log.Warn("stored container event does not decode", "id", e.ID, "err", err)
 				} else {

@@ -1,5 +1,4 @@
-// Package logs holds crowsnest's two kinds of log streams: its own records
-// (an slog.Handler that also keeps a bounded ring and publishes to a hub, for
-// /logs/ws) and containers' output (one shared engine follow per container,
-// demultiplexed, timestamped and split into bounded messages).
+// Package logs streams containers' output: one shared engine follow per
+// container, demultiplexed, timestamped and split into bounded messages.
+// crowsnest's own log records are package serverlog's.
 package logs

@@ -38,7 +38,7 @@ func (s *Store) Append(ctx context.Context, events ...wire.Event) ([]wire.Event,
 		return nil, nil
 	}
 	if len(events) > MaxAtomicEvents {
-		return nil, fmt.Errorf("store: append: %w", &store.FieldError{Field: "events",
+		return nil, fmt.Errorf("natsstore: append: %w", &store.FieldError{Field: "events",
 			Message: fmt.Sprintf("%d events in one request; the NATS store takes at most %d at once", len(events), MaxAtomicEvents)})
 	}
 	out, msgs, err := s.prepare(events, nil)
@@ -47,17 +47,17 @@ func (s *Store) Append(ctx context.Context, events ...wire.Event) ([]wire.Event,
 	}
 	js, nc, err := s.conn()
 	if err != nil {
-		return nil, fmt.Errorf("store: append: %w", err)
+		return nil, fmt.Errorf("natsstore: append: %w", err)
 	}
 	var last uint64
 	if len(msgs) == 1 {
 		ack, err := js.PublishMsg(ctx, msgs[0])
 		if err != nil {
-			return nil, fmt.Errorf("store: append: %w: publishing: %w", store.ErrUnavailable, err)
+			return nil, fmt.Errorf("natsstore: append: %w: publishing: %w", store.ErrUnavailable, err)
 		}
 		last = ack.Sequence
 	} else if last, err = publishBatch(ctx, js, nc, msgs); err != nil {
-		return nil, fmt.Errorf("store: append: %w: %w", store.ErrUnavailable, err)
+		return nil, fmt.Errorf("natsstore: append: %w: %w", store.ErrUnavailable, err)
 	}
 	for i := range out {
 		out[i].ID = last - uint64(len(out)-1-i)
@@ -73,7 +73,7 @@ func (s *Store) Append(ctx context.Context, events ...wire.Event) ([]wire.Event,
 // stores the rest and no event twice.
 func (s *Store) AppendKeyed(ctx context.Context, keys []string, events ...wire.Event) ([]wire.Event, error) {
 	if len(keys) != len(events) {
-		return nil, fmt.Errorf("store: append: %d keys for %d events", len(keys), len(events))
+		return nil, fmt.Errorf("natsstore: append: %d keys for %d events", len(keys), len(events))
 	}
 	if len(events) == 0 {
 		return nil, nil
@@ -84,12 +84,12 @@ func (s *Store) AppendKeyed(ctx context.Context, keys []string, events ...wire.E
 	}
 	js, _, err := s.conn()
 	if err != nil {
-		return nil, fmt.Errorf("store: append: %w", err)
+		return nil, fmt.Errorf("natsstore: append: %w", err)
 	}
 	acks := make([]jetstream.PubAckFuture, len(msgs))
 	for i, m := range msgs {
 		if acks[i], err = js.PublishMsgAsync(m); err != nil {
-			return nil, fmt.Errorf("store: append: %w: publishing: %w", store.ErrUnavailable, err)
+			return nil, fmt.Errorf("natsstore: append: %w: publishing: %w", store.ErrUnavailable, err)
 		}
 	}
 	var last uint64
@@ -99,9 +99,9 @@ func (s *Store) AppendKeyed(ctx context.Context, keys []string, events ...wire.E
 			out[i].ID = ack.Sequence
 			last = max(last, ack.Sequence)
 		case err := <-f.Err():
-			return nil, fmt.Errorf("store: append: %w: publishing: %w", store.ErrUnavailable, err)
+			return nil, fmt.Errorf("natsstore: append: %w: publishing: %w", store.ErrUnavailable, err)
 		case <-ctx.Done():
-			return nil, fmt.Errorf("store: append: %w", ctx.Err())
+			return nil, fmt.Errorf("natsstore: append: %w", ctx.Err())
 		}
 	}
 	return s.settle(ctx, out, last), nil
@@ -117,15 +117,15 @@ func (s *Store) prepare(events []wire.Event, keys []string) ([]wire.Event, []*na
 	for i, e := range events {
 		n, err := store.Normalize(e, now)
 		if err != nil {
-			return nil, nil, fmt.Errorf("store: append: event %d: %w", i, err)
+			return nil, nil, fmt.Errorf("natsstore: append: event %d: %w", i, err)
 		}
 		n.ID = 0
 		body, err := encode(n)
 		if err != nil {
-			return nil, nil, fmt.Errorf("store: append: event %d: %w", i, err)
+			return nil, nil, fmt.Errorf("natsstore: append: event %d: %w", i, err)
 		}
 		if maxPayload > 0 && int64(len(body)) > maxPayload-1024 {
-			return nil, nil, fmt.Errorf("store: append: event %d: %w", i, &store.FieldError{Field: "value",
+			return nil, nil, fmt.Errorf("natsstore: append: event %d: %w", i, &store.FieldError{Field: "value",
 				Message: fmt.Sprintf("the event takes %d bytes; the NATS servers take at most %d in one message (their max_payload)", len(body), maxPayload)})
 		}
 		out[i] = n

@@ -74,7 +74,7 @@ func (f Filter) nanoBounds() (lo, hi int64) {
 	}
 	if f.Gt != nil {
 		lo = clampNano(*f.Gt)
-		if f.Gt.Before(minTime) {
+		if f.Gt.Before(MinTime) {
 			lo = math.MinInt64
 		} else if lo == math.MaxInt64 {
 			return 1, 0
@@ -87,7 +87,7 @@ func (f Filter) nanoBounds() (lo, hi int64) {
 	}
 	if f.Lt != nil {
 		hi = clampNano(*f.Lt)
-		if f.Lt.After(maxTime) {
+		if f.Lt.After(MaxTime) {
 			hi = math.MaxInt64
 		} else if hi == math.MinInt64 {
 			return 1, 0
@@ -100,9 +100,9 @@ func (f Filter) nanoBounds() (lo, hi int64) {
 
 func clampNano(t time.Time) int64 {
 	switch {
-	case t.Before(minTime):
+	case t.Before(MinTime):
 		return math.MinInt64
-	case t.After(maxTime):
+	case t.After(MaxTime):
 		return math.MaxInt64
 	}
 	return t.UnixNano()

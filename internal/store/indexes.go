@@ -10,7 +10,7 @@ import (
 
 // Bucket layout:
 //
-//	events    id → record (see record.go)
+//	events    id → record (see event_encoding.go)
 //	time      timestamp|id → nothing
 //	tag       name \x00 seq → id      tagmeta  name → first seq | last seq
 //	type      name \x00 seq → id      typemeta name → first seq | last seq

@@ -33,11 +33,12 @@ const (
 	MaxValueLen = 4 << 20
 )
 
-// Timestamps must fit int64 nanoseconds since 1970 (years 1678 to 2262),
-// because that is how the time index orders them.
+// MinTime and MaxTime bound the timestamps the store keeps: they must fit
+// int64 nanoseconds since 1970 (years 1678 to 2262), because that is how
+// the time index orders them.
 var (
-	minTime = time.Unix(0, math.MinInt64).UTC()
-	maxTime = time.Unix(0, math.MaxInt64).UTC()
+	MinTime = time.Unix(0, math.MinInt64).UTC()
+	MaxTime = time.Unix(0, math.MaxInt64).UTC()
 )
 
 var blankValue = json.RawMessage(`""`)
@@ -94,7 +95,7 @@ func Normalize(e wire.Event, now time.Time) (wire.Event, error) {
 		ts = now
 	}
 	ts = ts.UTC()
-	if ts.Before(minTime) || ts.After(maxTime) {
+	if ts.Before(MinTime) || ts.After(MaxTime) {
 		return out, fieldErr("timestamp", "out of range (years 1678 to 2262)")
 	}
 	out.Timestamp = ts

@@ -16,7 +16,7 @@ import (
 //
 // The planner first narrows the id window: after/upTo (Scan) and, for a
 // lower time bound, the first id whose running maximum timestamp reaches it
-// (binary search; see record.go). It then counts each source within that
+// (binary search; see event_encoding.go). It then counts each source within that
 // window: exactly and in O(log n) for all, tags and type (index spans plus
 // binary search), and for the time index by walking the range but giving up
 // as soon as it exceeds the best count found so far. The smallest source

@@ -35,7 +35,7 @@ func PrivateEngine(tb testing.TB) *Daemon {
 	Engine(tb) // the shared engine's checks first: same skip rules
 	for _, tool := range []string{"dockerd", "unshare"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			unavailable(tb, "no %s to run a private engine: %v", tool, err)
+			Unavailable(tb, "no %s to run a private engine: %v", tool, err)
 		}
 	}
 	// A short path: a unix socket's must stay under ~108 bytes.

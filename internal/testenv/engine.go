@@ -21,7 +21,7 @@ func Engine(tb testing.TB) *client.Client {
 	tb.Helper()
 	c, err := client.New(client.FromEnv)
 	if err != nil {
-		unavailable(tb, "no Docker engine client: %v", err)
+		Unavailable(tb, "no Docker engine client: %v", err)
 		return nil
 	}
 	tb.Cleanup(func() {
@@ -32,14 +32,15 @@ func Engine(tb testing.TB) *client.Client {
 	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
 	defer cancel()
 	if _, err := c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		unavailable(tb, "no Docker engine at %s: %v", c.DaemonHost(), err)
+		Unavailable(tb, "no Docker engine at %s: %v", c.DaemonHost(), err)
 		return nil
 	}
 	return c
 }
 
-// unavailable fails under CI=true and skips elsewhere.
-func unavailable(tb testing.TB, format string, args ...any) {
+// Unavailable fails under CI=true and skips elsewhere: what a test needs
+// from the machine is missing.
+func Unavailable(tb testing.TB, format string, args ...any) {
 	tb.Helper()
 	if os.Getenv("CI") == "true" {
 		tb.Fatalf(format, args...)

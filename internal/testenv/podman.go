@@ -55,7 +55,7 @@ func Podman(tb testing.TB) *PodmanEngine {
 		podman.eng, podman.err = startPodman()
 	}
 	if podman.err != nil {
-		unavailable(tb, "no Podman engine: %v", podman.err)
+		Unavailable(tb, "no Podman engine: %v", podman.err)
 		return nil
 	}
 	return podman.eng

@@ -50,7 +50,7 @@ func SSHD(tb testing.TB) *SSHServer {
 	tb.Helper()
 	for _, bin := range []string{sshdPath, "ssh", "ssh-keygen", "docker"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			unavailable(tb, "ssh engine: %s not found (apt-get install openssh-server openssh-client; docker CLI): %v", bin, err)
+			Unavailable(tb, "ssh engine: %s not found (apt-get install openssh-server openssh-client; docker CLI): %v", bin, err)
 			return nil
 		}
 	}

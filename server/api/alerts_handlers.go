@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/crowsnest-hq/crowsnest/internal/alerts"
 	"github.com/crowsnest-hq/crowsnest/internal/body"
-	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 	"github.com/crowsnest-hq/crowsnest/server/auth"
 	"github.com/crowsnest-hq/crowsnest/server/respond"
@@ -32,7 +32,7 @@ func (s *Server) handleListAlerts(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := s.alerts.List(r.Context())
 	if err != nil {
-		s.alertError(w, r, err)
+		s.fail(w, r, "listing alert rules", err)
 		return
 	}
 	if list == nil {
@@ -55,13 +55,14 @@ func (s *Server) handleCreateAlert(w http.ResponseWriter, r *http.Request) {
 	if !s.alertsReady(w) {
 		return
 	}
-	rule, ok := readAlertRule(w, r)
-	if !ok {
+	rule, err := readAlertRule(w, r)
+	if err != nil {
+		s.fail(w, r, "creating an alert rule", err)
 		return
 	}
 	stored, err := s.alerts.Create(r.Context(), rule)
 	if err != nil {
-		s.alertError(w, r, err)
+		s.fail(w, r, "creating an alert rule", err)
 		return
 	}
 	w.Header().Set("Location", "/api/v1/alerts/"+strconv.FormatInt(stored.ID, 10))
@@ -76,7 +77,7 @@ func (s *Server) handleGetAlert(w http.ResponseWriter, r *http.Request) {
 	}
 	rule, err := s.alerts.Get(r.Context(), id)
 	if err != nil {
-		s.alertError(w, r, err)
+		s.fail(w, r, "reading an alert rule", err)
 		return
 	}
 	respond.JSON(w, http.StatusOK, redactRule(rule, s.callerIsAdmin(r)))
@@ -88,13 +89,14 @@ func (s *Server) handleReplaceAlert(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rule, ok := readAlertRule(w, r)
-	if !ok {
+	rule, err := readAlertRule(w, r)
+	if err != nil {
+		s.fail(w, r, "replacing an alert rule", err)
 		return
 	}
 	stored, err := s.alerts.Update(r.Context(), id, rule)
 	if err != nil {
-		s.alertError(w, r, err)
+		s.fail(w, r, "replacing an alert rule", err)
 		return
 	}
 	respond.JSON(w, http.StatusOK, stored)
@@ -107,7 +109,7 @@ func (s *Server) handleDeleteAlert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.alerts.Delete(r.Context(), id); err != nil {
-		s.alertError(w, r, err)
+		s.fail(w, r, "deleting an alert rule", err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -122,7 +124,7 @@ func (s *Server) handleTestAlert(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := s.alerts.Test(r.Context(), id)
 	if err != nil {
-		s.alertError(w, r, err)
+		s.fail(w, r, "testing an alert rule", err)
 		return
 	}
 	if out == nil {
@@ -171,51 +173,23 @@ func (s *Server) alertID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 
 // readAlertRule reads a JSON rule of at most body.MaxSize. Unknown fields
 // are refused, so a misspelt "cooldown" is an error rather than a rule
-// without one. It answers 400/413 itself.
-func readAlertRule(w http.ResponseWriter, r *http.Request) (wire.AlertRule, bool) {
+// without one.
+func readAlertRule(w http.ResponseWriter, r *http.Request) (wire.AlertRule, error) {
 	var rule wire.AlertRule
-	data, status, err := readBody(w, r)
+	data, err := readBody(w, r)
 	if err != nil {
-		respond.Error(w, status, err.Error())
-		return rule, false
+		return rule, err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		respond.Error(w, http.StatusBadRequest, "body: empty; want a rule {name, enabled, kind, filters, when, for, count, within, cooldown, notify}")
-		return rule, false
+		return rule, invalid(errors.New("body: empty; want a rule {name, enabled, kind, filters, when, for, count, within, cooldown, notify}"))
 	}
 	if err := body.Decode(body.JSON, data, &rule); err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, body.ErrTooLarge) {
-			status = http.StatusRequestEntityTooLarge
-		}
-		respond.Error(w, status, err.Error())
-		return rule, false
+		return rule, invalid(err)
 	}
 	strict := json.NewDecoder(bytes.NewReader(data))
 	strict.DisallowUnknownFields()
 	if err := strict.Decode(&wire.AlertRule{}); err != nil {
-		respond.Error(w, http.StatusBadRequest, "body: "+err.Error())
-		return rule, false
+		return rule, invalid(fmt.Errorf("body: %w", err))
 	}
-	return rule, true
-}
-
-// alertError maps the alerts' errors to statuses.
-func (s *Server) alertError(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, alerts.ErrInvalid):
-		respond.Error(w, http.StatusBadRequest, err.Error())
-	case errors.Is(err, alerts.ErrNotFound):
-		respond.Error(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, alerts.ErrExists):
-		respond.Error(w, http.StatusConflict, err.Error())
-	case errors.Is(err, store.ErrUnavailable):
-		respond.Error(w, http.StatusServiceUnavailable, err.Error())
-	default:
-		if r.Context().Err() != nil {
-			return // the client left
-		}
-		s.log.Error("alert request", "method", r.Method, "path", r.URL.Path, "err", err)
-		respond.Error(w, http.StatusInternalServerError, err.Error())
-	}
+	return rule, nil
 }

@@ -1,4 +1,5 @@
-// Package api is crowsnest's HTTP surface: the route table (routes.go), the
+// Package api is crowsnest's HTTP surface: the route table (routes.go) and
+// its reference (route_docs.go), the one error path (fail.go), the
 // handlers by resource (<resource>_handlers.go, and the sockets and
 // streams in <resource>_ws.go and events_stream.go), the server-rendered
 // pages, and what every route shares (deadlines, content negotiation,
@@ -15,6 +16,7 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/feed"
 	"github.com/crowsnest-hq/crowsnest/internal/history"
 	"github.com/crowsnest-hq/crowsnest/internal/logs"
+	"github.com/crowsnest-hq/crowsnest/internal/serverlog"
 	"github.com/crowsnest-hq/crowsnest/internal/stacks"
 	"github.com/crowsnest-hq/crowsnest/internal/stats"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
@@ -40,7 +42,7 @@ type Options struct {
 	// ContainerLogs shares one engine follow per container among viewers
 	// (and the caller's log alert rules); nil: one of the API's own.
 	ContainerLogs *logs.Streams
-	Logs          *logs.Ring // the server's own records, for /logs/ws
+	Logs          *serverlog.Ring // the server's own records, for /logs/ws
 	Stats         *stats.Collector
 	History       *history.Store
 	Stacks        *stacks.Manager
@@ -71,7 +73,7 @@ type Server struct {
 	streams       *stream.Server
 	stats         *stats.Collector // nil: the stats and containers endpoints answer 503
 	history       *history.Store   // nil: the stats history endpoints answer 503
-	logs          *logs.Ring       // nil: /logs/ws answers 503
+	logs          *serverlog.Ring  // nil: /logs/ws answers 503
 	stacks        *stacks.Manager  // nil: the stack endpoints answer 503
 	alerts        *alerts.Alerts   // nil: the alert endpoints answer 503
 	containerLogs *logs.Streams
@@ -134,7 +136,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		} else {
 			h = withDeadlines(h)
 		}
-		mux.Handle(rt.Method+" "+rt.Path, s.metrics.instrument(rt.Path, h))
+		mux.Handle(rt.Key(), s.metrics.instrument(rt.Path, h))
 	}
 	// The UI is the fallback for GET: it answers its pages and assets and
 	// gives any other path the API's JSON 404. Registered as "GET /", it never

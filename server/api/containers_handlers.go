@@ -6,13 +6,15 @@ import (
 	"net/http"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
-	"github.com/crowsnest-hq/crowsnest/internal/stats"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
+
+// errNotTracked answers the container routes of a server without a
+// stats collector.
+var errNotTracked = unavailable(errors.New("containers are not being tracked"))
 
 // containersStatsWait bounds how long listing containers waits for the
 // first samples of containers nobody watched yet: about one engine stats
@@ -23,7 +25,7 @@ const containersStatsWait = 2500 * time.Millisecond
 // stats: running ones, or all with ?all=1.
 func (s *Server) handleContainers(w http.ResponseWriter, r *http.Request) {
 	if s.stats == nil {
-		respond.Error(w, http.StatusServiceUnavailable, "containers are not being tracked")
+		s.fail(w, r, "listing containers", errNotTracked)
 		return
 	}
 	all := false
@@ -56,23 +58,19 @@ func (s *Server) handleContainer(w http.ResponseWriter, r *http.Request) {
 // it has answered the request itself (503, 404 or 500) and reports false.
 func (s *Server) resolveContainer(w http.ResponseWriter, r *http.Request) (wire.ContainerDetail, bool) {
 	if s.stats == nil {
-		respond.Error(w, http.StatusServiceUnavailable, "containers are not being tracked")
+		s.fail(w, r, "inspecting a container", errNotTracked)
 		return wire.ContainerDetail{}, false
 	}
 	host := r.URL.Query().Get("host")
 	if host != "" {
 		if _, err := s.engines.Client(host); err != nil {
-			respond.Error(w, http.StatusNotFound, err.Error())
+			s.fail(w, r, "inspecting a container", err)
 			return wire.ContainerDetail{}, false
 		}
 	}
 	d, err := s.stats.Inspect(r.Context(), host, r.PathValue("id"))
-	switch {
-	case errors.Is(err, stats.ErrNotFound):
-		respond.Error(w, http.StatusNotFound, err.Error())
-		return wire.ContainerDetail{}, false
-	case err != nil:
-		respond.Error(w, http.StatusInternalServerError, err.Error())
+	if err != nil {
+		s.fail(w, r, "inspecting a container", err)
 		return wire.ContainerDetail{}, false
 	}
 	return d, true
@@ -111,7 +109,8 @@ var containerActions = map[string]func(ctx context.Context, cli client.APIClient
 func (s *Server) handleContainerAction(w http.ResponseWriter, r *http.Request) {
 	act, ok := containerActions[r.PathValue("action")]
 	if !ok {
-		respond.Error(w, http.StatusNotFound, "unknown container action "+r.PathValue("action")+": want start, stop or restart")
+		err := errors.New("unknown container action " + r.PathValue("action") + ": want start, stop or restart")
+		s.fail(w, r, "container action", notFound(err))
 		return
 	}
 	// Resolve the reference to a full ID on one engine first: a name or a
@@ -123,19 +122,16 @@ func (s *Server) handleContainerAction(w http.ResponseWriter, r *http.Request) {
 	}
 	cli, err := s.engines.DockerAPI(d.Host)
 	if err != nil {
-		respond.Error(w, http.StatusNotFound, err.Error())
+		s.fail(w, r, "container "+r.PathValue("action"), err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), containerActionTimeout)
 	defer cancel()
 	if err := act(ctx, cli, d.ID); err != nil {
-		if cerrdefs.IsNotFound(err) { // removed between inspect and action
-			respond.Error(w, http.StatusNotFound, err.Error())
-			return
-		}
 		// The engine's own words (a start whose command cannot run, a
-		// conflict), so the caller can act on them.
-		respond.Error(w, http.StatusInternalServerError, err.Error())
+		// conflict), so the caller can act on them; 404 when the
+		// container was removed between inspect and action.
+		s.fail(w, r, "container "+r.PathValue("action"), err)
 		return
 	}
 	s.log.Info("container action", "action", r.PathValue("action"), "host", d.Host, "container", d.Name, "id", d.ID)

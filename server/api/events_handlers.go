@@ -15,7 +15,6 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/body"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
-	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
 
 // maxPage bounds the page number handed to the store, so that the offset
@@ -47,50 +46,38 @@ type listRequest struct {
 
 // handleCreateEvent serves Vamp's create: one event object or a list of them,
 // JSON or YAML by Content-Type, stored in one durable commit (all or nothing).
-// ParseEvents checks every event of a list before anything is stored, and
+// parseEventsBody checks every event of a list before anything is stored, and
 // names the bad one ("[2].type: …"). It answers 201 with what was stored, in
 // the shape that was sent (object or list), as JSON or YAML by Accept.
 func (s *Server) handleCreateEvent(w http.ResponseWriter, r *http.Request) {
 	out, err := responseFormat(r)
 	if err != nil {
-		respond.Error(w, http.StatusNotAcceptable, err.Error())
+		s.fail(w, r, "storing events", err)
 		return
 	}
 	in, err := requestFormat(r)
 	if err != nil {
-		respond.Error(w, http.StatusUnsupportedMediaType, err.Error())
+		s.fail(w, r, "storing events", err)
 		return
 	}
-	data, status, err := readBody(w, r)
+	data, err := readBody(w, r)
 	if err != nil {
-		respond.Error(w, status, err.Error())
+		s.fail(w, r, "storing events", err)
 		return
 	}
-	events, isList, err := store.ParseEvents(in, data)
+	events, isList, err := parseEventsBody(in, data)
 	if err != nil {
-		respond.Error(w, parseStatus(err), err.Error())
+		s.fail(w, r, "storing events", invalid(err))
 		return
 	}
-	if len(events) == 0 { // ParseEvents refuses an empty body or list; never store nothing as a 201
-		respond.Error(w, http.StatusBadRequest, "body: no event")
+	if len(events) == 0 { // parseEventsBody refuses an empty body or list; never store nothing as a 201
+		s.fail(w, r, "storing events", invalid(errors.New("body: no event")))
 		return
 	}
 	stored, err := s.store.Append(r.Context(), events...)
 	if err != nil {
-		var fe *store.FieldError
-		if errors.As(err, &fe) {
-			respond.Error(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		if r.Context().Err() != nil {
-			return // the client left before the commit; nothing was stored
-		}
-		if errors.Is(err, store.ErrUnavailable) {
-			respond.Error(w, http.StatusServiceUnavailable, err.Error())
-			return
-		}
-		s.log.Error("store events", "count", len(events), "err", err)
-		respond.Error(w, http.StatusInternalServerError, fmt.Sprintf("store events: %v", err))
+		// A client that left before the commit gets nothing: nothing was stored.
+		s.fail(w, r, "storing events", fmt.Errorf("store events: %w", err))
 		return
 	}
 	s.metrics.eventsIn.WithLabelValues("api").Add(float64(len(stored)))
@@ -110,12 +97,12 @@ func (s *Server) handleCreateEvent(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) {
 	out, err := responseFormat(r)
 	if err != nil {
-		respond.Error(w, http.StatusNotAcceptable, err.Error())
+		s.fail(w, r, "listing events", err)
 		return
 	}
-	req, status, err := s.parseListRequest(w, r)
+	req, err := s.parseListRequest(w, r)
 	if err != nil {
-		respond.Error(w, status, err.Error())
+		s.fail(w, r, "listing events", err)
 		return
 	}
 	if req.aggregator != nil {
@@ -126,8 +113,7 @@ func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) {
 		Filter: req.filter, Page: min(req.page, maxPage), PerPage: req.perPage,
 	})
 	if err != nil {
-		s.log.Error("query events", "err", err)
-		respond.Error(w, http.StatusInternalServerError, fmt.Sprintf("query events: %v", err))
+		s.fail(w, r, "listing events", fmt.Errorf("query events: %w", err))
 		return
 	}
 	events := page.Events
@@ -144,13 +130,7 @@ func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) {
 func (s *Server) aggregate(w http.ResponseWriter, r *http.Request, out body.Format, req listRequest) {
 	v, err := s.store.Aggregate(r.Context(), req.filter, *req.aggregator)
 	if err != nil {
-		var fe *store.FieldError
-		if errors.As(err, &fe) {
-			respond.Error(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		s.log.Error("aggregate events", "err", err)
-		respond.Error(w, http.StatusInternalServerError, fmt.Sprintf("aggregate events: %v", err))
+		s.fail(w, r, "aggregating events", fmt.Errorf("aggregate events: %w", err))
 		return
 	}
 	res := aggregateResult{Type: req.aggregator.Type, Field: req.aggregator.Field}
@@ -161,33 +141,33 @@ func (s *Server) aggregate(w http.ResponseWriter, r *http.Request, out body.Form
 }
 
 // parseListRequest reads the query and the optional search body of a list
-// request. On error it also returns the status to answer.
-func (s *Server) parseListRequest(w http.ResponseWriter, r *http.Request) (listRequest, int, error) {
+// request.
+func (s *Server) parseListRequest(w http.ResponseWriter, r *http.Request) (listRequest, error) {
 	req := listRequest{page: 1, perPage: store.DefaultPerPage}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return req, http.StatusBadRequest, fmt.Errorf("query: %w", err)
+		return req, invalid(fmt.Errorf("query: %w", err))
 	}
 	if req.filter, err = parseEventFilter(q); err != nil {
-		return req, http.StatusBadRequest, err
+		return req, invalid(err)
 	}
 	if err := parseRange(q, &req.filter, time.Now()); err != nil {
-		return req, http.StatusBadRequest, err
+		return req, invalid(err)
 	}
 	if req.aggregator, err = parseAggregator(q); err != nil {
-		return req, http.StatusBadRequest, err
+		return req, invalid(err)
 	}
 	if v := q.Get("page"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return req, http.StatusBadRequest, fmt.Errorf("page: %q is not a number", v)
+			return req, invalid(fmt.Errorf("page: %q is not a number", v))
 		}
 		req.page = max(n, 1) // Vamp: below 1 means the first page
 	}
 	if v := q.Get("per_page"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return req, http.StatusBadRequest, fmt.Errorf("per_page: %q is not a number", v)
+			return req, invalid(fmt.Errorf("per_page: %q is not a number", v))
 		}
 		req.perPageGiven = true
 		switch {
@@ -199,41 +179,40 @@ func (s *Server) parseListRequest(w http.ResponseWriter, r *http.Request) (listR
 			req.perPage = n
 		}
 	}
-	status, err := s.mergeSearchBody(w, r, &req)
-	if err != nil {
-		return req, status, err
+	if err := s.mergeSearchBody(w, r, &req); err != nil {
+		return req, err
 	}
 	if err := req.filter.Validate(); err != nil {
-		return req, http.StatusBadRequest, err
+		return req, invalid(err)
 	}
-	return req, 0, nil
+	return req, nil
 }
 
 // mergeSearchBody adds the filters and aggregator of Vamp's search body, if
 // the request has one, to those of the query.
-func (s *Server) mergeSearchBody(w http.ResponseWriter, r *http.Request, req *listRequest) (int, error) {
+func (s *Server) mergeSearchBody(w http.ResponseWriter, r *http.Request, req *listRequest) error {
 	if r.Body == nil || r.Body == http.NoBody {
-		return 0, nil
+		return nil
 	}
-	data, status, err := readBody(w, r)
+	data, err := readBody(w, r)
 	if err != nil {
-		return status, err
+		return err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return 0, nil
+		return nil
 	}
 	in, err := requestFormat(r)
 	if err != nil {
-		return http.StatusUnsupportedMediaType, err
+		return err
 	}
-	f, agg, err := store.ParseSearch(in, data)
+	f, agg, err := parseSearchBody(in, data)
 	if err != nil {
-		return parseStatus(err), fmt.Errorf("body: %w", err)
+		return invalid(fmt.Errorf("body: %w", err))
 	}
 	req.filter.Tags = append(req.filter.Tags, f.Tags...)
 	if f.Type != "" {
 		if req.filter.Type != "" && req.filter.Type != f.Type {
-			return http.StatusBadRequest, errors.New("type: given both in the query and in the body, with different values")
+			return invalid(errors.New("type: given both in the query and in the body, with different values"))
 		}
 		req.filter.Type = f.Type
 	}
@@ -249,17 +228,17 @@ func (s *Server) mergeSearchBody(w http.ResponseWriter, r *http.Request, req *li
 			continue
 		}
 		if *b.dst != nil && !(*b.dst).Equal(**b.from) {
-			return http.StatusBadRequest, fmt.Errorf("%s: given both in the query and in the body, with different values", b.name)
+			return invalid(fmt.Errorf("%s: given both in the query and in the body, with different values", b.name))
 		}
 		*b.dst = *b.from
 	}
 	if agg != nil {
 		if req.aggregator != nil && *req.aggregator != *agg {
-			return http.StatusBadRequest, errors.New("aggregator: given both in the query and in the body, with different values")
+			return invalid(errors.New("aggregator: given both in the query and in the body, with different values"))
 		}
 		req.aggregator = agg
 	}
-	return 0, nil
+	return nil
 }
 
 // parseEventFilter reads the tag (repeatable, all required) and type query
@@ -321,15 +300,6 @@ func parseAggregator(q url.Values) (*store.Aggregator, error) {
 	return &a, nil
 }
 
-// parseStatus is the status for a body that does not parse: 413 when it is
-// too large for the decoder, 400 for every other client mistake.
-func parseStatus(err error) int {
-	if errors.Is(err, body.ErrTooLarge) {
-		return http.StatusRequestEntityTooLarge
-	}
-	return http.StatusBadRequest
-}
-
 // requestFormat is the format of the request body by its Content-Type. No
 // Content-Type means JSON, Vamp's default; it reaches here only with the
 // search body of GET or an empty body, since POST refuses an untyped body
@@ -346,18 +316,18 @@ func requestFormat(r *http.Request) (body.Format, error) {
 	return f, nil
 }
 
-// readBody reads the whole request body, up to body.MaxSize. On error it
-// also returns the status to answer: 413 for a body over the limit.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
+// readBody reads the whole request body, up to body.MaxSize: a larger
+// one is too large (413), one that breaks off the caller's mistake (400).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, body.MaxSize))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body: larger than %d bytes", tooBig.Limit)
+			return nil, tooLarge(fmt.Errorf("body: larger than %d bytes", tooBig.Limit))
 		}
-		return nil, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
+		return nil, invalid(fmt.Errorf("read body: %w", err))
 	}
-	return data, 0, nil
+	return data, nil
 }
 
 // pageLinks is the RFC 8288 Link header of a list page: first, prev (not on

@@ -66,7 +66,7 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 			if it.Event.ID <= last || !f.Match(it.Event) {
 				return dst, nil // in the replay already, or filtered out
 			}
-			frame, err := it.SSEFrame()
+			frame, err := it.SSEFrame(sseFrame)
 			if err != nil {
 				return dst, err
 			}
@@ -82,7 +82,7 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 		// dropped after it.
 		sp.Start = func(ctx context.Context, send func([]byte) error) error {
 			err := s.store.Scan(ctx, after, last, f, func(e wire.Event) error {
-				frame, err := feed.SSEFrame(e)
+				frame, err := sseFrame(e)
 				if err != nil {
 					return err
 				}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crowsnest-hq/crowsnest/internal/docker"
 	"github.com/crowsnest-hq/crowsnest/internal/feed"
 	"github.com/crowsnest-hq/crowsnest/internal/filter"
 	"github.com/crowsnest-hq/crowsnest/internal/store"
@@ -40,7 +39,7 @@ func (s *Server) handleEventsWS(w http.ResponseWriter, r *http.Request) {
 	}
 	if !req.replays() {
 		if err := s.liveEngineError(); err != nil {
-			respond.Error(w, http.StatusInternalServerError, err.Error())
+			s.fail(w, r, "watching events", err)
 			return
 		}
 	}
@@ -143,9 +142,9 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, req events
 func (s *Server) replayEvents(ctx context.Context, req eventsRequest, lastID uint64, send func(wire.ContainerEvent, uint64, []byte) error) error {
 	f := store.Filter{Type: wire.ContainerEventType, Gte: req.since, Lte: req.until}
 	err := s.store.Scan(ctx, req.after, lastID, f, func(e wire.Event) error {
-		ev, err := docker.DecodeRecord(e)
+		ev, err := wire.DecodeContainerEvent(e)
 		if err != nil {
-			return fmt.Errorf("event %d: %w", e.ID, err)
+			return err
 		}
 		if !req.filters.Match(ev) {
 			return nil

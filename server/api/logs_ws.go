@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/crowsnest-hq/crowsnest/internal/logs"
+	"github.com/crowsnest-hq/crowsnest/internal/serverlog"
 	"github.com/crowsnest-hq/crowsnest/server/respond"
 	"github.com/crowsnest-hq/crowsnest/server/stream"
 )
@@ -38,7 +38,7 @@ func (s *Server) handleLogsWS(w http.ResponseWriter, r *http.Request) {
 	sub := s.logs.Subscribe(s.streamQueue)
 	defer sub.Close()
 	backlog, last := s.logs.Tail(tail, minLevel)
-	stream.Socket(s.streams, w, r, stream.Spec[logs.Record]{
+	stream.Socket(s.streams, w, r, stream.Spec[serverlog.Record]{
 		Endpoint: logsEndpoint,
 		Source:   sub,
 		Out:      s.metrics.eventsOut.WithLabelValues(logsEndpoint),
@@ -54,7 +54,7 @@ func (s *Server) handleLogsWS(w http.ResponseWriter, r *http.Request) {
 			}
 			return nil
 		},
-		Frames: func(rec logs.Record, dst [][]byte) ([][]byte, error) {
+		Frames: func(rec serverlog.Record, dst [][]byte) ([][]byte, error) {
 			if rec.Seq <= last || rec.Severity < minLevel {
 				return dst, nil
 			}
@@ -69,7 +69,7 @@ func parseLogsQuery(r *http.Request, ringSize int) (slog.Level, int, error) {
 	q := r.URL.Query()
 	minLevel := slog.LevelDebug
 	if v := q.Get("level"); v != "" {
-		l, err := logs.ParseLevel(v)
+		l, err := serverlog.ParseLevel(v)
 		if err != nil {
 			return 0, 0, fmt.Errorf("level: %w", err)
 		}

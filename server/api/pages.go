@@ -118,14 +118,15 @@ func (s *Server) handleAPIPage(w http.ResponseWriter, r *http.Request) {
 	d := apiPageData{AuthConfigured: s.auth.Configured(), Cookie: auth.SessionCookie}
 	base, ws := baseURLs(r, s.proxies)
 	for _, rt := range sortedRoutes(s.routes()) {
+		doc := rt.Doc()
 		d.Routes = append(d.Routes, apiRoute{
 			Method:  rt.Method,
 			Path:    rt.Path,
 			Scope:   rt.Scope.String(),
 			Stream:  rt.Stream,
-			Summary: rt.Summary,
-			Short:   shortSummary(rt.Summary),
-			Params:  rt.Params,
+			Summary: doc.Summary,
+			Short:   shortSummary(doc.Summary),
+			Params:  doc.Params,
 			Example: expandExample(routeExample(rt), base, ws, d.AuthConfigured && rt.Scope != auth.ScopePublic),
 			Anchor:  routeAnchor(rt),
 		})
@@ -174,11 +175,12 @@ func routeAnchor(rt Route) string {
 	return strings.TrimRight(b.String(), "-")
 }
 
-// routeExample is the route's Example, or one derived from its method and
-// path when the table has none, so every route shows a usable command.
+// routeExample is the route's documented Example, or one derived from its
+// method and path when routeDocs has none, so every route shows a usable
+// command.
 func routeExample(rt Route) string {
-	if rt.Example != "" {
-		return rt.Example
+	if ex := rt.Doc().Example; ex != "" {
+		return ex
 	}
 	switch {
 	case rt.Stream && rt.Method == http.MethodGet && !strings.HasSuffix(rt.Path, "/stream"):

@@ -88,8 +88,8 @@ func TestAPIPageListsEveryRoute(t *testing.T) {
 			"method":  ">" + rt.Method + "<",
 			"path":    ">" + html.EscapeString(rt.Path) + "<",
 			"scope":   ">" + rt.Scope.String() + "<",
-			"summary": html.EscapeString(rt.Summary),
-			"params":  html.EscapeString(rt.Params),
+			"summary": html.EscapeString(rt.Doc().Summary),
+			"params":  html.EscapeString(rt.Doc().Params),
 		} {
 			if !strings.Contains(sec, want) {
 				t.Errorf("%s %s: section lacks its %s %q", rt.Method, rt.Path, what, want)

@@ -80,9 +80,9 @@ func FuzzEventsListQuery(f *testing.F) {
 		if ctype != "" {
 			r.Header.Set("Content-Type", ctype)
 		}
-		req, status, err := s.parseListRequest(httptest.NewRecorder(), r)
+		req, err := s.parseListRequest(httptest.NewRecorder(), r)
 		if err != nil {
-			switch status {
+			switch status := failStatus(err); status {
 			case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 			default:
 				t.Fatalf("refused with status %d: %v", status, err)

@@ -1,13 +1,11 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/crowsnest-hq/crowsnest/internal/body"
 	"github.com/crowsnest-hq/crowsnest/internal/stacks"
-	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
@@ -30,7 +28,7 @@ func (s *Server) handleListStacks(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := s.stacks.List(r.Context())
 	if err != nil {
-		s.stackError(w, r, err)
+		s.fail(w, r, "listing stacks", err)
 		return
 	}
 	respond.JSON(w, http.StatusOK, list)
@@ -47,7 +45,7 @@ func (s *Server) handleCreateStack(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := s.stacks.Create(r.Context(), req)
 	if err != nil {
-		s.stackError(w, r, err)
+		s.fail(w, r, "creating a stack", err)
 		return
 	}
 	w.Header().Set("Location", "/api/v1/stacks/"+strconv.FormatInt(st.ID, 10))
@@ -63,7 +61,7 @@ func (s *Server) handleGetStack(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := s.stacks.Get(r.Context(), id)
 	if err != nil {
-		s.stackError(w, r, err)
+		s.fail(w, r, "reading a stack", err)
 		return
 	}
 	if !s.callerIsAdmin(r) {
@@ -85,7 +83,7 @@ func (s *Server) handleReplaceStack(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := s.stacks.Replace(r.Context(), id, req)
 	if err != nil {
-		s.stackError(w, r, err)
+		s.fail(w, r, "replacing a stack", err)
 		return
 	}
 	respond.JSON(w, http.StatusOK, st)
@@ -119,7 +117,7 @@ func (s *Server) stackAction(w http.ResponseWriter, r *http.Request, action stri
 	}
 	st, err := s.stacks.Act(r.Context(), id, action)
 	if err != nil {
-		s.stackError(w, r, err)
+		s.fail(w, r, "stack "+action, err)
 		return
 	}
 	respond.JSON(w, http.StatusAccepted, st)
@@ -142,40 +140,13 @@ func (s *Server) stackID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 // body.MaxSize; it answers 400/413 itself.
 func (s *Server) readStackRequest(w http.ResponseWriter, r *http.Request) (wire.StackRequest, bool) {
 	var req wire.StackRequest
-	data, status, err := readBody(w, r)
-	if err != nil {
-		respond.Error(w, status, err.Error())
-		return req, false
+	data, err := readBody(w, r)
+	if err == nil {
+		err = body.Decode(body.JSON, data, &req)
 	}
-	if err := body.Decode(body.JSON, data, &req); err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, body.ErrTooLarge) {
-			status = http.StatusRequestEntityTooLarge
-		}
-		respond.Error(w, status, err.Error())
+	if err != nil {
+		s.fail(w, r, "reading a stack", invalid(err))
 		return req, false
 	}
 	return req, true
-}
-
-// stackError maps the manager's errors to statuses.
-func (s *Server) stackError(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, stacks.ErrNotFound):
-		respond.Error(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, stacks.ErrTooLarge):
-		respond.Error(w, http.StatusRequestEntityTooLarge, err.Error())
-	case errors.Is(err, stacks.ErrInvalid):
-		respond.Error(w, http.StatusBadRequest, err.Error())
-	case errors.Is(err, stacks.ErrExists), errors.Is(err, stacks.ErrBusy):
-		respond.Error(w, http.StatusConflict, err.Error())
-	case errors.Is(err, stacks.ErrClosed), errors.Is(err, store.ErrUnavailable):
-		respond.Error(w, http.StatusServiceUnavailable, err.Error())
-	default:
-		if r.Context().Err() != nil {
-			return // the client left
-		}
-		s.log.Error("stack request", "method", r.Method, "path", r.URL.Path, "err", err)
-		respond.Error(w, http.StatusInternalServerError, err.Error())
-	}
 }

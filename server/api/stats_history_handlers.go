@@ -23,7 +23,7 @@ func (s *Server) handleContainerHistory(w http.ResponseWriter, r *http.Request) 
 	}
 	q := r.URL.Query()
 	h, err := s.history.QueryContainer(r.Context(), q.Get("host"), r.PathValue("id"), rng)
-	s.writeHistory(w, h, err)
+	s.writeHistory(w, r, h, err)
 }
 
 // handleHostHistory answers an engine's stats history: per step, the sums
@@ -35,24 +35,24 @@ func (s *Server) handleHostHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("name")
 	if !s.knownHost(name) {
-		respond.Error(w, http.StatusNotFound, fmt.Sprintf("no engine named %q", name))
+		s.fail(w, r, "reading the stats history", notFound(fmt.Errorf("no engine named %q", name)))
 		return
 	}
 	h, err := s.history.QueryHost(r.Context(), name, rng)
-	s.writeHistory(w, h, err)
+	s.writeHistory(w, r, h, err)
 }
 
 // historyRange reads range, from and to; when the history is off or the
 // range is bad it has answered (503, 400) and reports false.
 func (s *Server) historyRange(w http.ResponseWriter, r *http.Request) (history.Range, bool) {
 	if s.history == nil {
-		respond.Error(w, http.StatusServiceUnavailable, "the stats history is not being kept")
+		s.fail(w, r, "reading the stats history", unavailable(errors.New("the stats history is not being kept")))
 		return history.Range{}, false
 	}
 	q := r.URL.Query()
 	rng, err := s.history.ParseRange(q.Get("range"), q.Get("from"), q.Get("to"))
 	if err != nil {
-		writeHistoryError(w, err)
+		s.fail(w, r, "reading the stats history", err)
 		return history.Range{}, false
 	}
 	return rng, true
@@ -69,28 +69,12 @@ func (s *Server) knownHost(name string) bool {
 }
 
 // writeHistory answers a query's result or its error.
-func (s *Server) writeHistory(w http.ResponseWriter, h wire.StatsHistory, err error) {
+func (s *Server) writeHistory(w http.ResponseWriter, r *http.Request, h wire.StatsHistory, err error) {
 	if err != nil {
-		writeHistoryError(w, err)
+		s.fail(w, r, "reading the stats history", err)
 		return
 	}
 	respond.JSON(w, http.StatusOK, h)
-}
-
-// writeHistoryError maps the history's errors to statuses: a bad range and
-// an ambiguous name are the caller's (400), an unknown container 404.
-func writeHistoryError(w http.ResponseWriter, err error) {
-	var re *history.RangeError
-	switch {
-	case errors.As(err, &re):
-		respond.Error(w, http.StatusBadRequest, re.Reason)
-	case errors.Is(err, history.ErrAmbiguous):
-		respond.Error(w, http.StatusBadRequest, err.Error())
-	case errors.Is(err, history.ErrNotFound):
-		respond.Error(w, http.StatusNotFound, err.Error())
-	default:
-		respond.Error(w, http.StatusInternalServerError, err.Error())
-	}
 }
 
 // Bounds of ?n= of /api/v1/stats/top.
@@ -115,7 +99,7 @@ func (s *Server) handleStatsTop(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.stats == nil {
-		respond.Error(w, http.StatusServiceUnavailable, "containers are not being tracked")
+		s.fail(w, r, "ranking containers", errNotTracked)
 		return
 	}
 	var entries []wire.StatsTopEntry
@@ -125,7 +109,7 @@ func (s *Server) handleStatsTop(w http.ResponseWriter, r *http.Request) {
 			continue // listed, but never sampled running
 		}
 		if err != nil {
-			writeHistoryError(w, err)
+			s.fail(w, r, "ranking containers", err)
 			return
 		}
 		if len(h.Points) > 0 {

@@ -34,7 +34,9 @@ type Spec[T any] struct {
 	Source Source[T]
 	// Start, when set, sends what comes before the live values. Its send
 	// fails with the end of Source when that ended meanwhile, so a long
-	// replay stops at once for a client already dropped.
+	// replay stops at once for a client already dropped; a Source that
+	// finished (a container that stopped just after its viewer joined)
+	// lets Start send all of it, then the live values it still holds.
 	Start func(ctx context.Context, send func(frame []byte) error) error
 	// Frames appends to dst the frames v becomes; none skips v. It returns
 	// a Finish to end the stream normally.
@@ -60,12 +62,6 @@ type Finish struct {
 
 func (f Finish) Error() string { return f.Reason }
 
-// Metrics are the figures every stream keeps on /metrics, by endpoint.
-type Metrics struct {
-	Clients *prometheus.GaugeVec   // connected now
-	Dropped *prometheus.CounterVec // closed as too slow
-}
-
 // kind is how a stream ended.
 type kind int
 
@@ -88,8 +84,17 @@ type end struct {
 // errWrite marks a failed write to the client.
 var errWrite = errors.New("write to stream client")
 
-// errSourceEnded stops Start when the source ended meanwhile.
+// errSourceEnded stops Start when the source ended meanwhile, other than
+// by finishing.
 var errSourceEnded = errors.New("subscription ended")
+
+// isFinished reports whether src ended with a Finish: the stream is
+// complete (a container stopped), so what Start sends and what src still
+// holds are the client's, unlike after an overflow or a shutdown.
+func isFinished[T any](src Source[T]) bool {
+	var fin Finish
+	return errors.As(src.Err(), &fin)
+}
 
 // keepAlive is a frame written after a spell without any, for transports
 // whose proxies time idle connections out.
@@ -114,10 +119,12 @@ func run[T any](ctx context.Context, sp Spec[T], write func([]byte) error, ka ke
 		err := sp.Start(ctx, func(frame []byte) error {
 			select {
 			case <-src.Done():
-				return errSourceEnded
+				if !isFinished(src) {
+					return errSourceEnded
+				}
 			default:
-				return send(frame)
 			}
+			return send(frame)
 		})
 		if err != nil {
 			return ended(ctx, src, err)

@@ -1,4 +1,4 @@
-package store
+package api
 
 import (
 	"encoding/json"
@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/crowsnest-hq/crowsnest/internal/body"
+	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
-func TestParseEvents(t *testing.T) {
+func TestParseEventsBody(t *testing.T) {
 	cases := []struct {
 		name   string
 		f      body.Format
@@ -55,7 +56,7 @@ func TestParseEvents(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			es, list, err := ParseEvents(c.f, []byte(c.in))
+			es, list, err := parseEventsBody(c.f, []byte(c.in))
 			if c.errHas != "" {
 				if err == nil || !strings.Contains(err.Error(), c.errHas) {
 					t.Fatalf("err = %v, want it to contain %q", err, c.errHas)
@@ -75,8 +76,8 @@ func TestParseEvents(t *testing.T) {
 	}
 }
 
-func TestParseSearch(t *testing.T) {
-	f, agg, err := ParseSearch(body.JSON, []byte(`{"tags":["a","b"],"type":"metrics","timestamp":{"gte":"2024-01-01T00:00:00Z","lt":"2024-02-01T00:00:00+01:00"},"aggregator":{"type":"average","field":"cpu"}}`))
+func TestParseSearchBody(t *testing.T) {
+	f, agg, err := parseSearchBody(body.JSON, []byte(`{"tags":["a","b"],"type":"metrics","timestamp":{"gte":"2024-01-01T00:00:00Z","lt":"2024-02-01T00:00:00+01:00"},"aggregator":{"type":"average","field":"cpu"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,11 +87,11 @@ func TestParseSearch(t *testing.T) {
 	if !f.Lt.Equal(time.Date(2024, 1, 31, 23, 0, 0, 0, time.UTC)) {
 		t.Fatalf("lt %v", f.Lt)
 	}
-	f, agg, err = ParseSearch(body.YAML, []byte("type: x\n"))
+	f, agg, err = parseSearchBody(body.YAML, []byte("type: x\n"))
 	if err != nil || f.Type != "x" || agg != nil {
 		t.Fatalf("%+v %+v %v", f, agg, err)
 	}
-	if f, agg, err = ParseSearch(body.JSON, nil); err != nil || agg != nil || len(f.Tags) != 0 {
+	if f, agg, err = parseSearchBody(body.JSON, nil); err != nil || agg != nil || len(f.Tags) != 0 {
 		t.Fatalf("empty: %+v %v", f, err)
 	}
 	for _, c := range []struct{ in, field string }{
@@ -104,17 +105,17 @@ func TestParseSearch(t *testing.T) {
 		{`{"type":"a b"}`, "type"},
 		{`[1]`, "body"},
 	} {
-		_, _, err := ParseSearch(body.JSON, []byte(c.in))
-		var fe *FieldError
+		_, _, err := parseSearchBody(body.JSON, []byte(c.in))
+		var fe *store.FieldError
 		if !errors.As(err, &fe) || fe.Field != c.field {
 			t.Errorf("%s: err %v, want field %q", c.in, err, c.field)
 		}
 	}
 }
 
-// FuzzParseEvents checks that no body panics the parser, and that whatever
+// FuzzParseEventsBody checks that no body panics the parser, and that whatever
 // it accepts normalises, and survives a JSON round trip unchanged.
-func FuzzParseEvents(f *testing.F) {
+func FuzzParseEventsBody(f *testing.F) {
 	f.Add([]byte(`{"tags":["a:b"],"value":{"cpu":1}}`), false)
 	f.Add([]byte("- tags:\n  - custom_tag\n"), true)
 	f.Fuzz(func(t *testing.T, data []byte, yaml bool) {
@@ -122,7 +123,7 @@ func FuzzParseEvents(f *testing.F) {
 		if yaml {
 			format = body.YAML
 		}
-		es, list, err := ParseEvents(format, data)
+		es, list, err := parseEventsBody(format, data)
 		if err != nil {
 			return
 		}
@@ -132,7 +133,7 @@ func FuzzParseEvents(f *testing.F) {
 		now := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 		var norm []wire.Event
 		for _, e := range es {
-			n, err := Normalize(e, now)
+			n, err := store.Normalize(e, now)
 			if err != nil {
 				t.Fatalf("parsed event does not normalise: %v", err)
 			}
@@ -142,12 +143,12 @@ func FuzzParseEvents(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, _, err := ParseEvents(body.JSON, js)
+		again, _, err := parseEventsBody(body.JSON, js)
 		if err != nil {
 			t.Fatalf("round trip of %s: %v", js, err)
 		}
 		for i := range again {
-			n, err := Normalize(again[i], now)
+			n, err := store.Normalize(again[i], now)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package feed
+package api
 
 import (
 	"bytes"
@@ -9,24 +9,24 @@ import (
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
-// SSEFrame is the server-sent-events message of one event:
+// sseFrame is the server-sent-events message of one event:
 //
 //	id: <event id>
 //	event: <type>
 //	data: <event JSON on one line>
-func SSEFrame(e wire.Event) ([]byte, error) {
+func sseFrame(e wire.Event) ([]byte, error) {
 	data, err := json.Marshal(e)
 	if err != nil {
-		return nil, fmt.Errorf("encode event %d: %w", e.ID, err)
+		return nil, fmt.Errorf("encoding event %d: %w", e.ID, err)
 	}
 	// encoding/json escapes control characters in strings and compacts raw
 	// values, so data is one line; a line break would split the message.
 	if bytes.ContainsAny(data, "\r\n") {
-		return nil, fmt.Errorf("encode event %d: JSON spans lines", e.ID)
+		return nil, fmt.Errorf("encoding event %d: JSON spans lines", e.ID)
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "id: %d\n", e.ID)
-	if t := OneLine(e.Type); t != "" {
+	if t := oneLine(e.Type); t != "" {
 		fmt.Fprintf(&b, "event: %s\n", t)
 	}
 	b.WriteString("data: ")
@@ -35,9 +35,9 @@ func SSEFrame(e wire.Event) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// OneLine removes line breaks, which would end an SSE field early. Stored
+// oneLine removes line breaks, which would end an SSE field early. Stored
 // types cannot contain them; this guards against a future store that
 // allows them.
-func OneLine(s string) string {
+func oneLine(s string) string {
 	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
 }

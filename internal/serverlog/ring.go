@@ -1,4 +1,4 @@
-package logs
+package serverlog
 
 import (
 	"log/slog"

@@ -1,4 +1,4 @@
-package store
+package api
 
 import (
 	"bytes"
@@ -8,24 +8,25 @@ import (
 	"time"
 
 	"github.com/crowsnest-hq/crowsnest/internal/body"
+	"github.com/crowsnest-hq/crowsnest/internal/store"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
-// ParseEvents reads a POST /api/v1/events body: one event object, or a list
+// parseEventsBody reads a POST /api/v1/events body: one event object, or a list
 // of them (list reports which, so the answer can have the same shape). Fields
 // are tags (list of strings), type (string), value (any JSON or YAML value)
 // and timestamp (RFC 3339 string); others, such as an id, are ignored. Each
-// event is also checked against Normalize's rules so that a bad list is
-// refused whole before anything is stored. Field errors are *FieldError;
+// event is also checked against store.Normalize's rules so that a bad list is
+// refused whole before anything is stored. Field errors are *store.FieldError;
 // inside a list the field is prefixed with the item's index, as in
 // "[2].tags". Body errors (size, depth, syntax) come from package body.
 //
 // The returned events are not normalised: defaults such as the timestamp
 // are applied by Append, at the time of the write.
-func ParseEvents(f body.Format, data []byte) (events []wire.Event, list bool, err error) {
+func parseEventsBody(f body.Format, data []byte) (events []wire.Event, list bool, err error) {
 	var raw json.RawMessage
 	if err := body.Decode(f, data, &raw); err != nil {
-		return nil, false, fmt.Errorf("store: events body: %w", err)
+		return nil, false, fmt.Errorf("events body: %w", err)
 	}
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
@@ -41,7 +42,7 @@ func ParseEvents(f body.Format, data []byte) (events []wire.Event, list bool, er
 	case '[':
 		var items []json.RawMessage
 		if err := json.Unmarshal(raw, &items); err != nil {
-			return nil, true, fmt.Errorf("store: events body: %w", err)
+			return nil, true, fmt.Errorf("events body: %w", err)
 		}
 		if len(items) == 0 {
 			return nil, true, fieldErr("body", "the list holds no events")
@@ -73,12 +74,12 @@ func parseEvent(raw json.RawMessage, prefix string) (wire.Event, error) {
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		return e, fieldErr(prefix+"event", err.Error())
 	}
-	if t, ok := obj["tags"]; ok && !isNull(t) {
+	if t, ok := obj["tags"]; ok && !isJSONNull(t) {
 		if err := json.Unmarshal(t, &e.Tags); err != nil {
 			return e, fieldErr(prefix+"tags", "must be a list of strings")
 		}
 	}
-	if t, ok := obj["type"]; ok && !isNull(t) {
+	if t, ok := obj["type"]; ok && !isJSONNull(t) {
 		if err := json.Unmarshal(t, &e.Type); err != nil {
 			return e, fieldErr(prefix+"type", "must be a string")
 		}
@@ -86,16 +87,16 @@ func parseEvent(raw json.RawMessage, prefix string) (wire.Event, error) {
 	if v, ok := obj["value"]; ok {
 		e.Value = v
 	}
-	if t, ok := obj["timestamp"]; ok && !isNull(t) {
-		ts, err := parseTime(t)
+	if t, ok := obj["timestamp"]; ok && !isJSONNull(t) {
+		ts, err := parseBodyTime(t)
 		if err != nil {
 			return e, fieldErr(prefix+"timestamp", err.Error())
 		}
 		e.Timestamp = ts
 	}
 	// Validate now with any clock: only the checks matter here.
-	if _, err := Normalize(e, time.Unix(0, 0)); err != nil {
-		var fe *FieldError
+	if _, err := store.Normalize(e, time.Unix(0, 0)); err != nil {
+		var fe *store.FieldError
 		if errors.As(err, &fe) {
 			return e, fieldErr(prefix+fe.Field, fe.Message)
 		}
@@ -104,9 +105,9 @@ func parseEvent(raw json.RawMessage, prefix string) (wire.Event, error) {
 	return e, nil
 }
 
-func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+func isJSONNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
 
-func parseTime(raw json.RawMessage) (time.Time, error) {
+func parseBodyTime(raw json.RawMessage) (time.Time, error) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return time.Time{}, errors.New("must be an RFC 3339 string")
@@ -115,7 +116,7 @@ func parseTime(raw json.RawMessage) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("must be RFC 3339, like 2017-01-10T15:33:49.766Z: %q", s)
 	}
-	if ts.Before(minTime) || ts.After(maxTime) {
+	if ts.Before(store.MinTime) || ts.After(store.MaxTime) {
 		return time.Time{}, errors.New("out of range (years 1678 to 2262)")
 	}
 	return ts, nil
@@ -132,23 +133,23 @@ type searchBody struct {
 	} `json:"aggregator"`
 }
 
-// ParseSearch reads Vamp's search body (GET /api/v1/events with a body):
+// parseSearchBody reads Vamp's search body (GET /api/v1/events with a body):
 //
 //	{"tags": [...], "type": "...",
 //	 "timestamp": {"lt"|"lte"|"gt"|"gte": RFC 3339},
 //	 "aggregator": {"type": "average", "field": "cpu"}}
 //
 // Every part is optional; an empty body selects everything. The aggregator
-// is nil when the body has none. The filter is validated (Filter.Validate)
-// and errors are *FieldError naming the field.
-func ParseSearch(f body.Format, data []byte) (Filter, *Aggregator, error) {
-	var flt Filter
+// is nil when the body has none. The filter is validated (store.Filter.Validate)
+// and errors are *store.FieldError naming the field.
+func parseSearchBody(f body.Format, data []byte) (store.Filter, *store.Aggregator, error) {
+	var flt store.Filter
 	var raw json.RawMessage
 	if err := body.Decode(f, data, &raw); err != nil {
-		return flt, nil, fmt.Errorf("store: search body: %w", err)
+		return flt, nil, fmt.Errorf("search body: %w", err)
 	}
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || isNull(raw) {
+	if len(raw) == 0 || isJSONNull(raw) {
 		return flt, nil, nil
 	}
 	if raw[0] != '{' {
@@ -162,12 +163,12 @@ func ParseSearch(f body.Format, data []byte) (Filter, *Aggregator, error) {
 		}
 		return flt, nil, fieldErr("body", err.Error())
 	}
-	if len(sb.Tags) > 0 && !isNull(sb.Tags) {
+	if len(sb.Tags) > 0 && !isJSONNull(sb.Tags) {
 		if err := json.Unmarshal(sb.Tags, &flt.Tags); err != nil {
 			return flt, nil, fieldErr("tags", "must be a list of strings")
 		}
 	}
-	if len(sb.Type) > 0 && !isNull(sb.Type) {
+	if len(sb.Type) > 0 && !isJSONNull(sb.Type) {
 		if err := json.Unmarshal(sb.Type, &flt.Type); err != nil {
 			return flt, nil, fieldErr("type", "must be a string")
 		}
@@ -186,7 +187,7 @@ func ParseSearch(f body.Format, data []byte) (Filter, *Aggregator, error) {
 		default:
 			return flt, nil, fieldErr("timestamp."+k, "unknown bound (lt, lte, gt or gte)")
 		}
-		ts, err := parseTime(v)
+		ts, err := parseBodyTime(v)
 		if err != nil {
 			return flt, nil, fieldErr("timestamp."+k, err.Error())
 		}
@@ -198,13 +199,13 @@ func ParseSearch(f body.Format, data []byte) (Filter, *Aggregator, error) {
 	if sb.Aggregator == nil {
 		return flt, nil, nil
 	}
-	var agg Aggregator
-	if len(sb.Aggregator.Type) > 0 && !isNull(sb.Aggregator.Type) {
+	var agg store.Aggregator
+	if len(sb.Aggregator.Type) > 0 && !isJSONNull(sb.Aggregator.Type) {
 		if err := json.Unmarshal(sb.Aggregator.Type, &agg.Type); err != nil {
 			return flt, nil, fieldErr("aggregator.type", "must be a string")
 		}
 	}
-	if len(sb.Aggregator.Field) > 0 && !isNull(sb.Aggregator.Field) {
+	if len(sb.Aggregator.Field) > 0 && !isJSONNull(sb.Aggregator.Field) {
 		if err := json.Unmarshal(sb.Aggregator.Field, &agg.Field); err != nil {
 			return flt, nil, fieldErr("aggregator.field", "must be a string")
 		}
@@ -213,4 +214,9 @@ func ParseSearch(f body.Format, data []byte) (Filter, *Aggregator, error) {
 		return flt, nil, err
 	}
 	return flt, &agg, nil
+}
+
+// fieldErr is the validation failure of one field of a body.
+func fieldErr(field, msg string) *store.FieldError {
+	return &store.FieldError{Field: field, Message: msg}
 }
