@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // exitWithin is how long a failing start may take before the test calls
@@ -25,25 +29,37 @@ type exited struct {
 }
 
 // runToExit runs the binary with args until it exits, failing the test if
-// it is still running after exitWithin. As root it runs as nobody, so a
-// file mode can make a file unreadable to it.
+// it is still running after exitWithin.
 func runToExit(t *testing.T, args ...string) exited {
 	t.Helper()
-	bin := crowsnestBinary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), exitWithin)
-	defer cancel()
-	if os.Geteuid() == 0 {
-		bin = nobodyCopy(t, bin)
+	return runCmdToExit(t, exec.Command(crowsnestBinary(t), args...))
+}
+
+// runToExitAsNobody is runToExit as nobody when the test runs as root, so
+// a file mode can make a file unreadable to the binary.
+func runToExitAsNobody(t *testing.T, args ...string) exited {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return runToExit(t, args...)
 	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	if os.Geteuid() == 0 {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-	}
+	cmd := exec.Command(nobodyCopy(t, crowsnestBinary(t)), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	return runCmdToExit(t, cmd)
+}
+
+// runCmdToExit runs cmd, which is expected to fail, and returns how it
+// ended; it kills a cmd still running after exitWithin.
+func runCmdToExit(t *testing.T, cmd *exec.Cmd) exited {
+	t.Helper()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	err := cmd.Run()
-	t.Logf("crowsnest %s:\n%s", strings.Join(args, " "), stderr.String())
-	if ctx.Err() != nil {
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	hung := time.AfterFunc(exitWithin, func() { _ = cmd.Process.Kill() })
+	err := cmd.Wait()
+	t.Logf("crowsnest %s:\n%s", strings.Join(cmd.Args[1:], " "), stderr.String())
+	if !hung.Stop() {
 		t.Fatalf("crowsnest still running %v after a failed start", exitWithin)
 	}
 	var ee *exec.ExitError
@@ -143,7 +159,7 @@ func TestStartupFailuresExit(t *testing.T) {
 				}
 			}
 			args := append([]string{"--addr", freeAddr(t), "--data", data, "--host", noEngine}, tc.setup(t, data)...)
-			got := runToExit(t, args...)
+			got := runToExitAsNobody(t, args...)
 			if got.code == 0 {
 				t.Fatal("exit status 0")
 			}
@@ -151,5 +167,151 @@ func TestStartupFailuresExit(t *testing.T) {
 				t.Fatalf("stderr does not name the cause %q:\n%s", tc.cause, got.stderr)
 			}
 		})
+	}
+}
+
+// filledStore leaves in a fresh data directory a crowsnest.db and a
+// history.db of many pages, written by the binary and closed cleanly.
+func filledStore(t *testing.T) string {
+	t.Helper()
+	data := t.TempDir()
+	p := startBinary(t, data, "--host", noEngine)
+	value := strings.Repeat("x", 400)
+	for batch := range 20 {
+		var body strings.Builder
+		body.WriteString("[")
+		for i := range 100 {
+			if i > 0 {
+				body.WriteString(",")
+			}
+			fmt.Fprintf(&body, `{"tags":["damage","batch:%d"],"type":"t%d","value":{"pad":%q}}`, batch, i%7, value)
+		}
+		body.WriteString("]")
+		resp, err := http.Post(p.URL+"/api/v1/events", "application/json", strings.NewReader(body.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST: %s", resp.Status)
+		}
+	}
+	p.stop(t)
+	return data
+}
+
+// stop ends the binary as a service manager would and checks it exited cleanly.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("crowsnest on SIGTERM: %v", err)
+	}
+}
+
+// overwriteLeaf overwrites with random bytes a leaf page in the middle of
+// the bbolt file at path (found read-only), as a bad disk or a stray
+// write would.
+func overwriteLeaf(t *testing.T, path string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaf int
+	err = db.View(func(tx *bolt.Tx) error {
+		pages := int(tx.Size() / int64(db.Info().PageSize))
+		for id := pages / 2; id < pages; id++ {
+			info, err := tx.Page(id)
+			if err != nil {
+				return err
+			}
+			if info != nil && info.Type == "leaf" {
+				leaf = id
+				return nil
+			}
+		}
+		return errors.New("no leaf page in the second half")
+	})
+	pageSize := db.Info().PageSize
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]byte, pageSize)
+	rand.Read(junk)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(junk, int64(leaf*pageSize)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("overwrote page %d of %s", leaf, path)
+}
+
+// truncateHalf cuts the file at path to half its length.
+func truncateHalf(t *testing.T, path string) {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, info.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDamagedFilesRefusedUnwritten: a crowsnest.db or history.db with a
+// page overwritten mid-file, or cut to half its length, stops the binary
+// at start with a message naming the file and what to do, and the file
+// is left exactly as it was found.
+func TestDamagedFilesRefusedUnwritten(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		file   string
+		damage func(t *testing.T, path string)
+	}{
+		{"crowsnest.db page overwritten", "crowsnest.db", overwriteLeaf},
+		{"crowsnest.db truncated", "crowsnest.db", truncateHalf},
+		{"history.db truncated", "history.db", truncateHalf},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := filledStore(t)
+			path := filepath.Join(data, tc.file)
+			tc.damage(t, path)
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := runToExit(t, "--addr", freeAddr(t), "--data", data, "--host", noEngine)
+			for _, want := range []string{path, "damaged", "restore it from a backup"} {
+				if !strings.Contains(got.stderr, want) {
+					t.Errorf("stderr does not say %q", want)
+				}
+			}
+			after, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(before, after) {
+				t.Errorf("the damaged %s was written to", tc.file)
+			}
+		})
+	}
+}
+
+// TestSecondCrowsnestOnOneStore: a second crowsnest on a data directory in
+// use says which process holds it.
+func TestSecondCrowsnestOnOneStore(t *testing.T) {
+	data := t.TempDir()
+	first := startBinary(t, data, "--host", noEngine)
+	got := runToExit(t, "--addr", freeAddr(t), "--data", data, "--host", noEngine)
+	want := fmt.Sprintf("another crowsnest (pid %d) holds it", first.cmd.Process.Pid)
+	if !strings.Contains(got.stderr, want) || !strings.Contains(got.stderr, "crowsnest.db") {
+		t.Fatalf("stderr does not name the file and say %q", want)
 	}
 }
