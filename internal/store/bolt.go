@@ -45,6 +45,8 @@ type boltStore struct {
 	hub  *hub.Hub[*wire.Event]
 
 	lastID atomic.Uint64 // newest committed id, set before publishing
+	dir    string        // the file's directory, whose free space Health reads
+	full   atomic.Bool   // the last commit failed for want of space
 
 	// Writer state, owned by the writer goroutine once Open returns.
 	nextID uint64
@@ -101,6 +103,7 @@ func open(path string, opts Options, view *viewMark) (*boltStore, error) {
 	}
 	s := &boltStore{
 		db:    db,
+		dir:   filepath.Dir(path),
 		opts:  opts,
 		log:   opts.Logger.With("component", "store"),
 		hub:   hub.New[*wire.Event](),

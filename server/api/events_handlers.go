@@ -89,6 +89,10 @@ func (s *Server) handleCreateEvent(w http.ResponseWriter, r *http.Request) {
 			respond.Error(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
+		if errors.Is(err, store.ErrNoSpace) { // its own text, without the file's path
+			respond.Error(w, http.StatusInsufficientStorage, store.ErrNoSpace.Error())
+			return
+		}
 		s.log.Error("store events", "count", len(events), "err", err)
 		respond.Error(w, http.StatusInternalServerError, fmt.Sprintf("store events: %v", err))
 		return
