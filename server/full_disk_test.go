@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,6 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/crowsnest-hq/crowsnest/internal/docker"
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
@@ -70,8 +76,14 @@ func health(t *testing.T, url string) (int, wire.Health) {
 // postBig posts a batch of events large enough to need new pages.
 func postBig(t *testing.T, url string) (int, string) {
 	t.Helper()
-	ev := `{"tags":["disk"],"value":{"pad":"` + strings.Repeat("x", 2000) + `"}}`
-	body := "[" + strings.Repeat(ev+",", 199) + ev + "]"
+	return postPadded(t, url, 200, 2000)
+}
+
+// postPadded posts n events with values of about pad bytes.
+func postPadded(t *testing.T, url string, n, pad int) (int, string) {
+	t.Helper()
+	ev := `{"tags":["disk"],"value":{"pad":"` + strings.Repeat("x", pad) + `"}}`
+	body := "[" + strings.Repeat(ev+",", n-1) + ev + "]"
 	resp, err := http.Post(url+"/api/v1/events", "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -131,5 +143,118 @@ func TestFullDisk(t *testing.T) {
 	}
 	if status, body := postBig(t, p.URL); status != http.StatusCreated {
 		t.Fatalf("POST once space was freed: %d %s", status, body)
+	}
+}
+
+// binaryHost polls the binary's /api/v1/hosts until the named engine is
+// in state, failing the test after d.
+func binaryHost(t *testing.T, url, name, state string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		var hosts []wire.Host
+		resp, err := http.Get(url + "/api/v1/hosts")
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&hosts)
+			resp.Body.Close()
+		}
+		for _, h := range hosts {
+			if h.Name == name && h.State == state {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("host %s not %s after %v: %+v %v", name, state, d, hosts, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// recordOf is the events of the binary's store matching query.
+func recordOf(t *testing.T, url, query string) []wire.Event {
+	t.Helper()
+	resp, err := http.Get(url + "/api/v1/events?per_page=1000&" + query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var evs []wire.Event
+	if err := json.NewDecoder(resp.Body).Decode(&evs); err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+// exhaust posts ever smaller batches until even one small event finds no
+// page left: the store file's own free pages can take small commits after
+// its file system is full.
+func exhaust(t *testing.T, url string) {
+	t.Helper()
+	for _, b := range []struct{ n, pad int }{{200, 2000}, {20, 200}, {1, 10}} {
+		for i := 0; ; i++ {
+			status, body := postPadded(t, url, b.n, b.pad)
+			if status == http.StatusInsufficientStorage {
+				break
+			}
+			if status != http.StatusCreated || i == 1000 {
+				t.Fatalf("filling the store: %d %s", status, body)
+			}
+		}
+	}
+}
+
+// TestFullDiskBeforeFirstEngineEvent: a brand-new store fills up before
+// the first engine event is stored, and crowsnest restarts before space is
+// freed. Once there is space again the record holds the events the first
+// process could not store (the engine still remembers them), or a gap
+// says the record misses them; never neither.
+func TestFullDiskBeforeFirstEngineEvent(t *testing.T) {
+	eng := testenv.Engine(t)
+	testenv.ShareEngineMemory(t)
+	image := testenv.HelperImage(t)
+	key, value := testenv.Label(t)
+	disk := smallDisk(t, "8m")
+	data := filepath.Join(disk, "data")
+	addr := freeAddr(t)
+
+	first := startBinaryAt(t, addr, data)
+	binaryHost(t, first.URL, docker.DefaultHostName, wire.HostConnected, 30*time.Second)
+	filler := filepath.Join(disk, "filler")
+	fillUp(t, filler)
+	exhaust(t, first.URL)
+	name := "crowsnest-fulldisk-" + value
+	ctx := context.Background()
+	res, err := eng.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name:   name,
+		Config: &container.Config{Image: image, Labels: map[string]string{key: value}, Cmd: []string{"-exit", "0"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.ContainerRemove(ctx, res.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the first crowsnest tries, and fails, to store them
+	if stored := recordOf(t, first.URL, "tag=container:"+name); len(stored) > 0 {
+		t.Fatalf("the full disk did not keep the first crowsnest from storing %d events", len(stored))
+	}
+	first.stop(t)
+
+	second := startBinaryAt(t, addr, data)
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		stored := recordOf(t, second.URL, "type=container&tag=container:"+name)
+		gaps := recordOf(t, second.URL, "type=gap&tag=host:"+docker.DefaultHostName)
+		if len(stored) >= 2 || len(gaps) > 0 {
+			t.Logf("stored %d events of the container, %d gaps", len(stored), len(gaps))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after space was freed, neither the container's events (%d stored) nor a gap are in the record", len(stored))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
