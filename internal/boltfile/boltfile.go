@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -21,15 +22,14 @@ import (
 var (
 	// ErrDamaged is a file that fails the consistency check.
 	ErrDamaged = errors.New("the file is damaged")
-	// ErrHeld is a file another process has open for writing.
+	// ErrHeld is a file another process holds (bbolt locks its files).
 	ErrHeld = errors.New("the file is in use")
 )
 
 // FullCheckUpTo is the largest file whose every page is checked at open
 // (bbolt's Tx.Check walks every page: seconds a GiB read from the disk,
 // a fraction of that from the page cache), so a start takes seconds at
-// most. Larger files get the checks that take no walk: a valid meta page
-// (bbolt's own, at open), and the size it claims against the file's; the
+// most. Larger files get the checks that take no walk (see Check); the
 // rest of their damage shows as errors, or as a panic of bbolt, when the
 // pages are read. A variable for tests.
 var FullCheckUpTo int64 = 1 << 30
@@ -58,6 +58,12 @@ func Open(path string, opts bolt.Options) (*bolt.DB, error) {
 // it is not sound, ErrHeld when another process holds it for longer than
 // timeout. An absent or empty file (one bbolt will create) passes. Nothing
 // is written to the file.
+//
+// The checks run from the cheapest: a valid meta page (bbolt's, at open);
+// the size that meta page claims against the file's, before any other
+// page is read (a read past the end of the file would be a fault); the
+// freelist, which bbolt loads whole before a write; then, up to
+// FullCheckUpTo, every page (Tx.Check).
 func Check(path string, timeout time.Duration) error {
 	info, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) || err == nil && info.Size() == 0 {
@@ -66,7 +72,47 @@ func Check(path string, timeout time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("boltfile: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	var findings []string
+	err = inspect(path, timeout, false, func(db *bolt.DB, tx *bolt.Tx) {
+		if tx.Size() > info.Size() {
+			findings = append(findings, fmt.Sprintf("%d bytes long, its meta page says %d", info.Size(), tx.Size()))
+		}
+	})
+	if err == nil && len(findings) == 0 {
+		err = inspect(path, timeout, true, func(db *bolt.DB, tx *bolt.Tx) {
+			pages := tx.Size() / int64(db.Info().PageSize)
+			if st := db.Stats(); int64(st.FreePageN+st.PendingPageN) > pages {
+				findings = append(findings, fmt.Sprintf("its freelist counts %d free pages of %d", st.FreePageN+st.PendingPageN, pages))
+				return
+			}
+			if info.Size() > FullCheckUpTo {
+				return
+			}
+			for err := range tx.Check() { // read to the end: Check stops only then
+				findings = append(findings, err.Error())
+			}
+		})
+	}
+	if err != nil {
+		return err
+	}
+	if len(findings) > 0 {
+		return damaged(summary(findings))
+	}
+	return nil
+}
+
+// inspect opens the file at path read-only (loading its freelist with
+// freelist) and calls fn in a read transaction. A panic of bbolt over a
+// damaged page, or a fault reading one, is damage found.
+func inspect(path string, timeout time.Duration, freelist bool, fn func(*bolt.DB, *bolt.Tx)) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = damaged(fmt.Sprint(r))
+		}
+	}()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout, PreLoadFreelist: freelist})
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		return held(path)
@@ -76,27 +122,8 @@ func Check(path string, timeout time.Duration) error {
 		return fmt.Errorf("boltfile: %w", err)
 	}
 	defer func() { _ = db.Close() }() // read-only: nothing to lose
-	var findings []string
-	err = db.View(func(tx *bolt.Tx) error {
-		// A file shorter than its meta page says (truncated, or a write
-		// lost) would make every later read past its end a fault.
-		if tx.Size() > info.Size() {
-			findings = append(findings, fmt.Sprintf("%d bytes long, its meta page says %d", info.Size(), tx.Size()))
-			return nil
-		}
-		if info.Size() > FullCheckUpTo {
-			return nil
-		}
-		for err := range tx.Check() { // read to the end: Check stops only then
-			findings = append(findings, err.Error())
-		}
-		return nil
-	})
-	if err != nil {
+	if err := db.View(func(tx *bolt.Tx) error { fn(db, tx); return nil }); err != nil {
 		return fmt.Errorf("boltfile: %w", err)
-	}
-	if len(findings) > 0 {
-		return damaged(summary(findings))
 	}
 	return nil
 }
