@@ -206,9 +206,10 @@ const statsFeedQueue = 4096
 // startStats builds the stats collector over the engines, registers its
 // metrics, and runs it with the container events of the feed until ctx
 // ends, so its inventory follows starts and deaths as they happen (after
-// a gap it has every engine listed anew). The returned function waits,
-// once ctx has ended, until the collector has stopped.
-func startStats(ctx context.Context, p parts) (col *stats.Collector, wait func(), err error) {
+// a gap it has every engine listed anew). The returned stop ends the
+// collector and waits for it: it must not depend on ctx ending, or a
+// start-up step failing after this one would wait for ever.
+func startStats(ctx context.Context, p parts) (col *stats.Collector, stop func(), err error) {
 	col, err = stats.New(p.engines, stats.Options{
 		Source:     p.cfg.StatsSource,
 		CgroupRoot: p.cfg.CgroupRoot,
@@ -232,6 +233,7 @@ func startStats(ctx context.Context, p parts) (col *stats.Collector, wait func()
 			Name: "crowsnest_stats_sources", Help: "Containers whose stats are being collected now.",
 		}, func() float64 { return float64(col.Counters().Sources) }),
 	)
+	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := col.Run(ctx); err != nil {
@@ -244,7 +246,10 @@ func startStats(ctx context.Context, p parts) (col *stats.Collector, wait func()
 			col.Resync()
 		})
 	})
-	return col, wg.Wait, nil
+	return col, func() {
+		cancel()
+		wg.Wait()
+	}, nil
 }
 
 // historyFeedQueue is the container events queued for the exporter's event

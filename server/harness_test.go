@@ -274,6 +274,9 @@ func (discardJournal) Recent(context.Context, string, time.Duration) ([]wire.Con
 	return nil, nil
 }
 func (discardJournal) Gap(context.Context, wire.Gap) error { return nil }
+func (discardJournal) Start(_ context.Context, _ string, now int64) (int64, error) {
+	return now, nil
+}
 func (discardJournal) LastActions(context.Context, string, int) (map[string]wire.ContainerEvent, error) {
 	return nil, nil
 }

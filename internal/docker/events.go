@@ -152,7 +152,10 @@ func (e *engine) read(ctx context.Context, cancel context.CancelCauseFunc, res c
 // yet, up to now (engine clock). When the engine's memory no longer reaches
 // back to the last stored event, it stores a gap and reconciles the record
 // with the engine's container list. On the very first connection there is
-// nothing to catch up on: it only marks now as the point to resume from.
+// nothing to catch up on: it only marks now, durably, as where the record
+// starts. Until an event is stored that mark stands for the last one, also
+// for a crowsnest restarted meanwhile: events it could not store (a full
+// disk) are caught up on, or a gap says they are missing.
 // It returns where the live subscription starts: far enough back that
 // nothing between the catch-up and the subscription is missed.
 func (e *engine) catchUp(ctx context.Context, now int64, cause error) (since int64, err error) {
@@ -161,8 +164,16 @@ func (e *engine) catchUp(ctx context.Context, now int64, cause error) (since int
 		from = e.seen.resumeFrom()
 	}
 	if from == 0 {
-		e.mark = now
-		return now, nil
+		if e.mark, err = e.journal.Start(ctx, e.name, now); err != nil {
+			return 0, err
+		}
+		if e.mark == now {
+			return now, nil
+		}
+		from = e.mark
+	}
+	if last == 0 {
+		last = e.mark // nothing stored yet: the record starts at the mark
 	}
 	var r ring
 	if e.kind == wire.EnginePodman {

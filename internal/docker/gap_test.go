@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -132,4 +133,44 @@ func TestEngineRestartIsAGapAndReconciled(t *testing.T) {
 			t.Errorf("the unchanged container got a reconciled %s", ev.Action)
 		}
 	}
+}
+
+// TestRecordStartWithoutEventsIsAGap: a first crowsnest subscribes to a
+// brand-new record but stores none of the engine's events (its disk is
+// full); the engine restarts, forgetting them, before a second crowsnest
+// on the same record subscribes. The record's stored start stands for the
+// last stored event, so the second one records a gap from it and
+// reconciles, rather than starting a record that silently misses them.
+func TestRecordStartWithoutEventsIsAGap(t *testing.T) {
+	d := testenv.PrivateEngine(t)
+	c := d.Client()
+	col := newCollector(t)
+	col.fail = func([]wire.ContainerEvent) error { return errors.New("no space left on device") }
+	hosts := []HostConfig{{Name: "private", URL: d.URL()}}
+	first := newEngines(t, Options{Journal: col, Hosts: hosts})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- first.Run(ctx) }()
+	waitState(t, first, "private", wire.HostConnected)
+	born, _ := testenv.Run(t, c, testenv.RunOptions{NoStart: true})
+	time.Sleep(500 * time.Millisecond) // the first one is offered the create, and fails to store it
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d.Restart()
+
+	col.mu.Lock()
+	col.fail = nil
+	col.mu.Unlock()
+	second := newEngines(t, Options{Journal: col, Hosts: hosts})
+	start(t, second)
+	g := col.waitGap(t)
+	if g.Reason != wire.GapEngineRestart || g.Host != "private" {
+		t.Errorf("gap %+v, want reason %s on private", g, wire.GapEngineRestart)
+	}
+	reconciledAs(t, col, born, "create")
 }

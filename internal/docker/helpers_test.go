@@ -27,6 +27,7 @@ type collector struct {
 	mu      sync.Mutex
 	events  []wire.ContainerEvent
 	gaps    []wire.Gap
+	starts  map[string]int64 // what Start stored
 	changed chan struct{}
 }
 
@@ -72,6 +73,20 @@ func (c *collector) Gap(_ context.Context, g wire.Gap) error {
 	c.gaps = append(c.gaps, g)
 	c.notify()
 	return nil
+}
+
+// Start keeps each host's first start, as the store does.
+func (c *collector) Start(_ context.Context, host string, now int64) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.starts == nil {
+		c.starts = map[string]int64{}
+	}
+	if start, ok := c.starts[host]; ok {
+		return start, nil
+	}
+	c.starts[host] = now
+	return now, nil
 }
 
 func (c *collector) LastActions(_ context.Context, host string, _ int) (map[string]wire.ContainerEvent, error) {

@@ -24,6 +24,11 @@ type Journal interface {
 	Recent(ctx context.Context, host string, window time.Duration) ([]wire.ContainerEvent, error)
 	// Gap stores g.
 	Gap(ctx context.Context, g wire.Gap) error
+	// Start returns when the record of host began (engine clock,
+	// timeNano), durably storing now as that when it has no beginning
+	// yet: a crowsnest that finds nothing stored of host resumes from
+	// it rather than from its own first subscription.
+	Start(ctx context.Context, host string, now int64) (int64, error)
 	// LastActions returns, per container id, the newest stored event of
 	// host among its latest limit events: what the record says of each
 	// container.
@@ -72,6 +77,14 @@ func (j storeJournal) Gap(ctx context.Context, g wire.Gap) error {
 		return fmt.Errorf("storing gap: %w", err)
 	}
 	return nil
+}
+
+func (j storeJournal) Start(_ context.Context, host string, now int64) (int64, error) {
+	start, err := store.RecordStart(j.st, host, now)
+	if err != nil {
+		return 0, fmt.Errorf("recording where the record of %s starts: %w", host, err)
+	}
+	return start, nil
 }
 
 // append stores recs, under keys when the store takes them.

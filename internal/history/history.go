@@ -33,6 +33,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/crowsnest-hq/crowsnest/internal/boltfile"
 )
 
 // Options configure a Store; zero values take the defaults.
@@ -91,8 +93,8 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("history: open: %w", err)
 	}
 	// The timeout turns "another process holds the file" into an error
-	// instead of a silent hang.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync})
+	// instead of a silent hang; a damaged file is refused unwritten.
+	db, err := boltfile.Open(path, bolt.Options{Timeout: 2 * time.Second, NoSync: opts.NoSync})
 	if err != nil {
 		return nil, fmt.Errorf("history: open %s: %w", path, err)
 	}

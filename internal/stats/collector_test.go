@@ -81,6 +81,9 @@ func (handOver) Recent(context.Context, string, time.Duration) ([]wire.Container
 	return nil, nil
 }
 func (handOver) Gap(context.Context, wire.Gap) error { return nil }
+func (handOver) Start(_ context.Context, _ string, now int64) (int64, error) {
+	return now, nil
+}
 func (handOver) LastActions(context.Context, string, int) (map[string]wire.ContainerEvent, error) {
 	return nil, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/crowsnest-hq/crowsnest/internal/boltfile"
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
@@ -44,6 +45,8 @@ type boltStore struct {
 	hub  *hub.Hub[*wire.Event]
 
 	lastID atomic.Uint64 // newest committed id, set before publishing
+	dir    string        // the file's directory, whose free space Health reads
+	full   atomic.Bool   // the last commit failed for want of space
 
 	// Writer state, owned by the writer goroutine once Open returns.
 	nextID uint64
@@ -93,13 +96,14 @@ func open(path string, opts Options, view *viewMark) (*boltStore, error) {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
 	// The timeout turns "another process holds the file" into an error
-	// instead of a silent hang.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: view != nil})
+	// instead of a silent hang; a damaged file is refused unwritten.
+	db, err := boltfile.Open(path, bolt.Options{Timeout: 2 * time.Second, NoSync: view != nil})
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s := &boltStore{
 		db:    db,
+		dir:   filepath.Dir(path),
 		opts:  opts,
 		log:   opts.Logger.With("component", "store"),
 		hub:   hub.New[*wire.Event](),

@@ -8,8 +8,8 @@ import (
 )
 
 // What a Store shared by several crowsnest replicas offers besides Store.
-// The bbolt store has one writer and needs none of it; callers check for
-// each with a type assertion.
+// The bbolt store has one writer and needs none of it but HealthReporter;
+// callers check for each with a type assertion.
 
 // KeyedAppender stores events under identities: an event whose key was
 // stored before (within the backend's window) is not stored again, and comes
@@ -34,7 +34,7 @@ type Syncer interface {
 var ErrUnavailable = errors.New("event store unavailable")
 
 // HealthReporter is a Store that can be out of service while crowsnest
-// runs (a remote backend not answering).
+// runs (a remote backend not answering, a full disk).
 type HealthReporter interface {
 	// Health is nil while the store accepts events, else why it does not.
 	Health() error

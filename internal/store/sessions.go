@@ -69,7 +69,7 @@ func (b *boltSessions) Put(ctx context.Context, key string, s Session) error {
 	if err := b.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bkSessions).Put([]byte(key), data)
 	}); err != nil {
-		return fmt.Errorf("store: put session: %w", err)
+		return fmt.Errorf("store: put session: %w", noSpace(err))
 	}
 	return nil
 }

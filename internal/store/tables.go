@@ -101,7 +101,7 @@ func (r *records[T]) Create(ctx context.Context, v T) (T, error) {
 		return names.Put(r.name(&v), recordKey(*m.ID))
 	})
 	if err != nil {
-		return zero, fmt.Errorf("store: create %s %q: %w", r.what, r.name(&v), err)
+		return zero, fmt.Errorf("store: create %s %q: %w", r.what, r.name(&v), noSpace(err))
 	}
 	return v, nil
 }
@@ -190,7 +190,7 @@ func (r *records[T]) Update(ctx context.Context, id int64, fn func(*T) error) (T
 		return v, fnErr
 	}
 	if err != nil {
-		return v, fmt.Errorf("store: update %s %d: %w", r.what, id, err)
+		return v, fmt.Errorf("store: update %s %d: %w", r.what, id, noSpace(err))
 	}
 	return v, nil
 }
@@ -229,7 +229,7 @@ func (r *records[T]) Delete(ctx context.Context, id int64) error {
 		return recs.Delete(recordKey(id))
 	})
 	if err != nil {
-		return fmt.Errorf("store: delete %s %d: %w", r.what, id, err)
+		return fmt.Errorf("store: delete %s %d: %w", r.what, id, noSpace(err))
 	}
 	return nil
 }

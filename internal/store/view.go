@@ -2,12 +2,15 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/crowsnest-hq/crowsnest/internal/boltfile"
 	"github.com/crowsnest-hq/crowsnest/internal/hub"
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
@@ -32,7 +35,14 @@ type View struct{ s *boltStore }
 // only slow every POST down (it waits until its event is applied). A file
 // that may have lost writes is started afresh instead (see usableView), and
 // the caller reads the log again from its start.
+//
+// A view that fails the consistency check (see boltfile.Check) is moved
+// aside to path.damaged, for whoever wants to look at it, and rebuilt
+// from the log: unlike a store, it holds nothing the log does not.
 func OpenView(path string, opts Options) (*View, error) {
+	if err := setAsideDamaged(path, opts.Logger); err != nil {
+		return nil, err
+	}
 	mark := &viewMark{boot: bootID()}
 	ok, err := usableView(path, mark.boot)
 	if err != nil {
@@ -51,6 +61,26 @@ func OpenView(path string, opts Options) (*View, error) {
 		s.log.Warn("the view may have lost writes (it was open when the machine stopped) or cannot be read; rebuilt it empty, to be filled from the log", "path", path)
 	}
 	return &View{s: s}, nil
+}
+
+// setAsideDamaged renames the view file at path to path.damaged (replacing
+// an older one) when it fails the consistency check.
+func setAsideDamaged(path string, log *slog.Logger) error {
+	err := boltfile.Check(path, 2*time.Second)
+	if !errors.Is(err, boltfile.ErrDamaged) {
+		if err != nil {
+			return fmt.Errorf("store: view %s: %w", path, err)
+		}
+		return nil
+	}
+	if err := os.Rename(path, path+".damaged"); err != nil {
+		return fmt.Errorf("store: view: setting aside %s: %w", path, err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Warn("the view failed its check; moved it aside and rebuilding it from the log", "path", path, "movedTo", path+".damaged", "err", err)
+	return nil
 }
 
 // Apply stores events under their ids in one commit per run of

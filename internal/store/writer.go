@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -146,6 +147,8 @@ func (s *boltStore) commit(batch []*appendReq) {
 		maxTs, err = appendTx(tx, all, s.maxTs)
 		return err
 	})
+	err = noSpace(err)
+	s.full.Store(errors.Is(err, ErrNoSpace))
 	if err != nil {
 		// All or none: the transaction rolled back, so the in-memory
 		// counters stay and the next batch reuses the ids.

@@ -2,9 +2,9 @@ package wire
 
 // Health is the body of /healthz: 200 with Status "ok" while crowsnest can
 // store events, 503 with Status "unavailable" and Message saying why when
-// its event store cannot (a NATS store whose servers do not answer; reads
-// still come from the replica's local view). Engines being down never
-// makes crowsnest unavailable.
+// its event store cannot (a NATS store whose servers do not answer, reads
+// still coming from the replica's local view; a full disk). Engines being
+// down never makes crowsnest unavailable.
 type Health struct {
 	Status    string      `json:"status"`
 	Message   string      `json:"message,omitempty"`

@@ -22,8 +22,7 @@ import (
 // matters where an error is of two kinds: a body too large for the decoder
 // is 413 though marked invalid, and a body naming an unknown engine is 400
 // though it wraps the engines' unknown host. Any other error is a 500. A
-// new sentinel (say, the store's insufficient storage, 507) joins its kind
-// here, and every handler answers it alike.
+// new sentinel joins its kind here, and every handler answers it alike.
 var failStatuses = []struct {
 	status int
 	is     func(error) bool
@@ -39,6 +38,7 @@ var failStatuses = []struct {
 	{http.StatusNotFound, cerrdefs.IsNotFound}, // the engine's: removed meanwhile
 	{http.StatusConflict, isAny(stacks.ErrExists, stacks.ErrBusy, alerts.ErrExists)},
 	{http.StatusServiceUnavailable, isAny(errUnavailable, store.ErrUnavailable, store.ErrClosed, stacks.ErrClosed)},
+	{http.StatusInsufficientStorage, isAny(store.ErrNoSpace)},
 }
 
 // The kinds of the handlers' own errors, which no package's sentinel
@@ -96,7 +96,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, op string, err err
 		}
 		s.log.Log(r.Context(), level, op+" failed", "method", r.Method, "route", r.Pattern, "status", status, "err", err)
 	}
-	respond.Error(w, status, err.Error())
+	msg := err.Error()
+	if status == http.StatusInsufficientStorage {
+		// The file system's error names the data directory's path, which
+		// is no client's business; the sentinel's own text says it all.
+		msg = store.ErrNoSpace.Error()
+	}
+	respond.Error(w, status, msg)
 }
 
 // isAny matches an error that is one of sentinels.

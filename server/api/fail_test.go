@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -59,6 +60,7 @@ func TestFailStatus(t *testing.T) {
 		{store.ErrClosed, http.StatusServiceUnavailable},
 		{stacks.ErrClosed, http.StatusServiceUnavailable},
 		{unavailable(errors.New("stacks are not available")), http.StatusServiceUnavailable},
+		{fmt.Errorf("store: create stack %q: %w", "web", fmt.Errorf("%w: write /data/crowsnest.db: %w", store.ErrNoSpace, syscall.ENOSPC)), http.StatusInsufficientStorage},
 		{errors.New("disk on fire"), http.StatusInternalServerError},
 	}
 	for _, c := range cases {
@@ -135,5 +137,19 @@ func TestFailLogsServerErrorsOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFailNoSpaceHidesThePath checks that a write refused for a full disk
+// answers 507 with the store's own words, not the file system's error,
+// which names the data directory.
+func TestFailNoSpaceHidesThePath(t *testing.T) {
+	s := &Server{log: slog.New(slog.DiscardHandler)}
+	err := fmt.Errorf("store: create stack %q: %w", "web", fmt.Errorf("%w: write /srv/secret-dir/crowsnest.db: %w", store.ErrNoSpace, syscall.ENOSPC))
+	rec := httptest.NewRecorder()
+	s.fail(rec, httptest.NewRequest(http.MethodPost, "/api/v1/stacks", nil), "creating a stack", err)
+	if rec.Code != http.StatusInsufficientStorage || strings.Contains(rec.Body.String(), "/srv/secret-dir") ||
+		!strings.Contains(rec.Body.String(), "no space left") {
+		t.Errorf("answered %d %s, want 507 saying the disk is full without the path", rec.Code, rec.Body)
 	}
 }
