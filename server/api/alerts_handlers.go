@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/crowsnest-hq/crowsnest/internal/alerts"
 	"github.com/crowsnest-hq/crowsnest/internal/body"
@@ -41,6 +42,10 @@ func (s *Server) handleListAlerts(w http.ResponseWriter, r *http.Request) {
 	admin := s.callerIsAdmin(r)
 	for i := range list {
 		list[i] = redactRule(list[i], admin)
+	}
+	if err := s.setLastFired(r.Context(), list); err != nil {
+		s.alertError(w, r, err)
+		return
 	}
 	respond.JSON(w, http.StatusOK, list)
 }
@@ -196,6 +201,7 @@ func readAlertRule(w http.ResponseWriter, r *http.Request) (wire.AlertRule, bool
 		respond.Error(w, http.StatusBadRequest, "body: "+err.Error())
 		return rule, false
 	}
+	rule.LastFired = time.Time{} // the server's to say
 	return rule, true
 }
 
