@@ -391,7 +391,7 @@ func (p *overviewPage) containersView(rows []*containerRow) app.UI {
 	grouped := len(groups) > 1
 	start, end, page, pages := pageBounds(len(groups), groupsPerPage, p.groupsPage)
 	shown := groups[start:end]
-	cols := 7
+	cols := 6 // the engine's name heads its group, not a column
 	if canAct(p.session) {
 		cols++
 	}
@@ -410,7 +410,7 @@ func (p *overviewPage) containersView(rows []*containerRow) app.UI {
 				app.Caption().Class("sr-only").Text("Containers, live CPU and memory"),
 				app.THead().Body(app.Tr().Body(
 					p.sortHeader("name", "Name"),
-					p.sortHeader("host", "Host"),
+					app.If(!grouped, p.sortHeader("host", "Host")),
 					p.sortHeader("image", "Image"),
 					p.sortHeader("state", "State"),
 					app.Th().Scope("col").Text("Uptime"),
@@ -436,7 +436,7 @@ func (p *overviewPage) groupView(g engineGroup, grouped bool, groups, cols int) 
 	open := !grouped || p.isOpen(g.host, groups)
 	body := app.TBody().Class("group").DataSet("host", g.host)
 	if !grouped {
-		return body.Body(app.Range(g.rows).Slice(func(i int) app.UI { return p.rowView(g.rows[i]) }))
+		return body.Body(app.Range(g.rows).Slice(func(i int) app.UI { return p.rowView(g.rows[i], true) }))
 	}
 	arrow := "▸"
 	if open {
@@ -453,7 +453,7 @@ func (p *overviewPage) groupView(g engineGroup, grouped bool, groups, cols int) 
 				),
 			),
 		),
-		app.If(open, app.Range(g.rows).Slice(func(i int) app.UI { return p.rowView(g.rows[i]) })),
+		app.If(open, app.Range(g.rows).Slice(func(i int) app.UI { return p.rowView(g.rows[i], false) })),
 	)
 }
 
@@ -543,8 +543,9 @@ func (p *overviewPage) sortHeader(key, label string) app.UI {
 	)
 }
 
-// rowView is one container's row.
-func (p *overviewPage) rowView(r *containerRow) app.UI {
+// rowView is one container's row, with its engine's name when withHost
+// (in a grouped table the group's header names it).
+func (p *overviewPage) rowView(r *containerRow, withHost bool) app.UI {
 	cpu, mem := r.cpu.slice(), r.mem.slice()
 	link := containerLink(r.host, r.id)
 	return app.Tr().DataSet("id", r.id).DataSet("state", r.state).Body(
@@ -552,7 +553,7 @@ func (p *overviewPage) rowView(r *containerRow) app.UI {
 			app.A().Href(link).Class("strong").Text(r.name),
 			app.Div().Class("muted mono small").Text(shortID(r.id)),
 		),
-		app.Td().DataSet("label", "Host").Text(r.host),
+		app.If(withHost, app.Td().DataSet("label", "Host").Text(r.host)),
 		app.Td().Class("mono small truncate").DataSet("label", "Image").Title(r.image).Text(r.image),
 		app.Td().DataSet("label", "State").Body(app.Span().Class(stateClass(r.state)).Text(r.state)),
 		app.Td().Class("small").DataSet("label", "Uptime").Text(r.status),
