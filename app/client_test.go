@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 )
@@ -100,5 +101,13 @@ func TestSharedReadsOnce(t *testing.T) {
 	}
 	if !r.due(stateSession, hostsMaxAge, now) {
 		t.Error("one state's read claimed another's")
+	}
+}
+
+// A batch of streamed items goes on top, newest first, within the limit.
+func TestPrependNewest(t *testing.T) {
+	got := prependNewest([]int{3, 2, 1}, []int{4, 5, 6}, 5)
+	if want := []int{6, 5, 4, 3, 2}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }

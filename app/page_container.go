@@ -94,23 +94,8 @@ func (p *containerPage) OnNav(ctx app.Context) {
 	refresh := p.refresh
 	ctx.Async(func() { p.pollDetail(ctx, sctx, refresh) })
 	q := url.Values{"host": {host}, "container": {id}}
-	ctx.Async(func() {
-		runWS(sctx, stream{
-			name:   "container-stats",
-			target: func() string { return statsSocket(q) },
-			onFrame: func(data []byte) {
-				schedule, err := p.feed.add(data)
-				if err != nil {
-					app.Logf("stats: bad frame: %v", err)
-					return
-				}
-				if schedule {
-					ctx.After(100*time.Millisecond, p.flush)
-				}
-			},
-			onNotice: func(n notice) { ctx.Dispatch(func(app.Context) { p.statsNote = n }) },
-		})
-	})
+	onNotice := func(n notice) { ctx.Dispatch(func(app.Context) { p.statsNote = n }) }
+	ctx.Async(func() { runWS(sctx, p.feed.socket(ctx, "container-stats", q, 100*time.Millisecond, p.flush, onNotice)) })
 }
 
 // OnDismount stops the page's stream and history polling.

@@ -96,12 +96,7 @@ func (p *eventsPage) OnDismount() {
 
 // flush puts the events that arrived on top of the list.
 func (p *eventsPage) flush() {
-	in := p.incoming.take()
-	slices.Reverse(in)
-	p.events = append(in, p.events...)
-	if len(p.events) > maxEvents {
-		p.events = p.events[:maxEvents]
-	}
+	p.events = prependNewest(p.events, p.incoming.take(), maxEvents)
 }
 
 // apply navigates to the draft filter's URL, which OnNav then applies: the

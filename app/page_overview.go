@@ -67,23 +67,8 @@ func (p *overviewPage) OnMount(ctx app.Context) {
 	observeHosts(ctx, &p.hosts, overviewHostsEvery)
 	ctx.Async(func() { p.pollHosts(ctx) })
 	ctx.Async(func() { p.pollContainers(ctx) })
-	ctx.Async(func() {
-		runWS(ctx, stream{
-			name:   "stats",
-			target: func() string { return statsSocket(nil) },
-			onFrame: func(data []byte) {
-				schedule, err := p.feed.add(data)
-				if err != nil {
-					app.Logf("stats: bad frame: %v", err)
-					return
-				}
-				if schedule {
-					ctx.After(250*time.Millisecond, p.flushStats)
-				}
-			},
-			onNotice: func(n notice) { ctx.Dispatch(func(app.Context) { p.statsNote = n }) },
-		})
-	})
+	onNotice := func(n notice) { ctx.Dispatch(func(app.Context) { p.statsNote = n }) }
+	ctx.Async(func() { runWS(ctx, p.feed.socket(ctx, "stats", nil, 250*time.Millisecond, p.flushStats, onNotice)) })
 }
 
 // OnNav rereads the sort and filter from the URL (back/forward).

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,13 +85,9 @@ func (p *storePage) OnDismount() {
 	p.work.stop()
 }
 
+// flushLive puts the streamed events that arrived on top of the live panel.
 func (p *storePage) flushLive() {
-	in := p.incoming.take()
-	slices.Reverse(in)
-	p.live = append(in, p.live...)
-	if len(p.live) > maxLive {
-		p.live = p.live[:maxLive]
-	}
+	p.live = prependNewest(p.live, p.incoming.take(), maxLive)
 }
 
 // filterQuery is the tag and type filter as the API reads it.
