@@ -78,7 +78,9 @@ func (p *alertsPage) OnMount(ctx app.Context) {
 	ctx.Async(func() {
 		presets, err := apiAlertPresets(ctx)
 		if err != nil {
-			app.Logf("alert presets: %v", err)
+			if ctx.Err() == nil { // not just the page closing
+				app.Logf("alert presets: %v", err)
+			}
 			return
 		}
 		ctx.Dispatch(func(ctx app.Context) {
