@@ -30,6 +30,9 @@ func apiStackPath(id int64) string { return apiStacksPath + "/" + strconv.Format
 // apiStackActionPath is a stack action (deploy, stop…).
 func apiStackActionPath(id int64, action string) string { return apiStackPath(id) + "/" + action }
 
+// apiReferencePath is the API's reference page, linked from the nav bar.
+const apiReferencePath = "/api"
+
 // loginPath is the sign-in page, returning to the page the user is on.
 func loginPath(next string) string { return "/login?next=" + url.QueryEscape(next) }
 

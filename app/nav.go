@@ -117,7 +117,7 @@ func (n *navBar) Render() app.UI {
 				),
 			),
 			app.Div().Class("topbar-end").Body(
-				app.A().Class("apilink").Href("/api").Text("API"),
+				app.A().Class("apilink").Href(apiReferencePath).Text("API"),
 				app.Span().
 					ID("conn-state").
 					Class("conn conn-"+n.state.String()).
