@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -14,7 +11,7 @@ import (
 )
 
 // containerAction is a lifecycle action an admin may run on a container
-// (POST /api/v1/containers/{id}/{action}).
+// (apiContainerAction).
 type containerAction struct {
 	name  string // the API's action name; also the buttons' id part
 	label string
@@ -47,27 +44,10 @@ func actionsFor(state string) []containerAction {
 // canAct reports whether a session may run container actions.
 func canAct(s wire.Session) bool { return s.Scope == "admin" }
 
-// loadSession asks the server what the page's credential (the session
-// cookie, if any) may do. Pages show admin controls only when it says
-// admin; the server checks the scope again on every action regardless.
-func loadSession(ctx context.Context) (wire.Session, error) {
-	var s wire.Session
-	_, err := getJSON(ctx, "/api/v1/session", &s)
-	return s, err
-}
-
 // actionTimeout bounds a container action: a stop waits for the
 // container's stop timeout (10 s by default, more when configured) before
 // the server answers, longer than apiTimeout allows.
 const actionTimeout = 3 * time.Minute
-
-// runContainerAction posts one action and waits until the engine has done
-// it (the server answers 204 then).
-func runContainerAction(ctx context.Context, host, id, action string) error {
-	path := "/api/v1/containers/" + url.PathEscape(id) + "/" + action + "?" + url.Values{"host": {host}}.Encode()
-	_, err := apiDoWithin(ctx, actionTimeout, http.MethodPost, path, nil, nil)
-	return err
-}
 
 // confirmAction asks the user before an action that interrupts the
 // container; it reports whether to go on.

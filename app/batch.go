@@ -1,6 +1,9 @@
 package main
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // batch collects items from a stream goroutine for the UI goroutine, like
 // statsFeed: the first item after a take asks for a flush, later ones ride
@@ -31,4 +34,12 @@ func (b *batch[T]) take() []T {
 	items := b.items
 	b.items, b.scheduled = nil, false
 	return items
+}
+
+// prependNewest puts a batch (oldest first, as take returns it) on top of
+// list (newest first), keeping the newest limit items.
+func prependNewest[T any](list, batch []T, limit int) []T {
+	slices.Reverse(batch)
+	list = append(batch, list...)
+	return list[:min(len(list), limit)]
 }

@@ -74,13 +74,11 @@ func (p *sseParser) line(l string) (sseEvent, bool) {
 	return sseEvent{}, false
 }
 
-// sseStream describes a server-sent event stream a page keeps open.
+// sseStream describes a server-sent event stream a page keeps open: a
+// stream (its onFrame unused) whose events go to onEvent.
 type sseStream struct {
-	name     string
-	target   func() string // path and query
-	onOpen   func()
-	onEvent  func(sseEvent)
-	onNotice func(notice)
+	stream
+	onEvent func(sseEvent)
 }
 
 // runSSE reads the stream until ctx ends, reconnecting with backoff and
@@ -91,14 +89,14 @@ func runSSE(ctx context.Context, s sseStream) {
 	var t connTracker
 	var p sseParser
 	defer conns.set(s.name, connIdle, "")
-	asStream := stream{name: s.name, onNotice: s.onNotice}
 	for ctx.Err() == nil {
 		t.connecting()
 		conns.set(s.name, t.state, "")
-		err := readSSE(ctx, s, &p, func() {
+		target := s.target()
+		err := readSSE(ctx, s, target, &p, func() {
 			t.opened()
 			conns.set(s.name, connLive, "")
-			notify(asStream, notice{})
+			s.notify(notice{})
 			if s.onOpen != nil {
 				s.onOpen()
 			}
@@ -106,44 +104,27 @@ func runSSE(ctx context.Context, s sseStream) {
 		if ctx.Err() != nil {
 			return
 		}
-		if ae, ok := err.(*apiError); ok {
-			switch ae.Status {
-			case http.StatusNotFound:
-				notify(asStream, notice{kind: noticeUnavailable, msg: "this crowsnest server has no " + pathOnly(s.target()) + " endpoint"})
-				conns.set(s.name, connIdle, "")
-				if !sleepCtx(ctx, time.Minute) {
-					return
-				}
-				continue
-			case http.StatusBadRequest:
-				notify(asStream, notice{kind: noticeError, msg: ae.Error()})
-				return
-			case http.StatusUnauthorized, http.StatusForbidden:
-				notify(asStream, notice{kind: noticeAuth, msg: ae.Error()})
-				conns.set(s.name, connIdle, "")
-				if !sleepCtx(ctx, 30*time.Second) {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			if r, ok := refusalOf(ae.Status, target, ae.Error()); ok {
+				s.refuse(&t, r)
+				if r.retry == 0 || !sleepCtx(ctx, r.retry) {
 					return
 				}
 				continue
 			}
 		}
-		logWarn("%s: stream lost, reconnecting: %v", s.name, err)
-		wait := t.failed()
-		if t.failures == 1 {
-			wait = 200 * time.Millisecond
-		}
-		conns.set(s.name, t.state, "stream lost: "+err.Error())
-		if !sleepCtx(ctx, wait) {
+		if !s.dropped(ctx, &t, err) {
 			return
 		}
 	}
 }
 
 // readSSE runs one connection of s.
-func readSSE(ctx context.Context, s sseStream, p *sseParser, opened func()) error {
+func readSSE(ctx context.Context, s sseStream, target string, p *sseParser, opened func()) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	req := fetchRequest{method: http.MethodGet, url: origin() + s.target(), header: map[string]string{"Accept": "text/event-stream"}}
+	req := fetchRequest{method: http.MethodGet, url: origin() + target, header: map[string]string{"Accept": "text/event-stream"}}
 	if p.lastID != "" {
 		req.header["Last-Event-ID"] = p.lastID
 	}

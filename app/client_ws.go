@@ -12,22 +12,6 @@ import (
 	"github.com/coder/websocket"
 )
 
-// notice is what a page shows about its stream besides data.
-type notice struct {
-	kind noticeKind
-	msg  string
-}
-
-// noticeKind says what kind of trouble a stream has.
-type noticeKind int
-
-const (
-	noticeNone        noticeKind = iota // fine
-	noticeUnavailable                   // this server has no such endpoint (an older build)
-	noticeError                         // refused: bad request, not allowed, engine failure
-	noticeAuth                          // needs a sign-in
-)
-
 // stream describes one live connection a page keeps open. Its callbacks run
 // on the stream's goroutine: a page moves their effects onto the UI goroutine
 // with ctx.Dispatch (and batches frames, which arrive faster than the screen
@@ -40,7 +24,7 @@ type stream struct {
 	target func() string
 	// onOpen runs when a connection is established (optional).
 	onOpen func()
-	// onFrame receives each message.
+	// onFrame receives each websocket message.
 	onFrame func([]byte)
 	// onNotice reports trouble, and noticeNone once it is over (optional).
 	onNotice func(notice)
@@ -76,7 +60,7 @@ func runWS(ctx context.Context, s stream) {
 		}
 		t.opened()
 		conns.set(s.name, connLive, "")
-		notify(s, notice{})
+		s.notify(notice{})
 		if s.onOpen != nil {
 			s.onOpen()
 		}
@@ -98,13 +82,7 @@ func runWS(ctx context.Context, s stream) {
 		}
 		// Dropped: the server restarted, or closed a slow client (1013, whose
 		// reason carries the since to resume from; target already does).
-		logWarn("%s: connection lost, reconnecting: %v", s.name, err)
-		wait := t.failed()
-		if t.failures == 1 {
-			wait = 200 * time.Millisecond // a restart: try again almost at once
-		}
-		conns.set(s.name, t.state, "connection lost: "+err.Error())
-		if !sleepCtx(ctx, wait) {
+		if !s.dropped(ctx, &t, err) {
 			return
 		}
 	}
@@ -145,51 +123,26 @@ func diagnose(ctx context.Context, s stream, t *connTracker, target string, dial
 		return wait, false
 	}
 	apiErr := decodeAPIError(resp.status, data).Error()
-	switch resp.status {
-	case http.StatusNotFound:
-		t.stopped()
-		conns.set(s.name, connIdle, "")
-		notify(s, notice{kind: noticeUnavailable, msg: "this crowsnest server has no " + pathOnly(target) + " endpoint"})
-		return time.Minute, false
-	case http.StatusBadRequest:
-		t.stopped()
-		conns.set(s.name, connIdle, "")
-		notify(s, notice{kind: noticeError, msg: apiErr})
-		return 0, true
-	case http.StatusUnauthorized, http.StatusForbidden:
-		t.stopped()
-		conns.set(s.name, connIdle, "")
-		notify(s, notice{kind: noticeAuth, msg: apiErr})
-		return 30 * time.Second, false
-	case http.StatusTooManyRequests:
+	if r, ok := refusalOf(resp.status, target, apiErr); ok {
+		s.refuse(t, r)
+		return r.retry, r.retry == 0
+	}
+	if resp.status == http.StatusTooManyRequests {
 		secs, _ := strconv.Atoi(resp.header.Get("Retry-After"))
 		wait = max(time.Duration(secs)*time.Second, t.failed())
 		conns.set(s.name, connReconnecting, apiErr)
 		return wait, false
-	default:
-		// The endpoint is there and would upgrade (426) or answered otherwise:
-		// a transient failure (a restart, an engine error); retry with backoff.
-		wait = t.failed()
-		msg := fmt.Sprintf("%v (HTTP %d)", dialErr, resp.status)
-		if resp.status >= 500 {
-			msg = apiErr
-			notify(s, notice{kind: noticeError, msg: apiErr})
-		}
-		conns.set(s.name, t.state, msg)
-		return wait, false
 	}
-}
-
-// pathOnly is target without its query.
-func pathOnly(target string) string {
-	p, _, _ := strings.Cut(target, "?")
-	return p
-}
-
-func notify(s stream, n notice) {
-	if s.onNotice != nil {
-		s.onNotice(n)
+	// The endpoint is there and would upgrade (426) or answered otherwise:
+	// a transient failure (a restart, an engine error); retry with backoff.
+	wait = t.failed()
+	msg := fmt.Sprintf("%v (HTTP %d)", dialErr, resp.status)
+	if resp.status >= 500 {
+		msg = apiErr
+		s.notify(notice{kind: noticeError, msg: apiErr})
 	}
+	conns.set(s.name, t.state, msg)
+	return wait, false
 }
 
 // sleepCtx waits d, or less when ctx ends first; it reports whether ctx is

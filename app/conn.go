@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -63,17 +64,32 @@ func (t *connTracker) failed() time.Duration {
 	} else {
 		t.state = connReconnecting
 	}
-	return backoff(t.failures)
+	return jitter(backoff(t.failures), rand.Float64())
 }
+
+// lost records a connection that dropped after it was open and returns the
+// wait before the next attempt: the first is short (a server restart: try
+// again almost at once), then as failed.
+func (t *connTracker) lost() time.Duration {
+	wait := t.failed()
+	if t.failures == 1 {
+		wait = jitter(firstRetry, rand.Float64())
+	}
+	return wait
+}
+
+// firstRetry is the wait after a connection that was open dropped.
+const firstRetry = 200 * time.Millisecond
 
 // stopped records that the stream was closed on purpose.
 func (t *connTracker) stopped() {
 	t.state, t.failures = connIdle, 0
 }
 
-// backoff is the wait before attempt n+1 after n failures: 0.5 s doubling to
-// 30 s. The first retry is quick so a server restart costs little; the cap
-// keeps an offline tab from hammering a server that comes back.
+// backoff is the longest wait before attempt n+1 after n failures: 0.5 s
+// doubling to 30 s. The first retry is quick so a server restart costs
+// little; the cap keeps an offline tab from hammering a server that comes
+// back.
 func backoff(failures int) time.Duration {
 	if failures <= 0 {
 		return 0
@@ -83,6 +99,14 @@ func backoff(failures int) time.Duration {
 		d *= 2
 	}
 	return min(d, 30*time.Second)
+}
+
+// jitter spreads a wait d over [d/2, d] by u in [0, 1): after a server
+// restart every open tab loses its streams at the same instant, and without
+// it they would all come back in lockstep, attempt after attempt.
+func jitter(d time.Duration, u float64) time.Duration {
+	half := d / 2
+	return half + time.Duration(u*float64(d-half))
 }
 
 // worst is the state the indicator shows for several streams: the worst one,

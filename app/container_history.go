@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/url"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
@@ -51,16 +50,16 @@ func (p *containerPage) showRange(ctx app.Context, rng string) {
 	if _, ok := rangeSpan(rng); !ok {
 		rng = ""
 	}
-	if p.histCancel != nil {
-		p.histCancel()
-		p.histCancel = nil
-	}
-	p.rng, p.hist, p.histNote = rng, nil, notice{}
 	if rng == "" {
+		p.histWork.stop()
+		p.rng, p.hist, p.histNote = "", nil, notice{}
 		return
 	}
-	hctx, cancel := context.WithCancel(ctx)
-	p.histCancel = cancel
+	hctx, fresh := p.histWork.restart(ctx, rng)
+	if !fresh {
+		return // already showing it
+	}
+	p.rng, p.hist, p.histNote = rng, nil, notice{}
 	host, id := p.host, p.id
 	ctx.Async(func() { p.pollHistory(ctx, hctx, host, id, rng) })
 }
@@ -83,10 +82,8 @@ func (p *containerPage) pickRange(ctx app.Context, rng string) {
 // pollHistory reads the container's history over rng now and every
 // historyRefresh, until hctx ends.
 func (p *containerPage) pollHistory(ctx app.Context, hctx context.Context, host, id, rng string) {
-	path := "/api/v1/containers/" + url.PathEscape(id) + "/stats?" + url.Values{"host": {host}, "range": {rng}}.Encode()
 	for {
-		var h wire.StatsHistory
-		_, err := getJSON(hctx, path, &h)
+		h, err := apiContainerHistory(hctx, host, id, rng)
 		if hctx.Err() != nil {
 			return
 		}

@@ -8,6 +8,8 @@
 package main
 
 import (
+	"net/url"
+
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
 )
 
@@ -22,6 +24,11 @@ const (
 	pathAlerts    = "/alerts"
 	pathContainer = "/containers/" // + host + "/" + id
 )
+
+// containerLink is the page of container id on host.
+func containerLink(host, id string) string {
+	return pathContainer + url.PathEscape(host) + "/" + url.PathEscape(id)
+}
 
 func main() {
 	app.Route(pathOverview, &overviewPage{})

@@ -3,12 +3,9 @@ package main
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
-
-	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
 
 // navItem is one entry of the navigation bar.
@@ -72,8 +69,7 @@ func (n *navBar) OnMount(ctx app.Context) {
 // An unreachable server is the offline banner's business.
 func (n *navBar) watchHealth(ctx app.Context) {
 	for {
-		var h wire.Health
-		_, err := getJSON(ctx, "/healthz", &h)
+		_, err := apiHealth(ctx)
 		var ae *apiError
 		down := ""
 		if errors.As(err, &ae) && ae.Status == http.StatusServiceUnavailable {
@@ -121,7 +117,7 @@ func (n *navBar) Render() app.UI {
 				),
 			),
 			app.Div().Class("topbar-end").Body(
-				app.A().Class("apilink").Href("/api").Text("API"),
+				app.A().Class("apilink").Href(apiReferencePath).Text("API"),
 				app.Span().
 					ID("conn-state").
 					Class("conn conn-"+n.state.String()).
@@ -156,40 +152,4 @@ func (n *navBar) Render() app.UI {
 			),
 		),
 	)
-}
-
-// noticeView renders a stream's or a request's trouble for a page: "not
-// available" for an endpoint this server lacks, a sign-in link, or the
-// error. It renders nothing when all is well.
-func noticeView(id string, n notice) app.UI {
-	switch n.kind {
-	case noticeUnavailable:
-		return app.Div().ID(id).Class("notice notice-muted").Role("status").Body(
-			app.Strong().Text("Not available. "),
-			app.Span().Text(n.msg+"."),
-		)
-	case noticeAuth:
-		return app.Div().ID(id).Class("notice notice-warn").Role("alert").Body(
-			app.Span().Text(n.msg+" "),
-			app.A().Href("/login?next="+url.QueryEscape(app.Window().URL().RequestURI())).Text("Sign in"),
-		)
-	case noticeError:
-		return app.Div().ID(id).Class("notice notice-error").Role("alert").Text(n.msg)
-	default:
-		return nil
-	}
-}
-
-// noticeOf classifies a REST error for noticeView.
-func noticeOf(err error) notice {
-	switch {
-	case err == nil:
-		return notice{}
-	case isStatus(err, 404):
-		return notice{kind: noticeUnavailable, msg: "this crowsnest server does not offer it"}
-	case isStatus(err, 401):
-		return notice{kind: noticeAuth, msg: describeErr(err)}
-	default:
-		return notice{kind: noticeError, msg: describeErr(err)}
-	}
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"net/url"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
@@ -31,10 +29,10 @@ const topN = 5
 type topConsumers struct {
 	app.Compo
 
-	rng    string
-	top    *wire.StatsTop
-	note   notice
-	cancel func()
+	rng  string
+	top  *wire.StatsTop
+	note notice
+	work pageStream // the poll, keyed by the range
 }
 
 // OnMount starts reading the default range.
@@ -44,24 +42,19 @@ func (c *topConsumers) OnMount(ctx app.Context) {
 
 // OnDismount stops the polling.
 func (c *topConsumers) OnDismount() {
-	if c.cancel != nil {
-		c.cancel()
-	}
+	c.work.stop()
 }
 
 // pick switches to range rng and reads it now, then every topRefresh.
 func (c *topConsumers) pick(ctx app.Context, rng string) {
-	if c.cancel != nil {
-		c.cancel()
+	pctx, fresh := c.work.restart(ctx, rng)
+	if !fresh {
+		return
 	}
 	c.rng, c.top, c.note = rng, nil, notice{}
-	pctx, cancel := context.WithCancel(ctx)
-	c.cancel = cancel
-	path := "/api/v1/stats/top?" + url.Values{"range": {rng}, "n": {itoa(topN)}}.Encode()
 	ctx.Async(func() {
 		for {
-			var top wire.StatsTop
-			_, err := getJSON(pctx, path, &top)
+			top, err := apiStatsTop(pctx, rng, topN)
 			if pctx.Err() != nil {
 				return
 			}
@@ -137,7 +130,7 @@ func (c *topConsumers) ranking(id, title, class string, entries []wire.StatsTopE
 				if first > 0 {
 					width = v / first * 100
 				}
-				link := pathContainer + url.PathEscape(e.Host) + "/" + url.PathEscape(e.ID) + "?range=" + c.rng
+				link := containerLink(e.Host, e.ID) + "?range=" + c.rng
 				return app.Li().DataSet("id", e.ID).Body(
 					app.Div().Class("top-line").Body(
 						app.A().Href(link).Class("strong").Title(e.Host+" · "+e.Image).Text(e.Name),

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,10 +53,9 @@ type alertsPage struct {
 	app.Compo
 
 	rules    []wire.AlertRule
-	last     map[string]time.Time // newest firing by rule name
 	listNote notice
 	presets  []wire.AlertPreset
-	hosts    []wire.Host
+	hosts    sharedHosts
 
 	selected int64 // 0: none
 	creating bool
@@ -72,40 +70,32 @@ type alertsPage struct {
 	reload      reloader
 }
 
-// OnMount loads the presets and hosts, and the lists now and every 15 s.
+// OnMount loads the presets, follows the hosts, and loads the lists now
+// and every 15 s.
 func (p *alertsPage) OnMount(ctx app.Context) {
 	p.reload = newReloader()
+	observeHosts(ctx, &p.hosts, hostsMaxAge)
 	ctx.Async(func() {
-		var presets []wire.AlertPreset
-		var hosts []wire.Host
-		_, perr := getJSON(ctx, "/api/v1/alerts/presets", &presets)
-		_, herr := getJSON(ctx, "/api/v1/hosts", &hosts)
+		presets, err := apiAlertPresets(ctx)
+		if err != nil {
+			if ctx.Err() == nil { // not just the page closing
+				app.Logf("alert presets: %v", err)
+			}
+			return
+		}
 		ctx.Dispatch(func(ctx app.Context) {
-			if perr == nil {
-				p.presets = presets
-				p.applyPreset(ctx.Page().URL().Query().Get("preset"))
-			}
-			if herr == nil {
-				p.hosts = hosts
-			}
+			p.presets = presets
+			p.applyPreset(ctx.Page().URL().Query().Get("preset"))
 		})
 	})
 	ctx.Async(func() { p.listLoop(ctx) })
 }
 
-// listLoop loads the rules, their last firings and the recent firings
-// now, on request, and every 15 s.
+// listLoop loads the rules (each with its last firing) and the recent
+// firings now, on request, and every 15 s.
 func (p *alertsPage) listLoop(ctx app.Context) {
 	for {
-		var rules []wire.AlertRule
-		_, err := getJSON(ctx, "/api/v1/alerts", &rules)
-		last := map[string]time.Time{}
-		for _, r := range rules {
-			var evs []wire.Event
-			if _, err := getJSON(ctx, "/api/v1/events?type="+wire.AlertEventType+"&per_page=1&tag="+url.QueryEscape("alert:"+r.Name), &evs); err == nil && len(evs) > 0 {
-				last[r.Name] = evs[0].Timestamp
-			}
-		}
+		rules, err := apiAlerts(ctx)
 		fs, ferr := loadFirings(ctx)
 		if ctx.Err() != nil {
 			return
@@ -113,7 +103,7 @@ func (p *alertsPage) listLoop(ctx app.Context) {
 		ctx.Dispatch(func(ctx app.Context) {
 			p.listNote, p.firingsNote = noticeOf(err), noticeOf(ferr)
 			if err == nil {
-				p.rules, p.last = rules, last
+				p.rules = rules
 				if p.selected != 0 && p.form.Name == "" {
 					p.select1(p.selected)
 				}
@@ -131,11 +121,12 @@ func (p *alertsPage) listLoop(ctx app.Context) {
 // loadFirings reads the newest alerts and the delivery outcomes recorded
 // for them.
 func loadFirings(ctx app.Context) ([]firing, error) {
-	var alerts, deliveries []wire.Event
-	if _, err := getJSON(ctx, "/api/v1/events?type="+wire.AlertEventType+"&per_page="+itoa(recentFirings), &alerts); err != nil {
+	alerts, err := apiNewestEvents(ctx, wire.AlertEventType, recentFirings)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := getJSON(ctx, "/api/v1/events?type="+wire.AlertDeliveryEventType+"&per_page="+itoa(recentFirings*4), &deliveries); err != nil {
+	deliveries, err := apiNewestEvents(ctx, wire.AlertDeliveryEventType, recentFirings*4)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]firing, 0, len(alerts))
@@ -252,10 +243,9 @@ func (p *alertsPage) send(ctx app.Context, method, path string, body any, done s
 // test sends the selected rule's test notification and shows each outcome.
 func (p *alertsPage) test(ctx app.Context) {
 	p.editor.busy, p.editor.err, p.editor.ok, p.tested = true, "", "", nil
-	path := "/api/v1/alerts/" + strconv.FormatInt(p.selected, 10) + "/test"
+	id := p.selected
 	ctx.Async(func() {
-		var out []wire.AlertDelivery
-		_, err := apiDo(ctx, http.MethodPost, path, nil, &out)
+		out, err := apiTestAlert(ctx, id)
 		ctx.Dispatch(func(app.Context) {
 			p.editor.busy = false
 			if err != nil {
@@ -299,8 +289,8 @@ func (p *alertsPage) rulesView() app.UI {
 			app.TBody().Body(app.Range(p.rules).Slice(func(i int) app.UI {
 				r := p.rules[i]
 				last := "never"
-				if t, ok := p.last[r.Name]; ok {
-					last = fmtAgo(t, now)
+				if !r.LastFired.IsZero() {
+					last = fmtAgo(r.LastFired, now)
 				}
 				state := app.UI(nil)
 				if !r.Enabled {
@@ -333,12 +323,12 @@ func (p *alertsPage) editorView() app.UI {
 	return app.Form().ID("alert-form").Class("card").Aria("label", title).OnSubmit(func(ctx app.Context, e app.Event) {
 		e.PreventDefault()
 		if p.creating {
-			p.send(ctx, http.MethodPost, "/api/v1/alerts", p.body(), "Rule created.", func(ctx app.Context, r *wire.AlertRule) {
+			p.send(ctx, http.MethodPost, apiAlertsPath, p.body(), "Rule created.", func(ctx app.Context, r *wire.AlertRule) {
 				ctx.Navigate(pathAlerts + "?id=" + strconv.FormatInt(r.ID, 10))
 			})
 			return
 		}
-		p.send(ctx, http.MethodPut, "/api/v1/alerts/"+strconv.FormatInt(p.selected, 10), p.body(), "Saved.", nil)
+		p.send(ctx, http.MethodPut, apiAlertPath(p.selected), p.body(), "Saved.", nil)
 	}).Body(
 		app.H2().Text(title),
 		app.If(p.creating && len(p.presets) > 0,
@@ -412,7 +402,7 @@ func (p *alertsPage) editorView() app.UI {
 						if !app.Window().Call("confirm", "Delete the rule "+p.form.Name+"?").Bool() {
 							return
 						}
-						p.send(ctx, http.MethodDelete, "/api/v1/alerts/"+strconv.FormatInt(p.selected, 10), nil, "", func(ctx app.Context, _ *wire.AlertRule) {
+						p.send(ctx, http.MethodDelete, apiAlertPath(p.selected), nil, "", func(ctx app.Context, _ *wire.AlertRule) {
 							ctx.Navigate(pathAlerts)
 						})
 					}),
@@ -452,8 +442,8 @@ func (p *alertsPage) filterView() app.UI {
 					p.filter.Hosts = cleanValues([]string{ctx.JSSrc().Get("value").String()})
 				}).Body(
 					app.Option().Value("").Selected(len(p.filter.Hosts) == 0).Text("All hosts"),
-					app.Range(p.hosts).Slice(func(i int) app.UI {
-						h := p.hosts[i].Name
+					app.Range(p.hosts.list).Slice(func(i int) app.UI {
+						h := p.hosts.list[i].Name
 						return app.Option().Value(h).Selected(slices.Contains(p.filter.Hosts, h)).Text(h)
 					}),
 				),
@@ -556,7 +546,7 @@ func (p *alertsPage) firingsView() app.UI {
 					a := f.alert
 					ctr := app.UI(app.Span().Class("muted").Text("—"))
 					if a.Container.ID != "" {
-						ctr = app.A().Href(pathContainer + url.PathEscape(a.Host) + "/" + url.PathEscape(a.Container.ID)).Text(a.Container.Name)
+						ctr = app.A().Href(containerLink(a.Host, a.Container.ID)).Text(a.Container.Name)
 					}
 					return app.Tr().DataSet("rule", a.Rule).Body(
 						app.Td().Class("mono small nowrap").DataSet("label", "Time").Body(app.Time().DateTime(a.Time.UTC().Format(time.RFC3339Nano)).Title(a.Time.Local().Format(time.RFC1123)).Text(fmtClock(a.Time, now))),

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,10 +34,9 @@ type containerPage struct {
 	rx, tx, rd, wr *ring[chartSample]
 	last           *wire.Stats
 	feed           statsFeed
-	cancel         func()
+	work           pageStream // the stream and polls, keyed by host and id
 
 	session   wire.Session
-	sessionOK bool          // session asked for already (once per page)
 	busy      string        // the action under way, or ""
 	actionErr string        // the last action's failure
 	actionOK  string        // the last action's success
@@ -43,10 +44,10 @@ type containerPage struct {
 
 	// rng is the charts' range: "" for the live stream, else a history
 	// range (rangeChoices), from ?range= so a view is shareable.
-	rng        string
-	hist       *wire.StatsHistory
-	histNote   notice
-	histCancel func()
+	rng      string
+	hist     *wire.StatsHistory
+	histNote notice
+	histWork pageStream // the history poll, keyed by the range
 	// gone: the engine no longer has the container (inspect says 404),
 	// so only its history is left to show.
 	gone bool
@@ -55,6 +56,11 @@ type containerPage struct {
 // OnInit gives the charts their rings before the first render.
 func (p *containerPage) OnInit() {
 	p.newRings()
+}
+
+// OnMount follows the session: admins get the actions.
+func (p *containerPage) OnMount(ctx app.Context) {
+	observeSession(ctx, &p.session)
 }
 
 // newRings empties the live charts.
@@ -69,14 +75,12 @@ func (p *containerPage) newRings() {
 func (p *containerPage) OnNav(ctx app.Context) {
 	host, id := parseContainerPath(ctx.Page().URL().Path)
 	rng := ctx.Page().URL().Query().Get("range")
-	if host == p.host && id == p.id && p.cancel != nil {
+	sctx, fresh := p.work.restart(ctx, host+"/"+id)
+	if !fresh {
 		if rng != p.rng {
 			p.showRange(ctx, rng)
 		}
 		return
-	}
-	if p.cancel != nil {
-		p.cancel()
 	}
 	p.host, p.id, p.detail, p.last = host, id, nil, nil
 	p.detailNote, p.statsNote = notice{}, notice{}
@@ -84,55 +88,20 @@ func (p *containerPage) OnNav(ctx app.Context) {
 	p.busy, p.actionErr, p.actionOK = "", "", ""
 	p.refresh = make(chan struct{}, 1)
 	p.gone = false
-	sctx, cancel := context.WithCancel(ctx)
-	p.cancel = cancel
+	p.histWork.stop() // another container's history
 	p.showRange(ctx, rng)
 	ctx.Page().SetTitle(id + " · crowsnest")
-	if !p.sessionOK {
-		p.sessionOK = true
-		ctx.Async(func() {
-			s, err := loadSession(ctx)
-			if err != nil {
-				// No answer, no actions: the safe side, and the server
-				// would refuse a non-admin's anyway.
-				if ctx.Err() == nil && !isStatus(err, 404) {
-					app.Logf("session: %v", err)
-				}
-				return
-			}
-			ctx.Dispatch(func(app.Context) { p.session = s })
-		})
-	}
 	refresh := p.refresh
 	ctx.Async(func() { p.pollDetail(ctx, sctx, refresh) })
 	q := url.Values{"host": {host}, "container": {id}}
-	ctx.Async(func() {
-		runWS(sctx, stream{
-			name:   "container-stats",
-			target: func() string { return "/docker/stats?" + q.Encode() },
-			onFrame: func(data []byte) {
-				schedule, err := p.feed.add(data)
-				if err != nil {
-					app.Logf("stats: bad frame: %v", err)
-					return
-				}
-				if schedule {
-					ctx.After(100*time.Millisecond, p.flush)
-				}
-			},
-			onNotice: func(n notice) { ctx.Dispatch(func(app.Context) { p.statsNote = n }) },
-		})
-	})
+	onNotice := func(n notice) { ctx.Dispatch(func(app.Context) { p.statsNote = n }) }
+	ctx.Async(func() { runWS(sctx, p.feed.socket(ctx, "container-stats", q, 100*time.Millisecond, p.flush, onNotice)) })
 }
 
 // OnDismount stops the page's stream and history polling.
 func (p *containerPage) OnDismount() {
-	if p.cancel != nil {
-		p.cancel()
-	}
-	if p.histCancel != nil {
-		p.histCancel()
-	}
+	p.work.stop()
+	p.histWork.stop()
 }
 
 // parseContainerPath splits /containers/{host}/{id}.
@@ -153,10 +122,9 @@ func parseContainerPath(path string) (host, id string) {
 // pollDetail reads the inspect summary now, every 15 s (state, restarts)
 // and when an action asks (refresh).
 func (p *containerPage) pollDetail(ctx app.Context, sctx context.Context, refresh <-chan struct{}) {
-	path := "/api/v1/containers/" + url.PathEscape(p.id) + "?host=" + url.QueryEscape(p.host)
+	host, id := p.host, p.id
 	for {
-		var d wire.ContainerDetail
-		_, err := getJSON(sctx, path, &d)
+		d, err := apiContainer(sctx, host, id)
 		if sctx.Err() != nil {
 			return
 		}
@@ -195,7 +163,7 @@ func (p *containerPage) act(ctx app.Context, a containerAction, name string) {
 	host, id, refresh := p.host, p.id, p.refresh
 	p.busy, p.actionErr, p.actionOK = a.name, "", ""
 	ctx.Async(func() {
-		err := runContainerAction(ctx, host, id, a.name)
+		err := apiContainerAction(ctx, host, id, a.name)
 		if ctx.Err() != nil {
 			return
 		}
@@ -349,7 +317,7 @@ func (p *containerPage) detailView() app.UI {
 	if d.NetworkMode != "" {
 		items = append(items, kv{"Network mode", d.NetworkMode})
 	}
-	for _, n := range sortedKeys(d.Networks) {
+	for _, n := range slices.Sorted(maps.Keys(d.Networks)) {
 		items = append(items, kv{"Network " + n, d.Networks[n]})
 	}
 	for _, m := range d.Mounts {
@@ -359,7 +327,7 @@ func (p *containerPage) detailView() app.UI {
 		}
 		items = append(items, kv{"Mount", m.Type + " " + m.Source + " → " + m.Destination + ro})
 	}
-	for _, k := range sortedKeys(d.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(d.Labels)) {
 		items = append(items, kv{"Label " + k, d.Labels[k]})
 	}
 	return app.Section().Class("card").Aria("labelledby", "inspect-title").Body(

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -35,51 +33,37 @@ type eventsPage struct {
 
 	filter   eventFilter // applied: the URL's
 	draft    eventFilter // being edited in the form
-	hosts    []wire.Host
+	hosts    sharedHosts
 	events   []wire.ContainerEvent // newest first
 	note     notice
 	incoming batch[wire.ContainerEvent]
 	lastID   atomic.Uint64 // store id of the newest event seen, for resuming
 	gaps     []wire.Gap    // where the record is not provably complete, newest first
-	cancel   func()
-	applied  string // the filter's query, to restart only on change
+	work     pageStream    // the stream, keyed by the filter's query
 }
 
-// OnMount loads the hosts for the host selector.
+// OnMount follows the hosts for the host selector.
 func (p *eventsPage) OnMount(ctx app.Context) {
-	ctx.Async(func() {
-		var hosts []wire.Host
-		_, err := getJSON(ctx, "/api/v1/hosts", &hosts)
-		if err != nil {
-			app.Logf("hosts: %v", err)
-			return
-		}
-		ctx.Dispatch(func(app.Context) { p.hosts = hosts })
-	})
+	observeHosts(ctx, &p.hosts, hostsMaxAge)
 }
 
 // OnNav applies the URL's filter: a new filter restarts the stream.
 func (p *eventsPage) OnNav(ctx app.Context) {
 	f := eventFilterFromQuery(ctx.Page().URL().Query())
-	key := f.query().Encode()
-	if key == p.applied && p.cancel != nil {
+	sctx, fresh := p.work.restart(ctx, f.query().Encode())
+	if !fresh {
 		return
 	}
-	p.applied, p.filter, p.draft = key, f, f
-	if p.cancel != nil {
-		p.cancel()
-	}
+	p.filter, p.draft = f, f
 	p.events, p.note = nil, notice{}
 	p.lastID.Store(0)
 	p.incoming.take()
 	p.loadGaps(ctx)
-	sctx, cancel := context.WithCancel(ctx)
-	p.cancel = cancel
 	ctx.Async(func() {
 		runWS(sctx, stream{
 			name: "events",
 			target: func() string {
-				return "/events/ws?" + f.socketQuery(p.lastID.Load()).Encode()
+				return eventsSocket(f.socketQuery(p.lastID.Load()))
 			},
 			onFrame: func(data []byte) {
 				var ev wire.ContainerEvent
@@ -97,11 +81,7 @@ func (p *eventsPage) OnNav(ctx app.Context) {
 					p.loadGaps(ctx) // a reconciliation follows a new gap
 				}
 				if p.incoming.add(ev) {
-					ctx.After(100*time.Millisecond, func(app.Context) {
-						if sctx.Err() == nil {
-							p.flush()
-						}
-					})
+					flushAfter(ctx, sctx, 100*time.Millisecond, func(app.Context) { p.flush() })
 				}
 			},
 			onNotice: func(n notice) { ctx.Dispatch(func(app.Context) { p.note = n }) },
@@ -111,19 +91,12 @@ func (p *eventsPage) OnNav(ctx app.Context) {
 
 // OnDismount stops the stream.
 func (p *eventsPage) OnDismount() {
-	if p.cancel != nil {
-		p.cancel()
-	}
+	p.work.stop()
 }
 
 // flush puts the events that arrived on top of the list.
 func (p *eventsPage) flush() {
-	in := p.incoming.take()
-	slices.Reverse(in)
-	p.events = append(in, p.events...)
-	if len(p.events) > maxEvents {
-		p.events = p.events[:maxEvents]
-	}
+	p.events = prependNewest(p.events, p.incoming.take(), maxEvents)
 }
 
 // apply navigates to the draft filter's URL, which OnNav then applies: the
@@ -164,7 +137,7 @@ func (p *eventsPage) Render() app.UI {
 						app.Td().Class("mono small nowrap").DataSet("label", "Time").Body(app.Time().DateTime(t.UTC().Format(time.RFC3339Nano)).Title(t.Local().Format(time.RFC1123)).Text(fmtClock(t, now))),
 						app.Td().DataSet("label", "Host").Text(ev.Host),
 						app.Td().DataSet("label", "Event").Body(app.Span().Class(actionClass(ev.Action)).Text(ev.Action)),
-						app.Td().DataSet("label", "Container").Body(app.A().Href(pathContainer+url.PathEscape(ev.Host)+"/"+url.PathEscape(ev.Actor.ID)).Text(ev.Name())),
+						app.Td().DataSet("label", "Container").Body(app.A().Href(containerLink(ev.Host, ev.Actor.ID)).Text(ev.Name())),
 						app.Td().Class("mono small truncate").DataSet("label", "Image").Text(ev.Image()),
 						app.Td().Class("small muted wide").DataSet("label", "Details").Body(
 							app.Text(eventDetails(ev)),
@@ -186,8 +159,8 @@ const maxGaps = 5
 // loadGaps reads the newest gaps from the store.
 func (p *eventsPage) loadGaps(ctx app.Context) {
 	ctx.Async(func() {
-		var stored []wire.Event
-		if _, err := getJSON(ctx, "/api/v1/events?type="+wire.GapEventType+"&per_page="+itoa(maxGaps), &stored); err != nil {
+		stored, err := apiNewestEvents(ctx, wire.GapEventType, maxGaps)
+		if err != nil {
 			app.Logf("gaps: %v", err)
 			return
 		}
@@ -312,8 +285,8 @@ func (p *eventsPage) filterForm() app.UI {
 					p.draft.Hosts = cleanValues([]string{v})
 				}).Body(
 					app.Option().Value("").Selected(len(p.draft.Hosts) == 0).Text("All hosts"),
-					app.Range(p.hosts).Slice(func(i int) app.UI {
-						h := p.hosts[i].Name
+					app.Range(p.hosts.list).Slice(func(i int) app.UI {
+						h := p.hosts.list[i].Name
 						return app.Option().Value(h).Selected(slices.Contains(p.draft.Hosts, h)).Text(h)
 					}),
 				),
@@ -395,5 +368,5 @@ func statsHistoryLink(host, id string, t, now time.Time) string {
 			break
 		}
 	}
-	return pathContainer + url.PathEscape(host) + "/" + url.PathEscape(id) + "?range=" + rng
+	return containerLink(host, id) + "?range=" + rng
 }

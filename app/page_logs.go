@@ -1,8 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
+	"html"
 	"net/url"
 	"strconv"
 	"strings"
@@ -55,16 +55,14 @@ type logsPage struct {
 	onlyMatch bool
 	scrollTop float64
 	viewH     float64
-	cancel    func()
-	key       string
+	work      pageStream // the stream, keyed by what the URL names
 }
 
 // OnMount loads the container list for the selector.
 func (p *logsPage) OnMount(ctx app.Context) {
 	p.follow, p.showTimes, p.viewH = true, true, 600
 	ctx.Async(func() {
-		var list []wire.ContainerSummary
-		_, err := getJSON(ctx, "/api/v1/containers?all=1", &list)
+		list, err := apiContainers(ctx)
 		if err != nil && !isStatus(err, 404) {
 			app.Logf("containers: %v", err)
 		}
@@ -85,32 +83,21 @@ func (p *logsPage) OnNav(ctx app.Context) {
 	if host == "" {
 		host = "Localhost"
 	}
-	key := view + "\x00" + host + "\x00" + id + "\x00" + level
-	if key == p.key && p.cancel != nil {
+	sctx, fresh := p.work.restart(ctx, view+"\x00"+host+"\x00"+id+"\x00"+level)
+	if !fresh {
 		return
 	}
-	if p.cancel != nil {
-		p.cancel()
-		p.cancel = nil
-	}
-	p.key, p.view, p.host, p.id, p.level = key, view, host, id, level
+	p.view, p.host, p.id, p.level = view, host, id, level
 	p.pick = host + "\x00" + id
 	p.lines = newRing[logLine](maxLogLines)
 	p.held, p.note, p.status = nil, notice{}, ""
 	p.incoming.take()
 	p.scrollTop = 0
 	if view == "container" && id == "" {
-		return // nothing chosen yet
+		p.work.stop() // nothing chosen yet
+		return
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	p.cancel = cancel
-	flush := func() {
-		ctx.After(120*time.Millisecond, func(ctx app.Context) {
-			if sctx.Err() == nil {
-				p.flush(ctx)
-			}
-		})
-	}
+	flush := func() { flushAfter(ctx, sctx, 120*time.Millisecond, p.flush) }
 	s := stream{
 		onNotice: func(n notice) { ctx.Dispatch(func(app.Context) { p.note = n }) },
 		onOpen:   func() { ctx.Dispatch(func(app.Context) { p.status = "" }) },
@@ -122,7 +109,7 @@ func (p *logsPage) OnNav(ctx app.Context) {
 			if level != "" {
 				v.Set("level", strings.ToLower(level))
 			}
-			return "/logs/ws?" + v.Encode()
+			return serverLogsSocket(v)
 		}
 		s.onFrame = func(data []byte) {
 			var rec wire.LogRecord
@@ -153,7 +140,7 @@ func (p *logsPage) OnNav(ctx app.Context) {
 				v.Set("since", last.Add(time.Nanosecond).Format(time.RFC3339Nano))
 				v.Set("tail", "all")
 			}
-			return "/api/v1/containers/" + url.PathEscape(id) + "/logs/ws?" + v.Encode()
+			return containerLogsSocket(id, v)
 		}
 		s.onFrame = func(data []byte) {
 			var ll wire.LogLine
@@ -213,9 +200,7 @@ func joinPartials(next func([]byte)) func([]byte) {
 
 // OnDismount stops the stream.
 func (p *logsPage) OnDismount() {
-	if p.cancel != nil {
-		p.cancel()
-	}
+	p.work.stop()
 }
 
 // flush moves arrived lines into the view (or the held list while paused).
@@ -501,7 +486,7 @@ func (p *logsPage) rowHTML(l logLine) string {
 	}
 	b.WriteString(`<span class="ln-text">` + lineHTML(parseANSI(l.text), p.search) + `</span>`)
 	if l.loc != "" {
-		b.WriteString(`<span class="ln-loc">` + htmlEscape(l.loc) + `</span>`)
+		b.WriteString(`<span class="ln-loc">` + html.EscapeString(l.loc) + `</span>`)
 	}
 	b.WriteString(`</div>`)
 	return b.String()

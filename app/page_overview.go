@@ -32,8 +32,7 @@ func rowKey(host, id string) string { return host + "/" + id }
 type overviewPage struct {
 	app.Compo
 
-	hosts       []wire.Host
-	hostsNote   notice
+	hosts       sharedHosts
 	rows        map[string]*containerRow
 	listNote    notice // /api/v1/containers
 	statsNote   notice // /docker/stats
@@ -50,6 +49,10 @@ type overviewPage struct {
 	actionErr string            // the last action's failure, with the engine's words
 	actionOK  string            // the last action's success
 	refresh   chan struct{}     // asks pollContainers for a listing now
+
+	enginesPage int             // of the engine cards, 1-based
+	groupsPage  int             // of the container groups, 1-based
+	open        map[string]bool // a group's open state, once the user set it
 }
 
 // OnMount starts the refresh loops and the stats stream.
@@ -57,39 +60,15 @@ func (p *overviewPage) OnMount(ctx app.Context) {
 	p.rows = map[string]*containerRow{}
 	p.hostErrors = map[string]string{}
 	p.busy = map[string]string{}
+	p.open = map[string]bool{}
 	p.refresh = make(chan struct{}, 1)
 	p.readQuery(ctx.Page().URL())
-	ctx.Async(func() {
-		s, err := loadSession(ctx)
-		if err != nil {
-			// Without an answer the page shows no actions: the safe side,
-			// and the server would refuse a non-admin's anyway.
-			if ctx.Err() == nil && !isStatus(err, 404) {
-				app.Logf("session: %v", err)
-			}
-			return
-		}
-		ctx.Dispatch(func(app.Context) { p.session = s })
-	})
+	observeSession(ctx, &p.session)
+	observeHosts(ctx, &p.hosts, overviewHostsEvery)
 	ctx.Async(func() { p.pollHosts(ctx) })
 	ctx.Async(func() { p.pollContainers(ctx) })
-	ctx.Async(func() {
-		runWS(ctx, stream{
-			name:   "stats",
-			target: func() string { return "/docker/stats" },
-			onFrame: func(data []byte) {
-				schedule, err := p.feed.add(data)
-				if err != nil {
-					app.Logf("stats: bad frame: %v", err)
-					return
-				}
-				if schedule {
-					ctx.After(250*time.Millisecond, p.flushStats)
-				}
-			},
-			onNotice: func(n notice) { ctx.Dispatch(func(app.Context) { p.statsNote = n }) },
-		})
-	})
+	onNotice := func(n notice) { ctx.Dispatch(func(app.Context) { p.statsNote = n }) }
+	ctx.Async(func() { runWS(ctx, p.feed.socket(ctx, "stats", nil, 250*time.Millisecond, p.flushStats, onNotice)) })
 }
 
 // OnNav rereads the sort and filter from the URL (back/forward).
@@ -124,26 +103,15 @@ func (p *overviewPage) writeQuery(ctx app.Context) {
 	ctx.Page().ReplaceURL(&u)
 }
 
-// pollHosts refreshes the engines every 10 s until the page closes.
+// overviewHostsEvery is how often the overview rereads the engines, for
+// their state.
+const overviewHostsEvery = 10 * time.Second
+
+// pollHosts refreshes the shared engines every overviewHostsEvery until the
+// page closes.
 func (p *overviewPage) pollHosts(ctx app.Context) {
-	for {
-		var hosts []wire.Host
-		_, err := getJSON(ctx, "/api/v1/hosts", &hosts)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			app.Logf("hosts: %v", err)
-		}
-		ctx.Dispatch(func(app.Context) {
-			p.hostsNote = noticeOf(err)
-			if err == nil {
-				p.hosts = hosts
-			}
-		})
-		if !sleepCtx(ctx, 10*time.Second) {
-			return
-		}
+	for sleepCtx(ctx, overviewHostsEvery) {
+		refreshHosts(ctx, overviewHostsEvery)
 	}
 }
 
@@ -153,8 +121,7 @@ func (p *overviewPage) pollHosts(ctx app.Context) {
 // Start button, and drops the removed ones.
 func (p *overviewPage) pollContainers(ctx app.Context) {
 	for {
-		var list []wire.ContainerSummary
-		_, err := getJSON(ctx, "/api/v1/containers?all=1", &list)
+		list, err := apiContainers(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -187,7 +154,7 @@ func (p *overviewPage) act(ctx app.Context, r *containerRow, a containerAction) 
 	p.busy[key] = a.name
 	p.actionErr, p.actionOK = "", ""
 	ctx.Async(func() {
-		err := runContainerAction(ctx, host, id, a.name)
+		err := apiContainerAction(ctx, host, id, a.name)
 		if ctx.Err() != nil {
 			return // the page closed; the next one reads the new state
 		}
@@ -328,29 +295,7 @@ func (p *overviewPage) Render() app.UI {
 	rows := p.sortedRows()
 	return layout("overview",
 		app.H1().Text("Overview"),
-		app.Section().Aria("labelledby", "engines-title").Body(
-			app.H2().ID("engines-title").Text("Engines"),
-			noticeView("hosts-notice", p.hostsNote),
-			app.Div().Class("cards").ID("hosts").Body(
-				app.Range(p.hosts).Slice(func(i int) app.UI {
-					h := p.hosts[i]
-					errText := h.Error
-					if e := p.hostErrors[h.Name]; e != "" && errText == "" {
-						errText = e
-					}
-					return app.Article().Class("card host").DataSet("host", h.Name).Body(
-						app.Div().Class("card-head").Body(
-							app.H3().Text(h.Name),
-							app.Span().Class(stateClass(h.State)).Text(h.State),
-						),
-						app.P().Class("muted mono small").Text(h.URL),
-						app.If(h.Version != "", app.P().Class("small").Text(engineName(h.Engine)+" "+h.Version+" · API "+h.APIVersion)),
-						app.If(errText != "", app.P().Class("small error-text").Text(errText)),
-						hostNotes(h),
-					)
-				}),
-			),
-		),
+		p.enginesView(),
 		&topConsumers{},
 		app.Section().Aria("labelledby", "containers-title").Body(
 			app.Div().Class("section-head").Body(
@@ -359,11 +304,12 @@ func (p *overviewPage) Render() app.UI {
 					Type("search").
 					ID("container-filter").
 					Class("input").
-					Placeholder("Filter by name, image, state…").
+					Placeholder("Filter by name, image, state, engine…").
 					Aria("label", "Filter containers").
 					Value(p.filter).
 					OnInput(func(ctx app.Context, e app.Event) {
 						p.filter = ctx.JSSrc().Get("value").String()
+						p.groupsPage = 1
 						p.writeQuery(ctx)
 					}),
 			),
@@ -371,31 +317,181 @@ func (p *overviewPage) Render() app.UI {
 			app.If(p.actionErr != "", app.P().ID("action-error").Class("notice notice-error").Role("alert").Text(p.actionErr)),
 			app.If(p.actionOK != "", app.P().ID("action-ok").Class("notice notice-ok").Role("status").Text(p.actionOK)),
 			app.If(p.listNote.kind != noticeNone && p.listNote.kind != noticeUnavailable, noticeView("list-notice", p.listNote)),
-			app.Div().Class("table-wrap").Body(
-				app.Table().ID("containers").Class("table table-stack").Body(
-					app.Caption().Class("sr-only").Text("Containers, live CPU and memory"),
-					app.THead().Body(app.Tr().Body(
-						p.sortHeader("name", "Name"),
-						p.sortHeader("host", "Host"),
-						p.sortHeader("image", "Image"),
-						p.sortHeader("state", "State"),
-						app.Th().Scope("col").Text("Uptime"),
-						p.sortHeader("cpu", "CPU"),
-						p.sortHeader("mem", "Memory"),
-						app.If(canAct(p.session), app.Th().Scope("col").Text("Actions")),
-					)),
-					app.TBody().Body(
-						app.Range(rows).Slice(func(i int) app.UI {
-							return p.rowView(rows[i])
-						}),
-					),
-				),
-				app.If(len(rows) == 0,
-					app.P().Class("empty").Text(p.emptyText()),
+			p.containersView(rows),
+		),
+	)
+}
+
+// enginesView is the engines' summary and a page of their cards, the
+// troubled ones first.
+func (p *overviewPage) enginesView() app.UI {
+	hosts := enginesInOrder(p.hosts.list, p.hostErrors)
+	start, end, page, pages := pageBounds(len(hosts), enginesPerPage, p.enginesPage)
+	shown := hosts[start:end]
+	bad := 0
+	for _, h := range hosts {
+		if troubled(h, p.hostErrors[h.Name]) {
+			bad++
+		}
+	}
+	return app.Section().Aria("labelledby", "engines-title").Body(
+		app.Div().Class("section-head").Body(
+			app.H2().ID("engines-title").Text("Engines"),
+			app.If(len(hosts) > 1, app.P().ID("engines-summary").Class("engines-summary").Body(
+				app.Span().Class("badge").Text(itoa(len(hosts))+" engines"),
+				app.Span().Class("badge badge-ok").Text(itoa(len(hosts)-bad)+" connected"),
+				app.If(bad > 0, app.Span().Class("badge badge-bad").Text(itoa(bad)+" need a look")),
+			)),
+		),
+		noticeView("hosts-notice", p.hosts.note),
+		app.Div().Class("cards").ID("hosts").Body(
+			app.Range(shown).Slice(func(i int) app.UI { return p.engineCard(shown[i]) }),
+		),
+		pagerView("engines-pager", "Engine pages", page, pages, func(n int) { p.enginesPage = n }),
+	)
+}
+
+// engineCard is one engine: state, address, version, what it lacks.
+func (p *overviewPage) engineCard(h wire.Host) app.UI {
+	errText := h.Error
+	if e := p.hostErrors[h.Name]; e != "" && errText == "" {
+		errText = e
+	}
+	return app.Article().Class("card host").DataSet("host", h.Name).Body(
+		app.Div().Class("card-head").Body(
+			app.H3().Text(h.Name),
+			app.Span().Class(stateClass(h.State)).Text(h.State),
+		),
+		app.P().Class("muted mono small truncate").Title(h.URL).Text(h.URL),
+		app.If(h.Version != "", app.P().Class("small").Text(engineName(h.Engine)+" "+h.Version+" · API "+h.APIVersion)),
+		app.If(errText != "", app.P().Class("small error-text").Text(errText)),
+		hostNotes(h),
+	)
+}
+
+// containersView is the containers table: with several engines, one
+// collapsible group an engine, a page of groups at a time.
+func (p *overviewPage) containersView(rows []*containerRow) app.UI {
+	groups := groupRows(rows, p.hosts.list)
+	grouped := len(groups) > 1
+	start, end, page, pages := pageBounds(len(groups), groupsPerPage, p.groupsPage)
+	shown := groups[start:end]
+	cols := 6 // the engine's name heads its group, not a column
+	if canAct(p.session) {
+		cols++
+	}
+	return app.Div().Body(
+		app.If(grouped, app.Div().Class("group-tools").Body(
+			app.Span().ID("groups-summary").Class("small muted").Text(itoa(len(rows))+" containers on "+itoa(len(groups))+" engines"),
+			app.Button().ID("groups-open").Class("btn btn-small").Text("Expand all").OnClick(func(ctx app.Context, e app.Event) {
+				p.setAllOpen(groups, true)
+			}),
+			app.Button().ID("groups-close").Class("btn btn-small").Text("Collapse all").OnClick(func(ctx app.Context, e app.Event) {
+				p.setAllOpen(groups, false)
+			}),
+		)),
+		app.Div().Class("table-wrap").Body(
+			app.Table().ID("containers").Class("table table-stack").Body(
+				app.Caption().Class("sr-only").Text("Containers, live CPU and memory"),
+				app.THead().Body(app.Tr().Body(
+					p.sortHeader("name", "Name"),
+					app.If(!grouped, p.sortHeader("host", "Host")),
+					p.sortHeader("image", "Image"),
+					p.sortHeader("state", "State"),
+					app.Th().Scope("col").Text("Uptime"),
+					p.sortHeader("cpu", "CPU"),
+					p.sortHeader("mem", "Memory"),
+					app.If(canAct(p.session), app.Th().Scope("col").Text("Actions")),
+				)),
+				app.Range(shown).Slice(func(i int) app.UI {
+					return p.groupView(shown[i], grouped, len(groups), cols)
+				}),
+			),
+			app.If(len(rows) == 0,
+				app.P().Class("empty").Text(p.emptyText()),
+			),
+		),
+		pagerView("groups-pager", "Container pages", page, pages, func(n int) { p.groupsPage = n }),
+	)
+}
+
+// groupView is one engine's rows, under a header that opens and closes
+// them when the table is grouped.
+func (p *overviewPage) groupView(g engineGroup, grouped bool, groups, cols int) app.UI {
+	open := !grouped || p.isOpen(g.host, groups)
+	body := app.TBody().Class("group").DataSet("host", g.host)
+	if !grouped {
+		return body.Body(app.Range(g.rows).Slice(func(i int) app.UI { return p.rowView(g.rows[i], true) }))
+	}
+	arrow := "▸"
+	if open {
+		arrow = "▾"
+	}
+	return body.Body(
+		app.Tr().Class("group-head").Body(
+			app.Th().Scope("rowgroup").ColSpan(cols).Body(
+				app.Button().Class("group-toggle").Aria("expanded", open).DataSet("host", g.host).
+					OnClick(func(ctx app.Context, e app.Event) { p.toggle(g.host, groups) }).Body(
+					app.Span().Class("group-arrow").Aria("hidden", "true").Text(arrow),
+					app.Span().Class("group-name").Text(g.host),
+					app.Span().Class("group-facts small muted").Text(groupFacts(g)),
 				),
 			),
 		),
+		app.If(open, app.Range(g.rows).Slice(func(i int) app.UI { return p.rowView(g.rows[i], false) })),
 	)
+}
+
+// groupFacts is a group's summary line.
+func groupFacts(g engineGroup) string {
+	return fmt.Sprintf("%d of %d running · CPU %s · memory %s", g.running, len(g.rows), fmtPercent(g.cpu), fmtBytes(g.memory))
+}
+
+// isOpen reports whether host's group shows its rows: as the user set it,
+// else open when a filter narrows the list or the groups are few.
+func (p *overviewPage) isOpen(host string, groups int) bool {
+	if o, ok := p.open[host]; ok {
+		return o
+	}
+	return p.filter != "" || groups <= groupsOpenUpTo
+}
+
+// toggle opens or closes host's group.
+func (p *overviewPage) toggle(host string, groups int) {
+	p.open[host] = !p.isOpen(host, groups)
+}
+
+// setAllOpen opens or closes every group.
+func (p *overviewPage) setAllOpen(groups []engineGroup, open bool) {
+	for _, g := range groups {
+		p.open[g.host] = open
+	}
+}
+
+// pagerView is a previous/next pager; it renders nothing for one page.
+func pagerView(id, label string, page, pages int, set func(int)) app.UI {
+	if pages <= 1 {
+		return nil
+	}
+	btn := func(suffix, text string, to int) app.UI {
+		return app.Button().ID(id + "-" + suffix).Class("btn btn-small").Text(text).Disabled(to < 1 || to > pages).
+			OnClick(func(ctx app.Context, e app.Event) { set(to) })
+	}
+	return app.Nav().ID(id).Class("pager").Aria("label", label).Body(
+		btn("first", "« First", min(1, page-1)),
+		btn("prev", "‹ Previous", page-1),
+		app.Span().Class("small muted").Text("Page "+itoa(page)+" of "+itoa(pages)),
+		btn("next", "Next ›", page+1),
+		btn("last", "Last »", pagesIfNotLast(page, pages)),
+	)
+}
+
+// pagesIfNotLast is the last page, or 0 (disabled) when on it.
+func pagesIfNotLast(page, pages int) int {
+	if page == pages {
+		return 0
+	}
+	return pages
 }
 
 func (p *overviewPage) emptyText() string {
@@ -432,16 +528,17 @@ func (p *overviewPage) sortHeader(key, label string) app.UI {
 	)
 }
 
-// rowView is one container's row.
-func (p *overviewPage) rowView(r *containerRow) app.UI {
+// rowView is one container's row, with its engine's name when withHost
+// (in a grouped table the group's header names it).
+func (p *overviewPage) rowView(r *containerRow, withHost bool) app.UI {
 	cpu, mem := r.cpu.slice(), r.mem.slice()
-	link := pathContainer + url.PathEscape(r.host) + "/" + url.PathEscape(r.id)
+	link := containerLink(r.host, r.id)
 	return app.Tr().DataSet("id", r.id).DataSet("state", r.state).Body(
 		app.Td().Class("wide").Body(
 			app.A().Href(link).Class("strong").Text(r.name),
 			app.Div().Class("muted mono small").Text(shortID(r.id)),
 		),
-		app.Td().DataSet("label", "Host").Text(r.host),
+		app.If(withHost, app.Td().DataSet("label", "Host").Text(r.host)),
 		app.Td().Class("mono small truncate").DataSet("label", "Image").Title(r.image).Text(r.image),
 		app.Td().DataSet("label", "State").Body(app.Span().Class(stateClass(r.state)).Text(r.state)),
 		app.Td().Class("small").DataSet("label", "Uptime").Text(r.status),

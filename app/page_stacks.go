@@ -32,7 +32,7 @@ type stacksPage struct {
 
 	stacks   []wire.Stack
 	listNote notice
-	hosts    []wire.Host
+	hosts    sharedHosts
 
 	selected int64 // 0: none
 	creating bool
@@ -50,18 +50,11 @@ type stacksPage struct {
 func (p *stacksPage) OnMount(ctx app.Context) {
 	p.reload = newReloader()
 	ctx.Async(func() { p.listLoop(ctx) })
-	ctx.Async(func() {
-		var hosts []wire.Host
-		if _, err := getJSON(ctx, "/api/v1/hosts", &hosts); err != nil {
-			app.Logf("hosts: %v", err)
-			return
-		}
-		ctx.Dispatch(func(app.Context) { p.hosts = hosts })
-	})
+	observeHosts(ctx, &p.hosts, hostsMaxAge)
 	ctx.Async(func() {
 		runWS(ctx, stream{
 			name:   "stacks",
-			target: func() string { return "/stacks" },
+			target: func() string { return stacksSocket },
 			onFrame: func(data []byte) {
 				l, ok, err := decodeStackMessage(data)
 				if err != nil {
@@ -146,8 +139,7 @@ func (p *stacksPage) flush(ctx app.Context) {
 // listLoop loads the list now, on request, and every 15 s.
 func (p *stacksPage) listLoop(ctx app.Context) {
 	for {
-		var list []wire.Stack
-		_, err := getJSON(ctx, "/api/v1/stacks", &list)
+		list, err := apiStacks(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -187,8 +179,7 @@ func (p *stacksPage) OnNav(ctx app.Context) {
 // overwrite what the user is editing).
 func (p *stacksPage) loadCurrent(ctx app.Context, id int64, withForm bool) {
 	ctx.Async(func() {
-		var st wire.Stack
-		_, err := getJSON(ctx, "/api/v1/stacks/"+strconv.FormatInt(id, 10), &st)
+		st, err := apiStack(ctx, id)
 		if ctx.Err() != nil {
 			return
 		}
@@ -297,12 +288,12 @@ func (p *stacksPage) editorView() app.UI {
 	return app.Form().ID("stack-form").Class("card").Aria("label", title).OnSubmit(func(ctx app.Context, e app.Event) {
 		e.PreventDefault()
 		if p.creating {
-			p.send(ctx, http.MethodPost, "/api/v1/stacks", p.form, "Stack created.", func(ctx app.Context, st *wire.Stack) {
+			p.send(ctx, http.MethodPost, apiStacksPath, p.form, "Stack created.", func(ctx app.Context, st *wire.Stack) {
 				ctx.Navigate(pathStacks + "?id=" + strconv.FormatInt(st.ID, 10))
 			})
 			return
 		}
-		p.send(ctx, http.MethodPut, "/api/v1/stacks/"+strconv.FormatInt(p.selected, 10), p.form, "Saved. Deploy to apply the changes.", nil)
+		p.send(ctx, http.MethodPut, apiStackPath(p.selected), p.form, "Saved. Deploy to apply the changes.", nil)
 	}).Body(
 		app.H2().Text(title),
 		// servicesView takes the record and draws nothing without one: the
@@ -324,8 +315,9 @@ func (p *stacksPage) editorView() app.UI {
 						p.form.Host = ctx.JSSrc().Get("value").String()
 					}).Body(
 						app.Option().Value("").Text("Default (Localhost)"),
-						app.Range(p.hosts).Slice(func(i int) app.UI {
-							return app.Option().Value(p.hosts[i].Name).Selected(p.form.Host == p.hosts[i].Name).Text(p.hosts[i].Name)
+						app.Range(p.hosts.list).Slice(func(i int) app.UI {
+							name := p.hosts.list[i].Name
+							return app.Option().Value(name).Selected(p.form.Host == name).Text(name)
 						}),
 					),
 				),
@@ -358,7 +350,7 @@ func (p *stacksPage) editorView() app.UI {
 						if !app.Window().Call("confirm", "Take down and delete the stack "+p.form.Name+"?").Bool() {
 							return
 						}
-						p.send(ctx, http.MethodDelete, "/api/v1/stacks/"+strconv.FormatInt(p.selected, 10), nil, "Removing…", nil)
+						p.send(ctx, http.MethodDelete, apiStackPath(p.selected), nil, "Removing…", nil)
 					}),
 			),
 		),
@@ -369,7 +361,7 @@ func (p *stacksPage) editorView() app.UI {
 func (p *stacksPage) actionButton(action, label, class string) app.UI {
 	return app.Button().Type("button").ID("stack-" + action).Class(class).Disabled(p.editor.busy).Text(label).
 		OnClick(func(ctx app.Context, e app.Event) {
-			p.send(ctx, http.MethodPost, "/api/v1/stacks/"+strconv.FormatInt(p.selected, 10)+"/"+action, nil, label+" started; progress below.", nil)
+			p.send(ctx, http.MethodPost, apiStackActionPath(p.selected, action), nil, label+" started; progress below.", nil)
 		})
 }
 

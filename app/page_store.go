@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,8 +40,7 @@ type storePage struct {
 	live     []wire.Event
 	liveNote notice
 	incoming batch[wire.Event]
-	cancel   func()
-	key      string
+	work     pageStream // the stream, keyed by the filters
 }
 
 // OnNav reads the filters and page from the URL, reloads the list and
@@ -56,23 +52,20 @@ func (p *storePage) OnNav(ctx app.Context) {
 	p.page, _ = strconv.Atoi(q.Get("page"))
 	p.page = max(p.page, 1)
 	p.load(ctx)
-	key := strings.Join(p.tags, "\x00") + "\x00" + p.typ
-	if key == p.key && p.cancel != nil {
+	sctx, fresh := p.work.restart(ctx, strings.Join(p.tags, "\x00")+"\x00"+p.typ)
+	if !fresh {
 		return
-	}
-	p.key = key
-	if p.cancel != nil {
-		p.cancel()
 	}
 	p.live, p.liveNote = nil, notice{}
 	p.incoming.take()
-	sctx, cancel := context.WithCancel(ctx)
-	p.cancel = cancel
 	fq := p.filterQuery()
 	ctx.Async(func() {
 		runSSE(sctx, sseStream{
-			name:   "store-stream",
-			target: func() string { return "/api/v1/events/stream?" + fq.Encode() },
+			stream: stream{
+				name:     "store-stream",
+				target:   func() string { return eventStream(fq) },
+				onNotice: func(n notice) { ctx.Dispatch(func(app.Context) { p.liveNote = n }) },
+			},
 			onEvent: func(ev sseEvent) {
 				var e wire.Event
 				if err := json.Unmarshal([]byte(ev.data), &e); err != nil {
@@ -80,32 +73,21 @@ func (p *storePage) OnNav(ctx app.Context) {
 					return
 				}
 				if p.incoming.add(e) {
-					ctx.After(100*time.Millisecond, func(app.Context) {
-						if sctx.Err() == nil {
-							p.flushLive()
-						}
-					})
+					flushAfter(ctx, sctx, 100*time.Millisecond, func(app.Context) { p.flushLive() })
 				}
 			},
-			onNotice: func(n notice) { ctx.Dispatch(func(app.Context) { p.liveNote = n }) },
 		})
 	})
 }
 
 // OnDismount stops the stream.
 func (p *storePage) OnDismount() {
-	if p.cancel != nil {
-		p.cancel()
-	}
+	p.work.stop()
 }
 
+// flushLive puts the streamed events that arrived on top of the live panel.
 func (p *storePage) flushLive() {
-	in := p.incoming.take()
-	slices.Reverse(in)
-	p.live = append(in, p.live...)
-	if len(p.live) > maxLive {
-		p.live = p.live[:maxLive]
-	}
+	p.live = prependNewest(p.live, p.incoming.take(), maxLive)
 }
 
 // filterQuery is the tag and type filter as the API reads it.
@@ -126,8 +108,7 @@ func (p *storePage) load(ctx app.Context) {
 	q.Set("page", strconv.Itoa(p.page))
 	q.Set("per_page", strconv.Itoa(storePerPage))
 	ctx.Async(func() {
-		var list []wire.Event
-		h, err := getJSON(ctx, "/api/v1/events?"+q.Encode(), &list)
+		list, h, err := apiEvents(ctx, q)
 		if err != nil {
 			app.Logf("store: %v", err)
 		}
@@ -175,8 +156,7 @@ func (p *storePage) post(ctx app.Context) {
 	}
 	p.busy, p.formErr, p.formOK = true, "", ""
 	ctx.Async(func() {
-		var stored wire.Event
-		_, err := apiDo(ctx, http.MethodPost, "/api/v1/events", body, &stored)
+		stored, err := apiPostEvent(ctx, body)
 		ctx.Dispatch(func(ctx app.Context) {
 			p.busy = false
 			if err != nil {

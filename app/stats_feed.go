@@ -2,7 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"net/url"
 	"sync"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v9/pkg/app"
 
 	"github.com/crowsnest-hq/crowsnest/internal/wire"
 )
@@ -62,4 +66,25 @@ func (f *statsFeed) take() ([]wire.Stats, []wire.StatsError) {
 	s, e := f.stats, f.errs
 	f.stats, f.errs, f.scheduled = nil, nil, false
 	return s, e
+}
+
+// socket is the /docker/stats stream (q picks one container, nil every
+// running one) feeding f: flush runs on the UI goroutine flushEvery after
+// the first frame of each batch, and the stream's trouble goes to onNotice.
+func (f *statsFeed) socket(ctx app.Context, name string, q url.Values, flushEvery time.Duration, flush func(app.Context), onNotice func(notice)) stream {
+	return stream{
+		name:   name,
+		target: func() string { return statsSocket(q) },
+		onFrame: func(data []byte) {
+			schedule, err := f.add(data)
+			if err != nil {
+				app.Logf("%s: bad frame: %v", name, err)
+				return
+			}
+			if schedule {
+				ctx.After(flushEvery, flush)
+			}
+		},
+		onNotice: onNotice,
+	}
 }

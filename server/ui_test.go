@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"strconv"
@@ -13,10 +15,33 @@ import (
 	"github.com/crowsnest-hq/crowsnest/web"
 )
 
-// wasmBuilt reports whether this binary embeds the compiled app.
+// wasmBuilt reports whether this binary embeds the compiled app (as its
+// compressed copies).
 func wasmBuilt() bool {
-	_, err := web.Files.ReadFile("app.wasm")
+	_, err := web.Files.ReadFile("app.wasm.gz")
 	return err == nil
+}
+
+// embeddedWasm is the app as the binary embeds it: only compressed, so
+// the raw bytes are the gzip copy's.
+func embeddedWasm(t *testing.T) []byte {
+	t.Helper()
+	if _, err := web.Files.Open("app.wasm"); err == nil {
+		t.Error("the binary embeds the raw app.wasm beside its compressed copies")
+	}
+	gz, err := web.Files.ReadFile("app.wasm.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 func get(t *testing.T, url string, header http.Header) (*http.Response, []byte) {
@@ -46,16 +71,14 @@ func TestUIServesPrecompressedWasm(t *testing.T) {
 		t.Skip("web/app.wasm is not built (run make wasm); the not-built page is tested instead")
 	}
 	s := startServer(t)
-	raw, err := web.Files.ReadFile("app.wasm")
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := embeddedWasm(t)
 	etags := map[string]string{}
 	for _, tc := range []struct{ accept, enc string }{
 		{"gzip, deflate, br, zstd", "br"},
 		{"gzip", "gzip"},
 		{"br;q=0, gzip;q=0.8", "gzip"},
 		{"", ""},
+		{"identity", ""},
 	} {
 		resp, body := get(t, s.URL+"/web/app.wasm", http.Header{"Accept-Encoding": {tc.accept}})
 		if resp.StatusCode != http.StatusOK {
@@ -80,8 +103,8 @@ func TestUIServesPrecompressedWasm(t *testing.T) {
 		if h.Get("Content-Length") != strconv.Itoa(len(body)) {
 			t.Errorf("Content-Length %q for %d bytes", h.Get("Content-Length"), len(body))
 		}
-		if tc.enc == "" && len(body) != len(raw) {
-			t.Errorf("identity body is %d bytes, want %d", len(body), len(raw))
+		if tc.enc == "" && !bytes.Equal(body, raw) {
+			t.Errorf("identity body is %d bytes, not the %d of the app", len(body), len(raw))
 		}
 		if tc.enc != "" && len(body) >= len(raw) {
 			t.Errorf("%s body is %d bytes, not smaller than %d", tc.enc, len(body), len(raw))

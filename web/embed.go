@@ -1,7 +1,8 @@
 // Package web holds the static assets of the web UI, embedded so the
 // crowsnest binary alone is the product: the stylesheet, the icons and, once
-// `make wasm` has run, the compiled app (app.wasm with its .br and .gz
-// copies) and the toolchain's wasm_exec.js.
+// `make wasm` has run, the compiled app (app.wasm as its .br and .gz
+// copies only: the server decompresses the gzip one for a client that
+// takes neither) and the toolchain's wasm_exec.js.
 package web
 
 import "embed"

@@ -29,6 +29,8 @@ const (
 // hold before the rule fires; Count and Within make it fire on the Count-th
 // match within Within; Cooldown is the quiet time after a firing, per
 // container. Notify lists Shoutrrr URLs and plain http(s) webhook URLs.
+// LastFired, the time of the rule's newest stored firing, is set by the
+// server in the list it answers and ignored in a rule sent to it.
 type AlertRule struct {
 	ID       int64           `json:"id"`
 	Name     string          `json:"name"`
@@ -43,6 +45,8 @@ type AlertRule struct {
 	Notify   []string        `json:"notify"`
 	Created  time.Time       `json:"created,omitzero"`
 	Updated  time.Time       `json:"updated,omitzero"`
+	// LastFired is read-only: see above.
+	LastFired time.Time `json:"lastFired,omitzero"`
 }
 
 // AlertPreset is a ready-made rule the UI and API offer: a starting point

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/crowsnest-hq/crowsnest/internal/alerts"
 	"github.com/crowsnest-hq/crowsnest/internal/body"
@@ -41,6 +42,10 @@ func (s *Server) handleListAlerts(w http.ResponseWriter, r *http.Request) {
 	admin := s.callerIsAdmin(r)
 	for i := range list {
 		list[i] = redactRule(list[i], admin)
+	}
+	if err := s.setLastFired(r.Context(), list); err != nil {
+		s.fail(w, r, "listing alert rules", err)
+		return
 	}
 	respond.JSON(w, http.StatusOK, list)
 }
@@ -191,5 +196,6 @@ func readAlertRule(w http.ResponseWriter, r *http.Request) (wire.AlertRule, erro
 	if err := strict.Decode(&wire.AlertRule{}); err != nil {
 		return rule, invalid(fmt.Errorf("body: %w", err))
 	}
+	rule.LastFired = time.Time{} // the server's to say
 	return rule, nil
 }

@@ -192,8 +192,9 @@ var routeDocs = map[string]RouteDoc{
 			"'{\"name\":\"web\",\"compose\":\"services:\\n  web:\\n    image: nginx\\n\"}'",
 	},
 	"GET /api/v1/stacks/{id}": {
-		Summary: "a stack with its compose and env texts (for a read credential the env values masked: KEY=***) and per-service state {name, state, " +
-			"health, image, containers, running}",
+		Summary: "a stack with its compose and env texts (for a read credential the env " +
+			"values masked: KEY=***) and per-service state {name, state, health, image, " +
+			"containers, running}",
 	},
 	"PUT /api/v1/stacks/{id}": {
 		Summary: "replace a stack's compose and env texts (validated as on create; 400, 413 " +
@@ -216,7 +217,10 @@ var routeDocs = map[string]RouteDoc{
 		Summary: "alert rules [{id, name, enabled, kind (event, log or stats), filters (the " +
 			"/events/ws filter JSON), when (an expr-lang expression over the kind's facts), " +
 			"for, count, within, cooldown (Go durations), notify (Shoutrrr or http(s) " +
-			"webhook URLs), created, updated}], by id; a read credential sees each notify URL redacted: its scheme, the host where it names a server, *** for everything else (user information, tokens in host, path and query). Every firing is " +
+			"webhook URLs), created, updated, lastFired (the time of its newest stored firing, " +
+			"absent when none)}], by id; a read credential sees each notify URL redacted: its " +
+			"scheme, the host where it names a server, *** for everything else (user " +
+			"information, tokens in host, path and query). Every firing is " +
 			"stored as an event of type alert (tags alert:NAME, container:NAME, host:NAME), " +
 			"every delivery's outcome as one of type alert-delivery (tags alert:NAME, " +
 			"delivery:ok or delivery:failed)",

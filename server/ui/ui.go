@@ -3,7 +3,9 @@
 package ui
 
 import (
+	"compress/gzip"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,14 +54,19 @@ func IsPage(p string) bool {
 // beside it. The bytes stay in the binary's read-only data: embed.FS.ReadFile
 // would copy them to the heap (about 20 MB for the wasm and its copies), so
 // files are opened and streamed instead.
+//
+// app.wasm is embedded only as its copies (gzipOnly): the raw file would
+// add 9.7 MB to the binary for the rare client that accepts neither brotli
+// nor gzip, which gets the gzip copy decompressed as it is sent instead.
 type asset struct {
-	name  string // file name in web.Files
-	ctype string
-	size  int64 // of the uncompressed file
-	encs  []encoding
-	once  sync.Once
-	etag  string // of the content, taken on first use so start-up reads nothing
-	err   error
+	name     string // file name in web.Files (absent when gzipOnly)
+	ctype    string
+	size     int64 // of the uncompressed file
+	encs     []encoding
+	gzipOnly bool // only the copies are embedded
+	once     sync.Once
+	etag     string // of the content, taken on first use so start-up reads nothing
+	err      error
 }
 
 // encoding is a pre-compressed copy of an asset.
@@ -68,19 +76,25 @@ type encoding struct {
 }
 
 // etagOf is the asset's strong ETag (without quotes) from a hash of its
-// content; an encoded copy appends its coding. A changed file gets a new ETag,
-// so an unchanged one costs the browser or the service worker a 304.
+// content (of the gzip copy, when that is all there is: make wasm writes it
+// reproducibly); an encoded copy appends its coding. A changed file gets a
+// new ETag, so an unchanged one costs the browser or the service worker a
+// 304.
 func (a *asset) etagOf() (string, error) {
 	a.once.Do(func() {
-		f, err := web.Files.Open(a.name)
+		name := a.name
+		if a.gzipOnly {
+			name += ".gz"
+		}
+		f, err := web.Files.Open(name)
 		if err != nil {
-			a.err = fmt.Errorf("open embedded %s: %w", a.name, err)
+			a.err = fmt.Errorf("open embedded %s: %w", name, err)
 			return
 		}
 		defer f.Close()
 		h := sha256.New()
 		if _, err := io.Copy(h, f); err != nil {
-			a.err = fmt.Errorf("hash embedded %s: %w", a.name, err)
+			a.err = fmt.Errorf("hash embedded %s: %w", name, err)
 			return
 		}
 		a.etag = hex.EncodeToString(h.Sum(nil)[:12])
@@ -132,8 +146,14 @@ func loadUI() (*Handler, error) {
 	}
 	for _, name := range names {
 		ext := path.Ext(name)
-		if ext == ".go" || ext == ".br" || ext == ".gz" || name == versionFile {
+		if ext == ".go" || ext == ".br" || name == versionFile {
 			continue // not assets: Go source, the version, copies listed with their original
+		}
+		if ext == ".gz" {
+			name = strings.TrimSuffix(name, ext)
+			if slices.Contains(names, name) {
+				continue // listed with its original
+			}
 		}
 		a, err := statAsset(name)
 		if err != nil {
@@ -186,13 +206,22 @@ func loadUI() (*Handler, error) {
 // service worker's cache (named after it) changes exactly when they do.
 const versionFile = "version.txt"
 
-// statAsset describes one embedded file and the copies beside it.
+// statAsset describes one embedded file and the copies beside it; for a
+// file embedded only as copies the size is the gzip copy's.
 func statAsset(name string) (*asset, error) {
+	a := &asset{name: name, ctype: contentType(name)}
 	info, err := fs.Stat(web.Files, name)
-	if err != nil {
+	switch {
+	case err == nil:
+		a.size = info.Size()
+	case errors.Is(err, fs.ErrNotExist):
+		a.gzipOnly = true
+		if a.size, err = gzipSize(name + ".gz"); err != nil {
+			return nil, err
+		}
+	default:
 		return nil, fmt.Errorf("stat embedded %s: %w", name, err)
 	}
-	a := &asset{name: name, ctype: contentType(name), size: info.Size()}
 	for _, e := range []encoding{{"br", name + ".br"}, {"gzip", name + ".gz"}} {
 		_, err := fs.Stat(web.Files, e.name)
 		if err == nil {
@@ -204,6 +233,29 @@ func statAsset(name string) (*asset, error) {
 		}
 	}
 	return a, nil
+}
+
+// gzipSize is the uncompressed size a gzip file records in its last four
+// bytes (ISIZE, RFC 1952: little-endian, modulo 2^32, which no asset nears).
+func gzipSize(name string) (int64, error) {
+	f, err := web.Files.Open(name)
+	if err != nil {
+		return 0, fmt.Errorf("open embedded %s: %w", name, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("stat embedded %s: %w", name, err)
+	}
+	ra, ok := f.(io.ReaderAt)
+	if !ok || info.Size() < 18 { // a gzip header and trailer take 18 bytes
+		return 0, fmt.Errorf("embedded %s is not a gzip file", name)
+	}
+	var isize [4]byte
+	if _, err := ra.ReadAt(isize[:], info.Size()-4); err != nil {
+		return 0, fmt.Errorf("read embedded %s: %w", name, err)
+	}
+	return int64(binary.LittleEndian.Uint32(isize[:])), nil
 }
 
 // contentType is the media type of an asset by its extension; a fixed table,
@@ -294,6 +346,9 @@ func (u *Handler) serveAsset(w http.ResponseWriter, r *http.Request, p string, a
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	if coding == "" && a.gzipOnly {
+		file += ".gz"
+	}
 	f, err := web.Files.Open(file)
 	if err != nil {
 		respond.Error(w, http.StatusInternalServerError, fmt.Sprintf("open embedded %s: %v", file, err))
@@ -305,14 +360,23 @@ func (u *Handler) serveAsset(w http.ResponseWriter, r *http.Request, p string, a
 		respond.Error(w, http.StatusInternalServerError, fmt.Sprintf("stat embedded %s: %v", file, err))
 		return
 	}
+	size, body := info.Size(), io.Reader(f)
+	if coding == "" && a.gzipOnly {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			respond.Error(w, http.StatusInternalServerError, fmt.Sprintf("read embedded %s: %v", file, err))
+			return
+		}
+		size, body = a.size, zr
+	}
 	// Written here rather than with http.ServeContent, which drops
 	// Content-Length whenever Content-Encoding is set.
-	h.Set("Content-Length", strconv.FormatInt(info.Size(), 10))
+	h.Set("Content-Length", strconv.FormatInt(size, 10))
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return
 	}
-	if _, err := io.Copy(w, f); err != nil {
+	if _, err := io.Copy(w, body); err != nil {
 		slog.Debug("write web asset", "path", p, "coding", coding, "err", err)
 	}
 }
