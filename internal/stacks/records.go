@@ -26,7 +26,7 @@ func (m *Manager) Create(ctx context.Context, req wire.StackRequest) (st wire.St
 			if ValidName(req.Name) == nil {
 				ref.Name = req.Name
 			}
-			m.emitError(ref, wire.ActionDeploying, fmt.Sprintf("Error while creating stack %q: %v", req.Name, err))
+			m.emitError(ref, wire.ActionCreating, fmt.Sprintf("Error while creating stack %q: %v", req.Name, err))
 		}
 	}()
 	if err := ValidName(req.Name); err != nil {
