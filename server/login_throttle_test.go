@@ -58,16 +58,7 @@ func TestShortTokensRefusedAtStart(t *testing.T) {
 // failure is logged without the token and counted in /metrics.
 func TestLoginThrottle(t *testing.T) {
 	const admin, wrong = "throttle-admin-0123456789", "throttle-wrong-guess-9876"
-	var logs syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := freeAddr(t)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--addr", addr, "--data", t.TempDir(), "--token", "admin:" + admin}, func(string) string { return "" }, &logs)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	base := "http://" + addr
-	waitHealthy(t, base)
+	base, logs := startLogged(t, "--token", "admin:"+admin)
 
 	login := func(token string) *http.Response {
 		t.Helper()
@@ -122,15 +113,25 @@ func TestLoginThrottle(t *testing.T) {
 	}
 }
 
-// waitHealthy waits until base answers /healthz.
-func waitHealthy(t *testing.T, base string) {
+// startLogged runs crowsnest in this process as startServer does, at log
+// level info, and returns its URL and everything it logs.
+func startLogged(t *testing.T, args ...string) (string, *syncBuffer) {
 	t.Helper()
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := freeAddr(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"--addr", addr, "--data", t.TempDir()}, args...), func(string) string { return "" }, logs)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	base := "http://" + addr
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		resp, err := http.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			return
+			return base, logs
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no answer on %s: %v", base, err)

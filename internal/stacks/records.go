@@ -81,7 +81,7 @@ func (m *Manager) validate(ctx context.Context, name, compose, env string) (stri
 		_ = os.RemoveAll(staging) // the write error is the one to report
 		return "", nil, err
 	}
-	p, err := loadProject(ctx, staging, name)
+	p, err := loadProject(ctx, staging, name, m.opts.AllowHostPaths)
 	if err != nil {
 		_ = os.RemoveAll(staging) // the load error is the one to report
 		return "", nil, err
