@@ -45,7 +45,8 @@ func TestPerPageBelowOneIs400(t *testing.T) {
 }
 
 // TestRefusedCreateIsLabelledCreating checks the stack-error of a refused
-// create names the step that failed: nothing was being deployed.
+// create names the step that failed (nothing was being deployed), and
+// not the data directory.
 func TestRefusedCreateIsLabelledCreating(t *testing.T) {
 	testenv.Engine(t)
 	srv := startServer(t)
@@ -57,5 +58,8 @@ func TestRefusedCreateIsLabelledCreating(t *testing.T) {
 	f := ws.nextStack(t, 5*time.Second)
 	if f.Type != wire.StackErrorType || f.Data.Action != "creating" || f.Data.StackID != 0 {
 		t.Errorf("after a refused create: %s, want a stack-error with action creating and stack_id 0", f)
+	}
+	if strings.Contains(f.Data.Message, srv.Data) || strings.Contains(f.Data.Message, ".staging-") {
+		t.Errorf("the refusal shows where the data directory is: %s", f)
 	}
 }

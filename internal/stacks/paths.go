@@ -217,16 +217,19 @@ func lineOf(err error) string {
 	return ""
 }
 
-// yamlValue is a value a YAML decoding error quotes: `!!str ` + "`text`".
+// yamlValue is a value a YAML decoding error quotes: !!str `text`.
 var yamlValue = regexp.MustCompile("(!!\\w+) `[^`]*`")
 
-// unquote drops the values a YAML decoding error quotes, in case one came
-// from a file the checks above did not see (one an included file includes,
-// with host paths allowed).
-func unquote(err error) error {
-	msg := err.Error()
-	if !strings.Contains(msg, "`") {
-		return err
-	}
-	return errors.New(yamlValue.ReplaceAllString(msg, "$1 value"))
+// loadError is a refusal of the stack in dir as a client's mistake, in
+// words fit for every reader of the /stacks socket: the values a YAML
+// decoding error quotes are dropped, in case one came from a file the
+// checks above did not see (one an included file includes, with host
+// paths allowed), and paths are told relative to the stack's directory,
+// whose place in the data directory (a staging directory, at that) is
+// nobody's business.
+func loadError(dir string, err error) error {
+	msg := yamlValue.ReplaceAllString(err.Error(), "$1 value")
+	msg = strings.ReplaceAll(msg, dir+string(filepath.Separator), "")
+	msg = strings.ReplaceAll(msg, dir, ".")
+	return invalid("%s", msg)
 }

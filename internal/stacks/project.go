@@ -147,7 +147,7 @@ func stagingDir(root string) (string, error) {
 // hostPaths it reads no file outside dir (see checkReferences). Every
 // service gets the labels the CLI sets, so `docker compose ls/ps` and
 // crowsnest recognise the containers. A loader error is ErrInvalid with the
-// loader's words, less any value it quotes from a file.
+// loader's words (see loadError).
 func loadProject(ctx context.Context, dir, name string, hostPaths bool) (*types.Project, error) {
 	env, err := os.ReadFile(filepath.Join(dir, envFile))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -164,17 +164,14 @@ func loadProject(ctx context.Context, dir, name string, hostPaths bool) (*types.
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("loading compose file: %w", err)
 		}
-		if errors.Is(err, ErrInvalid) {
-			return nil, err
-		}
-		return nil, invalid("%w", unquote(err))
+		return nil, loadError(dir, err)
 	}
 	p, err := opts.LoadProject(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("loading compose file: %w", err)
 		}
-		return nil, invalid("%w", unquote(err))
+		return nil, loadError(dir, err)
 	}
 	for svcName, s := range p.Services {
 		s.CustomLabels = map[string]string{
