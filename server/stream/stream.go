@@ -34,7 +34,8 @@ type Spec[T any] struct {
 	Source Source[T]
 	// Start, when set, sends what comes before the live values. Its send
 	// fails with the end of Source when that ended meanwhile, so a long
-	// replay stops at once for a client already dropped.
+	// replay stops at once for a client already dropped (but not for one
+	// Overflowed keeps).
 	Start func(ctx context.Context, send func(frame []byte) error) error
 	// Frames appends to dst the frames v becomes; none skips v. It returns
 	// a Finish to end the stream normally.
@@ -48,13 +49,11 @@ type Spec[T any] struct {
 	Resume func() string
 	// Out counts the frames written; nil counts nothing.
 	Out prometheus.Counter
-	// Overflowed, when set, keeps a client that fell a whole queue behind
-	// on the live values: once what was queued is delivered, it is called
+	// Overflowed, when set, keeps a client that fell a whole queue behind:
+	// once Start is done and what was queued is delivered, it is called
 	// instead of ending the stream, subscribes Source again and returns a
 	// frame telling the client what it missed. For viewers of a burst (a
-	// container's logs), to whom a marker serves better than a cut. A
-	// client that falls behind during Start still ends as too slow: what
-	// Start had yet to send is not the source's to count.
+	// container's logs), to whom a marker serves better than a cut.
 	Overflowed func() ([]byte, error)
 }
 
@@ -122,10 +121,12 @@ func run[T any](ctx context.Context, sp Spec[T], write func([]byte) error, ka ke
 		err := sp.Start(ctx, func(frame []byte) error {
 			select {
 			case <-src.Done():
-				return errSourceEnded
+				if !sp.keeps(src) {
+					return errSourceEnded
+				}
 			default:
-				return send(frame)
 			}
+			return send(frame)
 		})
 		if err != nil {
 			return ended(ctx, src, err)
