@@ -77,7 +77,7 @@ func stateClass(state string) string {
 	case "exited", "dead", "unreachable", "error", "failed", "unhealthy", "removed":
 		return "badge badge-bad"
 	case "paused", "restarting", "connecting", "pending", "created", "stopped", "partial",
-		"deploying", "starting", "stopping", "restarting-stack", "pulling-images", "removing":
+		"creating", "deploying", "starting", "stopping", "restarting-stack", "pulling-images", "removing":
 		return "badge badge-warn"
 	default:
 		return "badge"

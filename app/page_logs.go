@@ -149,6 +149,12 @@ func (p *logsPage) OnNav(ctx app.Context) {
 				return
 			}
 			if ll.Stream == "" {
+				// Where a burst outran the socket, the server says how many
+				// lines were skipped: shown in place, in the log.
+				var skip wire.LogsSkipped
+				if json.Unmarshal(data, &skip) == nil && skip.Skipped > 0 && p.incoming.add(logLine{stream: "skipped", at: last, text: skip.Message}) {
+					flush()
+				}
 				var m wire.Message
 				if json.Unmarshal(data, &m) == nil && m.Message != "" && m.Message != wire.ConnectionEstablished.Message {
 					ctx.Dispatch(func(app.Context) { p.status = m.Message })

@@ -175,7 +175,9 @@ func startStacks(ctx context.Context, p parts) (m *stacks.Manager, stop func(), 
 		DataDir:     p.cfg.DataDir,
 		DefaultHost: docker.DefaultHostName,
 		Leases:      p.leases,
-		Logger:      p.log,
+		// Files a compose file reads while loading; bind mounts are not.
+		AllowHostPaths: p.cfg.StacksAllowHostPaths,
+		Logger:         p.log,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("starting the stack manager: %w", err)

@@ -21,8 +21,8 @@ import (
 // cookie, and Origin on websocket upgrades.
 func TestAuthOnTheRunningServer(t *testing.T) {
 	s := startServer(t,
-		"--token", "read:reader-secret", "--token", "admin:admin-secret",
-		"--hyper-key", "AKTEST:hyper-secret",
+		"--token", "read:reader-secret-0123456789", "--token", "admin:admin-secret-0123456789",
+		"--hyper-key", "AKTEST:hyper-secret-0123456789",
 		"--host", "Localhost=unix:///nonexistent/docker.sock")
 	events := s.WS("/events/ws?since=1h") // replay works without an engine
 
@@ -40,7 +40,7 @@ func TestAuthOnTheRunningServer(t *testing.T) {
 		h.Set("Origin", origin)
 		return h
 	}
-	cookie := http.Header{"Cookie": {auth.SessionCookie + "=" + loginSession(t, s.URL, "reader-secret")}}
+	cookie := http.Header{"Cookie": {auth.SessionCookie + "=" + loginSession(t, s.URL, "reader-secret-0123456789")}}
 
 	sockets := []struct {
 		name   string
@@ -49,12 +49,12 @@ func TestAuthOnTheRunningServer(t *testing.T) {
 	}{
 		{"no credentials", nil, http.StatusUnauthorized},
 		{"wrong token", bearer("nope"), http.StatusUnauthorized},
-		{"read token", bearer("reader-secret"), 0},
-		{"admin token", bearer("admin-secret"), 0},
-		{"Hyper signature", signed("hyper-secret", time.Now()), 0},
+		{"read token", bearer("reader-secret-0123456789"), 0},
+		{"admin token", bearer("admin-secret-0123456789"), 0},
+		{"Hyper signature", signed("hyper-secret-0123456789", time.Now()), 0},
 		{"Hyper signature, wrong secret", signed("not-the-secret", time.Now()), http.StatusUnauthorized},
-		{"Hyper signature, expired", signed("hyper-secret", time.Now().Add(-10*time.Minute)), http.StatusUnauthorized},
-		{"token with a foreign Origin", withOrigin(bearer("reader-secret"), "https://evil.example"), http.StatusForbidden},
+		{"Hyper signature, expired", signed("hyper-secret-0123456789", time.Now().Add(-10*time.Minute)), http.StatusUnauthorized},
+		{"token with a foreign Origin", withOrigin(bearer("reader-secret-0123456789"), "https://evil.example"), http.StatusForbidden},
 		{"cookie from the same origin", withOrigin(cookie, s.URL), 0},
 		{"cookie with a foreign Origin", withOrigin(cookie, "https://evil.example"), http.StatusForbidden},
 	}
@@ -73,8 +73,8 @@ func TestAuthOnTheRunningServer(t *testing.T) {
 		want   int
 	}{
 		{"no credentials", nil, http.StatusUnauthorized},
-		{"read token", bearer("reader-secret"), http.StatusForbidden},
-		{"admin token", bearer("admin-secret"), http.StatusCreated},
+		{"read token", bearer("reader-secret-0123456789"), http.StatusForbidden},
+		{"admin token", bearer("admin-secret-0123456789"), http.StatusCreated},
 	}
 	for _, k := range posts {
 		t.Run("POST events "+k.name, func(t *testing.T) {
@@ -172,9 +172,9 @@ func sessionStatus(t *testing.T, base, id string) int {
 // token nor the cookie's value.
 func TestSessionsLiveInTheStore(t *testing.T) {
 	args := []string{"--host", noEngine, "--request-rate", "0"}
-	s := startServer(t, append(args, "--token", "read:session-reader-1", "--token", "admin:session-admin-1")...)
+	s := startServer(t, append(args, "--token", "read:session-reader-1", "--token", "admin:session-admin-0001")...)
 	kept := loginSession(t, s.URL, "session-reader-1")
-	dropped := loginSession(t, s.URL, "session-admin-1")
+	dropped := loginSession(t, s.URL, "session-admin-0001")
 	loggedOut := loginSession(t, s.URL, "session-reader-1")
 	for _, id := range []string{kept, dropped, loggedOut} {
 		if got := sessionStatus(t, s.URL, id); got != http.StatusOK {
@@ -210,7 +210,7 @@ func TestSessionsLiveInTheStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"session-reader-1", "session-admin-1", kept, dropped} {
+	for _, secret := range []string{"session-reader-1", "session-admin-0001", kept, dropped} {
 		if bytes.Contains(db, []byte(secret)) {
 			t.Errorf("the store file holds %.12s…", secret)
 		}

@@ -44,11 +44,14 @@ type Config struct {
 	RequestRate    float64 // requests per second per client; 0 = unlimited
 	RequestBurst   int
 	TrustedProxies []netip.Prefix // --trusted-proxy: peers whose X-Forwarded-* headers count
-	StatsSource    string         // auto, engine or cgroup
-	CgroupRoot     string
-	ProcRoot       string
-	StatsEvery     time.Duration // --stats-every: the sampling cadence of the stats history
-	StatsRetention time.Duration // --stats-retention: how long the stats history is kept
+	// StacksAllowHostPaths (--stacks-allow-host-paths) lets compose files
+	// name files outside their stack's directory for the loader to read.
+	StacksAllowHostPaths bool
+	StatsSource          string // auto, engine or cgroup
+	CgroupRoot           string
+	ProcRoot             string
+	StatsEvery           time.Duration // --stats-every: the sampling cadence of the stats history
+	StatsRetention       time.Duration // --stats-retention: how long the stats history is kept
 	// --store and the --nats-* flags: the event log on NATS JetStream,
 	// shared by replicas; NATSURLs empty means the bbolt file in DataDir.
 	NATSURLs     []string
@@ -96,6 +99,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.Float64Var(&c.RequestRate, "request-rate", 50, "requests per second per client; 0 means no limit")
 	fs.IntVar(&c.RequestBurst, "request-burst", 200, "request burst per client")
 	fs.Var(&proxies, "trusted-proxy", "`CIDR` (or address) of a reverse proxy whose X-Forwarded-For and X-Forwarded-Proto are believed; from any other peer they are ignored; repeatable")
+	fs.BoolVar(&c.StacksAllowHostPaths, "stacks-allow-host-paths", false, "let compose files of stacks name files outside their stack's directory that are read when the stack is created or deployed (include, extends, env_file, label_file); bind mounts are allowed either way")
 	fs.StringVar(&c.StatsSource, "stats-source", "auto", "container stats from: engine (a stats stream per container), cgroup (read the host's cgroup files; local engine only), auto (cgroup when readable, else engine)")
 	fs.StringVar(&c.CgroupRoot, "cgroup-root", "/sys/fs/cgroup", "mount point of the host's cgroup tree, for --stats-source cgroup/auto")
 	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "the host's proc, for system CPU time, host memory and container network counters")

@@ -90,7 +90,7 @@ func checkImage(t *testing.T, ctx context.Context, c *client.Client, tag string,
 	if err := syscall.Stat("/var/run/docker.sock", &sock); err != nil {
 		t.Skipf("no engine socket to mount: %v", err)
 	}
-	id, _ := testenv.Run(t, c, testenv.RunOptions{Image: tag, Env: []string{"CROWSNEST_TOKEN=read:image-test"}, NoStart: true,
+	id, _ := testenv.Run(t, c, testenv.RunOptions{Image: tag, Env: []string{"CROWSNEST_TOKEN=read:image-test-token-0123"}, NoStart: true,
 		HostConfig: &container.HostConfig{
 			Binds:        []string{"/var/run/docker.sock:/var/run/docker.sock"},
 			GroupAdd:     []string{fmt.Sprint(sock.Gid)},
@@ -116,7 +116,7 @@ func checkImage(t *testing.T, ctx context.Context, c *client.Client, tag string,
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		req, _ := http.NewRequest("GET", base+"/api/v1/hosts", nil)
-		req.Header.Set("Authorization", "Bearer image-test")
+		req.Header.Set("Authorization", "Bearer image-test-token-0123")
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			err = json.NewDecoder(resp.Body).Decode(&hosts)

@@ -142,7 +142,7 @@ func TestLoginWithoutAuth(t *testing.T) {
 // TestLoginRateLimited: the login routes sit behind the same per-client
 // limits as every route, so tokens cannot be guessed at line speed.
 func TestLoginRateLimited(t *testing.T) {
-	srv := startServer(t, "--token", "admin:limit-token", "--request-rate", "0.01", "--request-burst", "2")
+	srv := startServer(t, "--token", "admin:limit-admin-token-01", "--request-rate", "0.01", "--request-burst", "2")
 	var last int
 	for range 3 {
 		resp, _ := getPage(t, noRedirect, postForm(t, srv.URL+"/login", url.Values{"token": {"guess"}}))

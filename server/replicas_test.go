@@ -102,14 +102,14 @@ func storeIDs(evs []wire.ContainerEvent) []string {
 func TestReplicaWithoutNATS(t *testing.T) {
 	port := natstest.FreePort(t)
 	args := []string{"--host", noEngine, "--request-rate", "0",
-		"--store", fmt.Sprintf("nats://127.0.0.1:%d", port), "--token", "admin:replica-admin-1"}
+		"--store", fmt.Sprintf("nats://127.0.0.1:%d", port), "--token", "admin:replica-admin-0001"}
 	a := startServer(t, args...)
 	code, health := healthOf(t, a.URL)
 	if code != http.StatusServiceUnavailable || health.Status != wire.HealthUnavailable || health.Store.Backend != "nats" ||
 		!strings.Contains(health.Message, "connecting to") {
 		t.Fatalf("/healthz without NATS: %d %+v", code, health)
 	}
-	if code := postStatus(t, a.URL, "replica-admin-1"); code != http.StatusServiceUnavailable {
+	if code := postStatus(t, a.URL, "replica-admin-0001"); code != http.StatusServiceUnavailable {
 		t.Fatalf("POST without NATS: %d, want 503", code)
 	}
 
@@ -124,12 +124,12 @@ func TestReplicaWithoutNATS(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if code := postStatus(t, a.URL, "replica-admin-1"); code != http.StatusCreated {
+	if code := postStatus(t, a.URL, "replica-admin-0001"); code != http.StatusCreated {
 		t.Fatalf("POST once NATS answers: %d, want 201", code)
 	}
 
 	b := startServer(t, args...)
-	session := loginSession(t, a.URL, "replica-admin-1")
+	session := loginSession(t, a.URL, "replica-admin-0001")
 	if got := sessionStatus(t, b.URL, session); got != http.StatusOK {
 		t.Fatalf("a session opened on replica a, used on b: %d, want 200", got)
 	}

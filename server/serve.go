@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
 
 // Listener timeouts, variables so tests can shorten them. readHeaderTimeout
@@ -18,6 +20,16 @@ import (
 var (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 2 * time.Minute
+)
+
+// Request header limits. net/http answers a header over its MaxHeaderBytes
+// with a plain-text 431 of its own, before any handler, so it is given room
+// above maxHeaderBytes: a header between the two gets the API's JSON 431
+// from headerTooLarge, and only a header past headerHardLimit (which bounds
+// what one connection may make the server buffer) gets net/http's text.
+const (
+	maxHeaderBytes  = 64 << 10
+	headerHardLimit = 1 << 20
 )
 
 // serveHTTP listens until ctx ends, then drains connections for a while.
@@ -37,11 +49,14 @@ func serveHTTP(ctx context.Context, cfg Config, h http.Handler, log *slog.Logger
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			handlers.Add(1)
 			defer handlers.Done()
+			if headerTooLarge(w, r) {
+				return
+			}
 			h.ServeHTTP(w, r)
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    headerHardLimit,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		TLSConfig:         tlsCfg,
 		// Requests inherit ctx, so at shutdown the long-lived ones (SSE,
@@ -78,4 +93,23 @@ func serveHTTP(ctx context.Context, cfg Config, h http.Handler, log *slog.Logger
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// headerTooLarge answers 431 with the JSON error when r's request line and
+// header fields (counted as sent: name, ": ", value, CRLF) pass
+// maxHeaderBytes, and reports whether it did.
+func headerTooLarge(w http.ResponseWriter, r *http.Request) bool {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + len(v) + 4
+		}
+	}
+	if n <= maxHeaderBytes {
+		return false
+	}
+	w.Header().Set("Connection", "close")
+	respond.Error(w, http.StatusRequestHeaderFieldsTooLarge,
+		fmt.Sprintf("request line and header of %d bytes: the limit is %d", n, maxHeaderBytes))
+	return true
 }

@@ -51,6 +51,7 @@ type follower struct {
 	// then starts at the container's first line, until it forgets one.
 	fromStart bool
 	hub       *hub.Hub[wire.LogLine]
+	published uint64                // lines published so far; a view counts what it missed by it
 	taps      []*func(wire.LogLine) // see Streams.Tap
 	ended     bool
 	over      chan struct{} // closed once ended
@@ -155,6 +156,7 @@ func (f *follower) add(l wire.LogLine) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.recent.add(l)
+	f.published++
 	f.hub.Publish(l)
 	for _, t := range f.taps {
 		(*t)(l)

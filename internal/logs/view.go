@@ -22,6 +22,7 @@ type View struct {
 
 	items []wire.LogLine                  // backlog from the follow's memory
 	sub   *hub.Subscription[wire.LogLine] // nil when the follow had already ended
+	subAt uint64                          // the follow's published count when sub began
 	// When memory does not reach back far enough: fetch from the engine
 	// the lines stamped before olderUntil, keeping the last olderNeed
 	// (all when negative). With coarse stamps (see coarse.go) the request
@@ -45,7 +46,7 @@ func (v *View) plan() {
 	oldest := f.recent.oldest()
 	complete := f.fromStart && !f.recent.evicted
 	if !f.ended {
-		v.sub = f.hub.Subscribe(o.Queue)
+		v.sub, v.subAt = f.hub.Subscribe(o.Queue), f.published
 	}
 	f.mu.Unlock()
 
@@ -182,6 +183,26 @@ func (v *View) sendOlder(ctx context.Context, send func(wire.LogLine) error) err
 		}
 	}
 	return nil
+}
+
+// Rejoin follows on after the view's subscription overflowed: taken is how
+// many live lines the viewer read from C since it joined (or last
+// rejoined), the ones still queued at the overflow included. It subscribes
+// again, atomically with respect to new lines, and returns how many lines
+// were published meanwhile that the viewer will never see on C. When the
+// follow has ended meanwhile there is nothing to rejoin: Done is closed
+// and Err says why the follow ended.
+func (v *View) Rejoin(taken uint64) uint64 {
+	f := v.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	missed := f.published - v.subAt - min(taken, f.published-v.subAt)
+	v.sub.Close()
+	v.sub = nil
+	if !f.ended {
+		v.sub, v.subAt = f.hub.Subscribe(v.opts.Queue), f.published
+	}
+	return missed
 }
 
 // Close leaves the follow; the last viewer leaving stops it after the grace

@@ -164,7 +164,7 @@ func (m *Manager) compose(ctx context.Context, st wire.Stack, action string, pro
 	if err := writeFiles(dir, st.Compose, st.Env); err != nil {
 		return err
 	}
-	p, err := loadProject(ctx, dir, st.Name)
+	p, err := loadProject(ctx, dir, st.Name, m.opts.AllowHostPaths)
 	if err != nil && action != Remove {
 		return err
 	}

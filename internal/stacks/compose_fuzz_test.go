@@ -69,7 +69,7 @@ func FuzzComposeValidate(f *testing.F) {
 		if err := checkYAML(compose); err != nil {
 			t.Fatalf("accepted a text the YAML pre-check refuses: %v", err)
 		}
-		p, err := loadProject(ctx, staging, "fuzz")
+		p, err := loadProject(ctx, staging, "fuzz", false)
 		if err != nil {
 			t.Fatalf("accepted, but loading the staged files again fails: %v", err)
 		}

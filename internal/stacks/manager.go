@@ -46,6 +46,10 @@ type Options struct {
 	DataDir string
 	// DefaultHost is the host of a stack created without one.
 	DefaultHost string
+	// AllowHostPaths lets compose files name files outside their stack's
+	// directory for the loader to read (include, extends, env_file,
+	// label_file): --stacks-allow-host-paths.
+	AllowHostPaths bool
 	// Leases keep replicas sharing one store from acting on the same
 	// stack at once; nil for a single crowsnest.
 	Leases *lease.Leases

@@ -143,27 +143,35 @@ func stagingDir(root string) (string, error) {
 // loadProject loads the stack in dir as `docker compose -p name` run in dir
 // would: compose.yaml, .env for interpolation and env_file, paths relative
 // to dir. Unlike the CLI it does not read crowsnest's own environment, so
-// the server's secrets can never be interpolated into a stack. Every
+// the server's secrets can never be interpolated into a stack, and unless
+// hostPaths it reads no file outside dir (see checkReferences). Every
 // service gets the labels the CLI sets, so `docker compose ls/ps` and
 // crowsnest recognise the containers. A loader error is ErrInvalid with the
-// loader's words.
-func loadProject(ctx context.Context, dir, name string) (*types.Project, error) {
-	opts, err := cli.NewProjectOptions(
-		[]string{filepath.Join(dir, composeFile)},
-		cli.WithWorkingDirectory(dir),
-		cli.WithName(name),
-		cli.WithEnvFiles(),
-		cli.WithDotEnv,
-	)
+// loader's words (see loadError).
+func loadProject(ctx context.Context, dir, name string, hostPaths bool) (*types.Project, error) {
+	env, err := os.ReadFile(filepath.Join(dir, envFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading the env file: %w", err)
+	}
+	if err := checkDotEnv(string(env)); err != nil {
+		return nil, err
+	}
+	opts, err := projectOptions(dir, name)
 	if err != nil {
 		return nil, invalid("%w", err)
+	}
+	if err := checkReferences(ctx, dir, name, opts, hostPaths); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("loading compose file: %w", err)
+		}
+		return nil, loadError(dir, err)
 	}
 	p, err := opts.LoadProject(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("loading compose file: %w", err)
 		}
-		return nil, invalid("%w", err)
+		return nil, loadError(dir, err)
 	}
 	for svcName, s := range p.Services {
 		s.CustomLabels = map[string]string{
@@ -180,6 +188,17 @@ func loadProject(ctx context.Context, dir, name string) (*types.Project, error) 
 		p.Services[svcName] = s
 	}
 	return p, nil
+}
+
+// projectOptions are the options of loading the stack in dir.
+func projectOptions(dir, name string) (*cli.ProjectOptions, error) {
+	return cli.NewProjectOptions(
+		[]string{filepath.Join(dir, composeFile)},
+		cli.WithWorkingDirectory(dir),
+		cli.WithName(name),
+		cli.WithEnvFiles(),
+		cli.WithDotEnv,
+	)
 }
 
 // composeVersion is the compose library's version for the version label.

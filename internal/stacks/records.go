@@ -26,7 +26,7 @@ func (m *Manager) Create(ctx context.Context, req wire.StackRequest) (st wire.St
 			if ValidName(req.Name) == nil {
 				ref.Name = req.Name
 			}
-			m.emitError(ref, wire.ActionDeploying, fmt.Sprintf("Error while creating stack %q: %v", req.Name, err))
+			m.emitError(ref, wire.ActionCreating, fmt.Sprintf("Error while creating stack %q: %v", req.Name, err))
 		}
 	}()
 	if err := ValidName(req.Name); err != nil {
@@ -84,7 +84,7 @@ func (m *Manager) validate(ctx context.Context, name, compose, env string) (stri
 		_ = os.RemoveAll(staging) // the write error is the one to report
 		return "", nil, err
 	}
-	p, err := loadProject(ctx, staging, name)
+	p, err := loadProject(ctx, staging, name, m.opts.AllowHostPaths)
 	if err != nil {
 		_ = os.RemoveAll(staging) // the load error is the one to report
 		return "", nil, newEnvScrubber(env).error(err)

@@ -42,3 +42,16 @@ type LogLine struct {
 	Line      string    `json:"line"`
 	Partial   bool      `json:"partial,omitempty"`
 }
+
+// LogsSkipped is the frame a container log socket sends where a viewer fell
+// a whole queue behind during a burst: instead of being cut off, it is told
+// how many lines it missed and the since= that reads them again, and the
+// live lines go on. Message says the same for clients that show any
+// {"message"} frame.
+type LogsSkipped struct {
+	Message string `json:"message"`
+	Skipped uint64 `json:"skipped"`
+	// Since is the since= value, Unix seconds with nanoseconds, that
+	// resumes after the last line sent; empty when none was.
+	Since string `json:"since,omitempty"`
+}

@@ -19,8 +19,10 @@ const (
 )
 
 // Stack actions, as the "action" field of stack-progress and stack-error
-// names them.
+// names them. Creating is no action a client starts: it labels the
+// stack-error of a create the server refused.
 const (
+	ActionCreating      = "creating"
 	ActionDeploying     = "deploying"
 	ActionStarting      = "starting"
 	ActionStopping      = "stopping"

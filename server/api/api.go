@@ -67,6 +67,7 @@ type Server struct {
 	auth          *auth.Authenticator
 	limits        *auth.Limiter
 	proxies       auth.TrustedProxies
+	logins        *auth.LoginThrottle
 	site          auth.Site
 	streamQueue   int
 	metrics       *Metrics
@@ -90,6 +91,7 @@ func New(o Options) *Server {
 		auth:          o.Auth,
 		limits:        auth.NewLimiter(o.Limits, o.Auth),
 		proxies:       auth.TrustedProxies(o.Limits.TrustedProxies),
+		logins:        auth.NewLoginThrottle(o.Limits.TrustedProxies),
 		site:          o.Site,
 		streamQueue:   o.StreamQueue,
 		metrics:       o.Metrics,

@@ -82,6 +82,7 @@ func (s *Server) handleContainerLogsWS(w http.ResponseWriter, r *http.Request) {
 	}
 	defer view.Close()
 	var sent time.Time // timestamp of the last line sent, for the resume hint
+	var taken uint64   // live lines read since the view (re)joined, for Rejoin
 	frame := func(l wire.LogLine) ([]byte, error) {
 		if !req.timestamps {
 			l.Timestamp = time.Time{}
@@ -116,6 +117,7 @@ func (s *Server) handleContainerLogsWS(w http.ResponseWriter, r *http.Request) {
 			})
 		},
 		Frames: func(l wire.LogLine, dst [][]byte) ([][]byte, error) {
+			taken++
 			if !view.Wants(l) {
 				return dst, nil
 			}
@@ -126,7 +128,25 @@ func (s *Server) handleContainerLogsWS(w http.ResponseWriter, r *http.Request) {
 			return append(dst, b), nil
 		},
 		Sent: func(l wire.LogLine) { sent = l.Timestamp },
+		// A burst past the queue costs the viewer those lines, told in a
+		// LogsSkipped frame, not the socket.
+		Overflowed: func() ([]byte, error) {
+			missed := view.Rejoin(taken)
+			taken = 0
+			return json.Marshal(skippedFrame(missed, sent))
+		},
 	})
+}
+
+// skippedFrame tells a viewer it missed n lines after the one stamped sent.
+func skippedFrame(n uint64, sent time.Time) wire.LogsSkipped {
+	f := wire.LogsSkipped{Skipped: n, Message: fmt.Sprintf("%d lines skipped: the viewer fell behind", n)}
+	if !sent.IsZero() {
+		next := sent.Add(time.Nanosecond)
+		f.Since = fmt.Sprintf("%d.%09d", next.Unix(), next.Nanosecond())
+		f.Message += "; resume with since=" + f.Since
+	}
+	return f
 }
 
 // viewSource is a log view as a stream source: a container that stopped

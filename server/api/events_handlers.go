@@ -172,7 +172,7 @@ func (s *Server) parseListRequest(w http.ResponseWriter, r *http.Request) (listR
 		req.perPageGiven = true
 		switch {
 		case n < 1:
-			req.perPage = store.DefaultPerPage
+			return req, invalid(fmt.Errorf("per_page: %d: want at least 1", n))
 		case n > store.MaxPerPage:
 			req.perPage = store.MaxPerPage // clamped, not refused; the links show the value used
 		default:

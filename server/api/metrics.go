@@ -24,6 +24,8 @@ type Metrics struct {
 	requests  *prometheus.CounterVec
 	// statsSamples counts the frames written to /docker/stats clients.
 	statsSamples prometheus.Counter
+	// loginFailures counts refused POST /login attempts, by reason.
+	loginFailures *prometheus.CounterVec
 }
 
 // NewMetrics builds the registry with the API's figures and the Go
@@ -49,8 +51,11 @@ func NewMetrics() *Metrics {
 		statsSamples: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "crowsnest_stats_samples_sent_total", Help: "Stats frames written to /docker/stats clients.",
 		}),
+		loginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crowsnest_login_failures_total", Help: "Refused logins, by reason (wrong-token, or throttled: tried during the backoff after earlier failures).",
+		}, []string{"reason"}),
 	}
-	m.registry.MustRegister(m.eventsIn, m.eventsOut, m.dropped, m.clients, m.requests, m.statsSamples,
+	m.registry.MustRegister(m.eventsIn, m.eventsOut, m.dropped, m.clients, m.requests, m.statsSamples, m.loginFailures,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -271,9 +273,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderPage(w, r, http.StatusUnauthorized, loginPage(d))
 		return
 	}
+	if wait := s.logins.Wait(r); wait > 0 {
+		secs := int(math.Ceil(wait.Seconds()))
+		s.metrics.loginFailures.WithLabelValues("throttled").Inc()
+		s.log.Warn("login refused", "remote", r.RemoteAddr, "reason", "throttled after failed logins", "retryAfterSeconds", secs)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		d.Error = "Too many failed logins: try again in " + strconv.Itoa(secs) + " s."
+		s.renderPage(w, r, http.StatusTooManyRequests, loginPage(d))
+		return
+	}
 	sess, err := s.auth.Login(r.Context(), token)
 	if errors.Is(err, auth.ErrUnknownToken) {
-		s.log.Info("login refused", "remote", r.RemoteAddr, "reason", "unknown token")
+		client, n := s.logins.Failed(r)
+		s.metrics.loginFailures.WithLabelValues("wrong-token").Inc()
+		s.log.Warn("login refused", "remote", r.RemoteAddr, "client", client, "reason", "unknown token", "failures", n)
 		d.Error = "That token is not valid."
 		s.renderPage(w, r, http.StatusUnauthorized, loginPage(d))
 		return
@@ -284,6 +297,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderPage(w, r, http.StatusInternalServerError, loginPage(d))
 		return
 	}
+	s.logins.Succeeded(r)
 	http.SetCookie(w, s.sessionCookie(r, sess.ID, int(auth.SessionMaxAge/time.Second)))
 	s.log.Info("login", "credential", sess.Credential, "scope", sess.Scope.String(), "remote", r.RemoteAddr)
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)

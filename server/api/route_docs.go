@@ -118,7 +118,8 @@ var routeDocs = map[string]RouteDoc{
 			"{\"type\":\"average\",\"field\":\"cpu\",\"value\":12.5}; YAML when Accept starts with " +
 			"application/x-yaml",
 		Params: "tag (repeatable, all required), type, page (default 1; below 1 means 1), " +
-			"per_page (default 30, at most 1000: larger is clamped), lt, lte, gt, gte (RFC " +
+			"per_page (default 30, at least 1 (else 400), at most 1000: larger is clamped), " +
+			"lt, lte, gt, gte (RFC " +
 			"3339 or Unix seconds), aggregator (count, average, min, max) and field (a " +
 			"numeric key of value); or the same as a Vamp JSON/YAML body {tags, type, " +
 			"timestamp: {lt, lte, gt, gte}, aggregator: {type, field}}: tags of query and " +
@@ -151,7 +152,10 @@ var routeDocs = map[string]RouteDoc{
 	"POST /login": {
 		Summary: "check a token, open a session (stored server-side, 7 days) and set the HttpOnly " +
 			"session cookie " + auth.SessionCookie + " to its random id (SameSite=Strict; Secure over " +
-			"TLS), then 303 to next; a wrong token gets the form again with 401",
+			"TLS), then 303 to next; a wrong token gets the form again with 401 (logged, " +
+			"counted in crowsnest_login_failures_total); after 5 wrong tokens from one client " +
+			"(or 100 from all clients) each further try waits 1 s, 2 s, 4 s… (at most 5 min, " +
+			"1 min for all) and meanwhile gets 429 with Retry-After",
 		Params:  "form fields token, next",
 		Example: "curl -i -c cookies.txt {base}/login --data-urlencode token=$CROWSNEST_TOKEN",
 	},
@@ -272,7 +276,9 @@ var routeDocs = map[string]RouteDoc{
 			"separated; one stream for TTY containers; ANSI kept; lines over 64 KiB split, " +
 			"partial marking every piece but the last): greeting, the last tail lines, then " +
 			"live from one engine follow shared by all viewers; {\"message\":\"container " +
-			"stopped\"} and a normal close when it stops; 404 for an unknown container or host",
+			"stopped\"} and a normal close when it stops; a viewer a burst leaves a whole " +
+			"queue behind on the live lines gets {\"message\", \"skipped\": N, \"since\"} in " +
+			"place of the lines it missed and stays connected; 404 for an unknown container or host",
 		Params: "id (ID, ID prefix or name), host (default Localhost), tail (default 100, or " +
 			"all), since (Unix seconds, RFC 3339 or a duration), timestamps (default true)",
 	},

@@ -166,9 +166,25 @@ func parseScope(s string) (Scope, error) {
 	return 0, errors.New("scope must be read or admin")
 }
 
-// checkSecret refuses secrets that cannot travel in a header or cookie
-// unchanged: such a token would silently never match.
+// MinSecretLen is the shortest token or Hyper secret key accepted: a
+// shorter one falls to guessing, throttle or not.
+const MinSecretLen = 16
+
+// checkSecret refuses secrets checkChars refuses and secrets shorter than
+// MinSecretLen.
 func checkSecret(what, s string) error {
+	if err := checkChars(what, s); err != nil {
+		return err
+	}
+	if len(s) < MinSecretLen {
+		return fmt.Errorf("%s of %d characters: use at least %d (e.g. openssl rand -hex 16)", what, len(s), MinSecretLen)
+	}
+	return nil
+}
+
+// checkChars refuses values that cannot travel in a header or cookie
+// unchanged: such a token would silently never match.
+func checkChars(what, s string) error {
 	if s == "" {
 		return fmt.Errorf("empty %s", what)
 	}
@@ -221,7 +237,7 @@ func (a *Authenticator) addHyperKey(spec string) error {
 			return err
 		}
 	}
-	if err := checkSecret("access key", access); err != nil {
+	if err := checkChars("access key", access); err != nil {
 		return err
 	}
 	if strings.Contains(access, "/") {

@@ -268,7 +268,7 @@ func TestCredentialFiles(t *testing.T) {
 		}
 	}
 	t.Run("hyper key file 0400", func(t *testing.T) {
-		a, err := New(Options{HyperKeyFile: writeSecretFile(t, "# keys\nAK1:s1\nAK2:s2:admin\n", 0o400)}, authQuietLog())
+		a, err := New(Options{HyperKeyFile: writeSecretFile(t, "# keys\nAK1:"+testHyperSecret+"\nAK2:"+testHyperSecret+"2:admin\n", 0o400)}, authQuietLog())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -283,7 +283,7 @@ func TestCredentialFiles(t *testing.T) {
 	})
 }
 
-// TestCredentialParsing: malformed credentials stop the start without echoing the secret.
+// TestCredentialParsing: malformed or short credentials stop the start without echoing the secret.
 func TestCredentialParsing(t *testing.T) {
 	bad := []Options{
 		{Tokens: []string{"write:" + testReadToken}},
@@ -293,8 +293,11 @@ func TestCredentialParsing(t *testing.T) {
 		{Tokens: []string{"read:" + testReadToken, "admin:" + testReadToken}},
 		{HyperKeys: []string{"AKONLY"}},
 		{HyperKeys: []string{"AK:" + testHyperSecret + ":root"}},
-		{HyperKeys: []string{"AK:s1", "AK:s2"}},
-		{HyperKeys: []string{"A/K:s1"}},
+		{HyperKeys: []string{"AK:" + testHyperSecret, "AK:" + testHyperSecret + "2"}},
+		{HyperKeys: []string{"A/K:" + testHyperSecret}},
+		{Tokens: []string{"admin:abc"}},               // under MinSecretLen
+		{Tokens: []string{"read:0123456789abcde"}},    // one short
+		{HyperKeys: []string{"AKSHORT:short-secret"}}, // under MinSecretLen
 		{AllowedOrigins: []string{"[bad"}},
 	}
 	for _, cfg := range bad {
@@ -309,14 +312,14 @@ func TestCredentialParsing(t *testing.T) {
 			}
 		}
 	}
-	a, err := New(Options{Tokens: []string{"read:" + testReadToken, "read:" + testReadToken, "admin:a:b:c"}}, authQuietLog())
+	a, err := New(Options{Tokens: []string{"read:" + testReadToken, "read:" + testReadToken, "admin:a:b:c:0123456789abcdef"}}, authQuietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(a.tokens) != 2 {
 		t.Fatalf("tokens %d, want the duplicate folded", len(a.tokens))
 	}
-	if tc, ok := a.lookupToken("a:b:c"); !ok || tc.scope != ScopeAdmin {
+	if tc, ok := a.lookupToken("a:b:c:0123456789abcdef"); !ok || tc.scope != ScopeAdmin {
 		t.Fatal("token with colons not found")
 	}
 }

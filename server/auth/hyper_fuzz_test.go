@@ -53,7 +53,7 @@ func hyperFuzzRequest(method, path, rawQuery, host, authz, date, hash, ctype str
 // whole for the handler. Seeds are real signatures from the test's own
 // signer, so the fuzzer starts from requests that verify.
 func FuzzHyperAuthorization(f *testing.F) {
-	const secret = "fuzz-secret-1"
+	const secret = "fuzz-secret-0001"
 	for _, c := range []struct{ method, target, body string }{
 		{"GET", "https://crowsnest.example:8443/events/ws", ""},
 		{"GET", `https://crowsnest.example/events/ws?filters={"event":["die"]}&since=1h`, ""},
@@ -73,7 +73,7 @@ func FuzzHyperAuthorization(f *testing.F) {
 		"20260314T150926Z", "", "", []byte(nil))
 	f.Add("GET", "/", "", "h", "HYPER-HMAC-SHA256 ,,,==", "", "", "", []byte(nil))
 
-	good, other := hyperFuzzAuth(f, secret), hyperFuzzAuth(f, "fuzz-secret-2")
+	good, other := hyperFuzzAuth(f, secret), hyperFuzzAuth(f, "fuzz-secret-0002")
 	f.Fuzz(func(t *testing.T, method, path, rawQuery, host, authz, date, hash, ctype string, body []byte) {
 		// Only the verifier's parsing of the header after the scheme is
 		// fuzzed through evaluate; a header of another scheme is the

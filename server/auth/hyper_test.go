@@ -30,7 +30,7 @@ func hyperServerSide(req *http.Request) *http.Request {
 // a fixed clock.
 func hyperTestAuth(t *testing.T, now time.Time) *Authenticator {
 	t.Helper()
-	a, err := New(Options{HyperKeys: []string{"AKREAD:sekrit-read", "AKADMIN:sekrit-admin:admin"}}, authQuietLog())
+	a, err := New(Options{HyperKeys: []string{"AKREAD:sekrit-read-0123456", "AKADMIN:sekrit-admin-012345:admin"}}, authQuietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,9 +59,9 @@ func TestHyperSignerRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			access, secret := "AKREAD", "sekrit-read"
+			access, secret := "AKREAD", "sekrit-read-0123456"
 			if c.want == "hyper:AKADMIN" {
-				access, secret = "AKADMIN", "sekrit-admin"
+				access, secret = "AKADMIN", "sekrit-admin-012345"
 			}
 			testenv.HyperSign(req, access, secret, c.region, now)
 			r := hyperServerSide(req)
@@ -96,48 +96,48 @@ func TestHyperVerifyRefusals(t *testing.T) {
 		msg    string
 	}{
 		{"wrong secret", func() *http.Request { return sign("nope", now, "") }, 401, "signature does not match"},
-		{"expired", func() *http.Request { return sign("sekrit-read", now.Add(-6*time.Minute), "") }, 401, "expired"},
-		{"from the future", func() *http.Request { return sign("sekrit-read", now.Add(6*time.Minute), "") }, 401, "future"},
-		{"just inside the window", func() *http.Request { return sign("sekrit-read", now.Add(-4*time.Minute), "") }, 0, ""},
+		{"expired", func() *http.Request { return sign("sekrit-read-0123456", now.Add(-6*time.Minute), "") }, 401, "expired"},
+		{"from the future", func() *http.Request { return sign("sekrit-read-0123456", now.Add(6*time.Minute), "") }, 401, "future"},
+		{"just inside the window", func() *http.Request { return sign("sekrit-read-0123456", now.Add(-4*time.Minute), "") }, 0, ""},
 		{"body hash mismatch", func() *http.Request {
-			r := sign("sekrit-read", now, "signed body")
+			r := sign("sekrit-read-0123456", now, "signed body")
 			r.Body = io.NopCloser(strings.NewReader("other body"))
 			return r
 		}, 401, "does not match the request body"},
 		{"hash header rewritten to the new body", func() *http.Request {
-			r := sign("sekrit-read", now, "signed body")
+			r := sign("sekrit-read-0123456", now, "signed body")
 			r.Body = io.NopCloser(strings.NewReader("other body"))
 			sum := sha256.Sum256([]byte("other body"))
 			r.Header.Set(hyperHashHeader, hex.EncodeToString(sum[:]))
 			return r
 		}, 401, "signature does not match"},
 		{"unknown access key", func() *http.Request {
-			r := sign("sekrit-read", now, "")
+			r := sign("sekrit-read-0123456", now, "")
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "AKREAD/", "AKOTHER/", 1))
 			return r
 		}, 401, "unknown Hyper access key"},
 		{"other host", func() *http.Request {
-			r := sign("sekrit-read", now, "")
+			r := sign("sekrit-read-0123456", now, "")
 			r.Host = "evil:8443"
 			return r
 		}, 401, "signature does not match"},
 		{"query changed", func() *http.Request {
-			r := sign("sekrit-read", now, "")
+			r := sign("sekrit-read-0123456", now, "")
 			r.URL.RawQuery = "tag=x"
 			return r
 		}, 401, "signature does not match"},
 		{"host not signed", func() *http.Request {
-			r := sign("sekrit-read", now, "")
+			r := sign("sekrit-read-0123456", now, "")
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "host;", "", 1))
 			return r
 		}, 401, "must include host"},
 		{"garbage", func() *http.Request {
-			r := sign("sekrit-read", now, "")
+			r := sign("sekrit-read-0123456", now, "")
 			r.Header.Set("Authorization", "HYPER-HMAC-SHA256 nonsense")
 			return r
 		}, 401, "malformed"},
 		{"body too large", func() *http.Request {
-			r := sign("sekrit-read", now, "")
+			r := sign("sekrit-read-0123456", now, "")
 			r.Body = io.NopCloser(io.LimitReader(hyperZeroReader{}, maxSignedBodyLen+10))
 			return r
 		}, 413, "over"},

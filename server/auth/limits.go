@@ -134,7 +134,7 @@ func (l *Limiter) Wrap(stream bool, h http.Handler) http.Handler {
 
 // clientKey names the client of r: "cred:" and the id of a credential that
 // verified, else "ip:" and its address (see TrustedProxies.clientAddr).
-// IPv6 addresses count by their /64, which one subscriber usually holds
+// Every loopback address is one client; IPv6 addresses count by their /64, which one subscriber usually holds
 // whole: counting single addresses would let it open a bucket per address.
 func (l *Limiter) clientKey(r *http.Request) (*http.Request, string) {
 	if l.identify != nil {
@@ -164,9 +164,17 @@ func parseAddr(s string) (netip.Addr, bool) {
 	return a, err == nil
 }
 
+// loopbackKey is the one client every loopback address counts as: each
+// local process may bind any 127.x source address, so counting them apart
+// would give it a fresh bucket per address.
+const loopbackKey = "loopback"
+
 // addrKey is the limiter key of an address (see clientAddr).
 func addrKey(a netip.Addr) string {
 	a = a.Unmap().WithZone("")
+	if a.IsLoopback() {
+		return loopbackKey
+	}
 	if a.Is6() {
 		p, err := a.Prefix(64)
 		if err == nil {

@@ -222,7 +222,7 @@ func TestLimiterSweepsAsItGrows(t *testing.T) {
 	}
 }
 
-// TestClientKey: who a client is: verified credential, else address (XFF only when trusted, IPv6 by /64).
+// TestClientKey: who a client is: verified credential, else address (XFF only when trusted, IPv6 by /64, loopback as one).
 func TestClientKey(t *testing.T) {
 	proxyNet := TrustedProxies{netip.MustParsePrefix("10.0.0.0/8")}
 	cases := []struct {
@@ -243,6 +243,9 @@ func TestClientKey(t *testing.T) {
 		{"xff all proxies: the peer", "10.0.0.2:1", "10.0.0.3", proxyNet, "", "ip:10.0.0.2"},
 		{"xff garbage falls back", "10.0.0.2:1", "unknown", proxyNet, "", "ip:10.0.0.2"},
 		{"verified credential", "192.0.2.1:1", "", nil, "token:--token#1", "cred:token:--token#1"},
+		{"every 127.x is one client", "127.9.8.7:1", "", nil, "", "ip:loopback"},
+		{"ipv6 loopback too", "[::1]:1", "", nil, "", "ip:loopback"},
+		{"mapped loopback too", "[::ffff:127.0.0.2]:1", "", nil, "", "ip:loopback"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -34,9 +34,10 @@ type Spec[T any] struct {
 	Source Source[T]
 	// Start, when set, sends what comes before the live values. Its send
 	// fails with the end of Source when that ended meanwhile, so a long
-	// replay stops at once for a client already dropped; a Source that
-	// finished (a container that stopped just after its viewer joined)
-	// lets Start send all of it, then the live values it still holds.
+	// replay stops at once for a client already dropped (but not for one
+	// Overflowed keeps); a Source that finished (a container that stopped
+	// just after its viewer joined) lets Start send all of it, then the
+	// live values it still holds.
 	Start func(ctx context.Context, send func(frame []byte) error) error
 	// Frames appends to dst the frames v becomes; none skips v. It returns
 	// a Finish to end the stream normally.
@@ -50,6 +51,12 @@ type Spec[T any] struct {
 	Resume func() string
 	// Out counts the frames written; nil counts nothing.
 	Out prometheus.Counter
+	// Overflowed, when set, keeps a client that fell a whole queue behind:
+	// once Start is done and what was queued is delivered, it is called
+	// instead of ending the stream, subscribes Source again and returns a
+	// frame telling the client what it missed. For viewers of a burst (a
+	// container's logs), to whom a marker serves better than a cut.
+	Overflowed func() ([]byte, error)
 }
 
 // Finish ends a stream normally: it is returned by Frames or Start, or is
@@ -119,7 +126,7 @@ func run[T any](ctx context.Context, sp Spec[T], write func([]byte) error, ka ke
 		err := sp.Start(ctx, func(frame []byte) error {
 			select {
 			case <-src.Done():
-				if !isFinished(src) {
+				if !isFinished(src) && !sp.keeps(src) {
 					return errSourceEnded
 				}
 			default:
@@ -165,6 +172,19 @@ func run[T any](ctx context.Context, sp Spec[T], write func([]byte) error, ka ke
 		}
 		return nil
 	}
+	// drain delivers what an ended source still holds.
+	drain := func() error {
+		for {
+			select {
+			case v := <-src.C():
+				if err := deliver(v); err != nil {
+					return err
+				}
+			default:
+				return nil
+			}
+		}
+	}
 	for {
 		select {
 		case v := <-src.C():
@@ -178,21 +198,28 @@ func run[T any](ctx context.Context, sp Spec[T], write func([]byte) error, ka ke
 		case <-untilC:
 			return end{kind: finished, reason: "until reached"}
 		case <-src.Done():
+			if sp.keeps(src) {
+				if err := drain(); err != nil {
+					return ended(ctx, src, err)
+				}
+				frame, err := sp.Overflowed()
+				if err != nil {
+					return ended(ctx, src, err)
+				}
+				if err := send(frame); err != nil {
+					return ended(ctx, src, err)
+				}
+				continue
+			}
 			if errors.Is(src.Err(), hub.ErrOverflow) {
 				return end{kind: overflowed}
 			}
 			// Not dropped: what was queued before the end is still the
 			// client's, e.g. the last lines of a container that stopped.
-			for {
-				select {
-				case v := <-src.C():
-					if err := deliver(v); err != nil {
-						return ended(ctx, src, err)
-					}
-				default:
-					return ended(ctx, src, src.Err())
-				}
+			if err := drain(); err != nil {
+				return ended(ctx, src, err)
 			}
+			return ended(ctx, src, src.Err())
 		case <-ctx.Done():
 			return end{kind: clientGone}
 		}
@@ -216,6 +243,12 @@ func ended[T any](ctx context.Context, src Source[T], err error) end {
 		return end{kind: interrupted}
 	}
 	return end{kind: failed, err: err}
+}
+
+// keeps reports whether src ended because the client fell behind and the
+// stream goes on after telling it so (Overflowed).
+func (sp Spec[T]) keeps(src Source[T]) bool {
+	return sp.Overflowed != nil && errors.Is(src.Err(), hub.ErrOverflow)
 }
 
 // hint is the stream's resume hint, or nothing.

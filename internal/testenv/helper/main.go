@@ -22,6 +22,7 @@ func main() {
 	text := flag.String("text", "line", "text of each line, followed by its number")
 	cpu := flag.Int("cpu", 0, "number of CPU cores to keep busy while running")
 	mem := flag.Int("mem", 0, "MiB to allocate, touch and hold while running")
+	wait := flag.Duration("wait", 0, "time to wait before printing, e.g. for a viewer to attach before a burst")
 	sleep := flag.Duration("sleep", 0, "time to wait after printing, before exiting")
 	code := flag.Int("exit", 0, "exit code")
 	repeat := flag.Int("repeat", 1, "repeat the text this many times in each line, for lines longer than an argument may be")
@@ -42,6 +43,7 @@ func main() {
 		go burn()
 	}
 	held := hold(*mem)
+	time.Sleep(*wait)
 
 	for i := 1; *lines < 0 || i <= *lines; i++ {
 		fmt.Fprintf(os.Stdout, "%s %d\n", *text, i)
