@@ -55,7 +55,7 @@ func (s *Server) handleContainerLogsWS(w http.ResponseWriter, r *http.Request) {
 	}
 	cli, err := s.engines.Client(req.host)
 	if err != nil {
-		respond.Error(w, http.StatusNotFound, err.Error())
+		s.fail(w, r, "following a container's logs", err)
 		return
 	}
 	ictx, cancel := context.WithTimeout(r.Context(), inspectTimeout)
@@ -63,10 +63,10 @@ func (s *Server) handleContainerLogsWS(w http.ResponseWriter, r *http.Request) {
 	cancel()
 	switch {
 	case cerrdefs.IsNotFound(err):
-		respond.Error(w, http.StatusNotFound, fmt.Sprintf("no such container on %s: %s", req.host, req.ref))
+		s.fail(w, r, "following a container's logs", notFound(fmt.Errorf("no such container on %s: %s", req.host, req.ref)))
 		return
 	case err != nil:
-		respond.Error(w, http.StatusInternalServerError, fmt.Sprintf("inspecting %s on %s: %v", req.ref, req.host, err))
+		s.fail(w, r, "following a container's logs", fmt.Errorf("inspecting %s on %s: %w", req.ref, req.host, err))
 		return
 	}
 	ctr := logs.Container{ID: info.Container.ID, TTY: info.Container.Config != nil && info.Container.Config.Tty}
@@ -77,7 +77,7 @@ func (s *Server) handleContainerLogsWS(w http.ResponseWriter, r *http.Request) {
 		Tail: req.tail, Since: req.since, Queue: s.streamQueue,
 	})
 	if err != nil {
-		respond.Error(w, http.StatusInternalServerError, "cannot follow the logs: "+err.Error())
+		s.fail(w, r, "following a container's logs", fmt.Errorf("cannot follow the logs: %w", err))
 		return
 	}
 	defer view.Close()
