@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -78,14 +79,15 @@ func GoBase(tb testing.TB, c *client.Client, ref, moduleDir string) {
 	case !cerrdefs.IsNotFound(err):
 		tb.Fatalf("go base: inspecting %s: %v", ref, err)
 	}
-	if _, err := exec.LookPath("debootstrap"); err != nil {
+	debootstrap, err := debootstrapPath()
+	if err != nil {
 		Unavailable(tb, "go base: no registry to pull %s from, and no debootstrap to make it with (make test-tools installs it): %v", ref, err)
 	}
 	if os.Geteuid() != 0 {
 		Unavailable(tb, "go base: no registry to pull %s from, and debootstrap needs root to make it", ref)
 	}
 	start := time.Now()
-	root, err := goRootImage(ctx, c, suite)
+	root, err := goRootImage(ctx, c, suite, debootstrap)
 	if err != nil {
 		tb.Fatalf("go base: %v", err)
 	}
@@ -124,19 +126,20 @@ func goBaseKey(suite, moduleDir string) (string, error) {
 
 // goRootImage makes sure the engine holds the Debian and Go image for suite,
 // importing it from the cached root file system, and returns its reference.
-func goRootImage(ctx context.Context, c *client.Client, suite string) (string, error) {
+func goRootImage(ctx context.Context, c *client.Client, suite, debootstrap string) (string, error) {
 	ref := goBaseRepo + ":" + goRootKey(suite)
 	if _, err := c.ImageInspect(ctx, ref); err == nil {
 		return ref, nil
 	} else if !cerrdefs.IsNotFound(err) {
 		return "", fmt.Errorf("inspecting %s: %w", ref, err)
 	}
-	dir, err := goRootFS(ctx, suite)
+	dir, err := goRootFS(ctx, suite, debootstrap)
 	if err != nil {
 		return "", err
 	}
 	tarCmd := exec.CommandContext(ctx, "tar", "-C", dir, "--numeric-owner", "-c", ".")
-	tarCmd.Stderr = os.Stderr
+	var tarErr bytes.Buffer
+	tarCmd.Stderr = &tarErr
 	rootfs, err := tarCmd.StdoutPipe()
 	if err != nil {
 		return "", fmt.Errorf("tar of %s: %w", dir, err)
@@ -162,7 +165,7 @@ func goRootImage(ctx context.Context, c *client.Client, suite string) (string, e
 	}
 	_, _ = io.Copy(io.Discard, rootfs) // let tar finish when the import failed early
 	if werr := tarCmd.Wait(); err == nil && werr != nil {
-		err = fmt.Errorf("tar of %s: %w", dir, werr)
+		err = fmt.Errorf("tar of %s: %w: %s", dir, werr, tarErr.Bytes())
 	}
 	if err != nil {
 		return "", fmt.Errorf("importing %s: %w", ref, err)
@@ -174,7 +177,7 @@ func goRootImage(ctx context.Context, c *client.Client, suite string) (string, e
 // with goBasePackages, the Go toolchain running the tests as /usr/local/go
 // and an empty GOPATH /go. It is made in a sibling directory and renamed,
 // so an interrupted run never leaves half of one.
-func goRootFS(ctx context.Context, suite string) (string, error) {
+func goRootFS(ctx context.Context, suite, debootstrap string) (string, error) {
 	cache := filepath.Join(os.TempDir(), goBaseRepo)
 	dir := filepath.Join(cache, goRootKey(suite))
 	if _, err := os.Stat(dir); err == nil {
@@ -188,7 +191,7 @@ func goRootFS(ctx context.Context, suite string) (string, error) {
 		return "", fmt.Errorf("root file system cache: %w", err)
 	}
 	defer func() { _ = os.RemoveAll(tmp) }() // gone after the rename, unless it failed
-	cmd := exec.CommandContext(ctx, "debootstrap", "--variant=minbase", "--include="+goBasePackages, suite, tmp, debianMirror)
+	cmd := exec.CommandContext(ctx, debootstrap, "--variant=minbase", "--include="+goBasePackages, suite, tmp, debianMirror)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("debootstrap %s: %w\n%s", suite, err, out)
 	}
@@ -210,6 +213,15 @@ func goRootFS(ctx context.Context, suite string) (string, error) {
 		return "", fmt.Errorf("root file system cache: %w", err)
 	}
 	return dir, nil
+}
+
+// debootstrapPath finds debootstrap, which lives in /usr/sbin, off the PATH
+// of many shells.
+func debootstrapPath() (string, error) {
+	if p, err := exec.LookPath("debootstrap"); err == nil {
+		return p, nil
+	}
+	return exec.LookPath("/usr/sbin/debootstrap")
 }
 
 // removeAll removes the files in dir that match pattern.
@@ -255,7 +267,8 @@ func addModules(ctx context.Context, c *client.Client, root, ref, key, moduleDir
 		return fmt.Errorf("module proxy: %w", err)
 	}
 	tarCmd := exec.CommandContext(ctx, "tar", "-C", tmp, "--exclude=*.lock", "-c", "Dockerfile", "mod/cache/download")
-	tarCmd.Stderr = os.Stderr
+	var tarErr bytes.Buffer
+	tarCmd.Stderr = &tarErr
 	buildCtx, err := tarCmd.StdoutPipe()
 	if err != nil {
 		return fmt.Errorf("tar of the module proxy: %w", err)
@@ -270,7 +283,7 @@ func addModules(ctx context.Context, c *client.Client, root, ref, key, moduleDir
 	}
 	_, _ = io.Copy(io.Discard, buildCtx) // let tar finish when the build failed early
 	if werr := tarCmd.Wait(); err == nil && werr != nil {
-		err = fmt.Errorf("tar of the module proxy: %w", werr)
+		err = fmt.Errorf("tar of the module proxy: %w: %s", werr, tarErr.Bytes())
 	}
 	if err != nil {
 		return fmt.Errorf("building %s: %w", ref, err)
