@@ -86,6 +86,11 @@ func GoBase(tb testing.TB, c *client.Client, ref, moduleDir string) {
 	if os.Geteuid() != 0 {
 		Unavailable(tb, "go base: no registry to pull %s from, and debootstrap needs root to make it", ref)
 	}
+	if v, err := c.ServerVersion(ctx, client.ServerVersionOptions{}); err != nil {
+		tb.Fatalf("go base: engine version: %v", err)
+	} else if v.Arch != runtime.GOARCH {
+		Unavailable(tb, "go base: no registry to pull %s from, and the engine runs %s, not this machine's %s", ref, v.Arch, runtime.GOARCH)
+	}
 	start := time.Now()
 	root, err := goRootImage(ctx, c, suite, debootstrap)
 	if err != nil {
