@@ -12,10 +12,12 @@
 # bin/crowsnest.
 
 # The build: the wasm UI with its brotli and gzip copies (make wasm), which
-# the server embeds, then the server itself.
+# the server embeds, then the server itself. brotli and make come from
+# Debian unless the base has them already.
 FROM golang:1.26-bookworm AS build
-RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends brotli make \
-	&& rm -rf /var/lib/apt/lists/*
+RUN { command -v brotli && command -v make; } >/dev/null \
+	|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends brotli make \
+	&& rm -rf /var/lib/apt/lists/*; }
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

@@ -101,7 +101,9 @@ templ:
 # machine) or through sudo: brotli to build the UI; chromium and OpenSSH for
 # the browser and ssh:// engine tests (the latter run a private sshd on
 # 127.0.0.1); podman for the tests against a second engine (each test binary
-# runs a rootful podman system service on a private socket). Where neither
+# runs a rootful podman system service on a private socket); debootstrap to
+# make the Dockerfile's golang base image when no registry can be pulled
+# from (server/image_test.go, internal/testenv/gobase.go). Where neither
 # works, the error names what to install by hand.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_INSTALL = install() { { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$$@"; } || \
@@ -118,6 +120,7 @@ test-tools:
 	{ command -v sshd || test -x /usr/sbin/sshd; } >/dev/null 2>&1 || missing="$$missing openssh-server"; \
 	command -v ssh >/dev/null 2>&1 || missing="$$missing openssh-client"; \
 	command -v podman >/dev/null 2>&1 || missing="$$missing podman"; \
+	{ command -v debootstrap || test -x /usr/sbin/debootstrap; } >/dev/null 2>&1 || missing="$$missing debootstrap"; \
 	if [ -n "$$missing" ]; then $(APT_INSTALL) $$missing; fi
 
 clean:
