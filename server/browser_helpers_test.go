@@ -18,6 +18,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 )
 
 // Browser test timings.
@@ -347,7 +349,7 @@ func (b *browser) setColorScheme(scheme string) {
 // the repository root, and leaves the tab in the light theme.
 func (b *browser) screenshots(name string) {
 	b.tb.Helper()
-	dir := filepath.Join(repoRoot(b.tb), ".artifacts", "screenshots")
+	dir := filepath.Join(testenv.RepoRoot(b.tb), ".artifacts", "screenshots")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.tb.Fatalf("screenshot dir: %v", err)
 	}
@@ -362,24 +364,6 @@ func (b *browser) screenshots(name string) {
 		file := filepath.Join(dir, name+"-"+scheme+".png")
 		if err := os.WriteFile(file, png, 0o644); err != nil {
 			b.tb.Fatalf("save screenshot: %v", err)
-		}
-	}
-}
-
-// repoRoot is the directory holding go.mod, found upwards from the test's
-// working directory (the package directory under go test).
-func repoRoot(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatalf("working directory: %v", err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			tb.Fatalf("no go.mod above %s", dir)
 		}
 	}
 }

@@ -553,7 +553,7 @@ func TestBrowserPhoneLayout(t *testing.T) {
 // dark and the light theme, as NAME-phone-dark.png and NAME-phone-light.png.
 func phoneScreenshots(b *browser, name string) {
 	b.tb.Helper()
-	dir := filepath.Join(repoRoot(b.tb), ".artifacts", "screenshots")
+	dir := filepath.Join(testenv.RepoRoot(b.tb), ".artifacts", "screenshots")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.tb.Fatalf("screenshot dir: %v", err)
 	}

@@ -1,4 +1,8 @@
-package main
+// Package imagetest checks the container image: the runtime image from a
+// binary built here (make image) and the Dockerfile's default target built
+// from source. It is a package of its own so that go test runs its long
+// image builds beside the server package's tests rather than after them.
+package imagetest
 
 import (
 	"archive/tar"
@@ -62,7 +66,7 @@ func TestContainerImageFromSource(t *testing.T) {
 	if _, err := exec.LookPath("docker"); err != nil {
 		testenv.Unavailable(t, "no docker CLI to build with: %v", err)
 	}
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	testenv.GoBase(t, c, buildStageBase(t, root), root)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -171,11 +175,12 @@ func checkImage(t *testing.T, ctx context.Context, c *client.Client, tag string,
 // binary.
 func buildImage(t *testing.T, ctx context.Context, c *client.Client, tag string, labels map[string]string) {
 	t.Helper()
-	dockerfile, err := os.ReadFile("../prebuilt.Dockerfile")
+	root := testenv.RepoRoot(t)
+	dockerfile, err := os.ReadFile(filepath.Join(root, "prebuilt.Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	binary, err := os.ReadFile(crowsnestBinary(t))
+	binary, err := os.ReadFile(staticBinary(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,4 +237,18 @@ func containerLogs(t *testing.T, c *client.Client, id string) string {
 		return err.Error()
 	}
 	return strings.ToValidUTF8(string(b), "?")
+}
+
+// staticBinary builds crowsnest as make build does, into a directory the
+// test removes, and returns its path.
+func staticBinary(t *testing.T, root string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "crowsnest")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", path, "./server")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return path
 }
