@@ -106,7 +106,7 @@ func (e *engine) stream(ctx context.Context, cause error, b *backoff.Backoff) er
 	e.connected(hs)
 	b.Reset()
 
-	queue := make(chan wire.ContainerEvent, e.queueSize)
+	queue := newBacklog(e.queueSize)
 	written := make(chan error, 1)
 	go func() { written <- e.writeQueue(ctx, queue) }()
 	live := make(chan struct{})
@@ -117,7 +117,7 @@ func (e *engine) stream(ctx context.Context, cause error, b *backoff.Backoff) er
 	err = e.read(sctx, cancel, res, queue)
 	cancel(nil)
 	<-live // no ping outlives Run and the client's Close
-	close(queue)
+	queue.close()
 	if werr := <-written; werr != nil {
 		return werr
 	}
@@ -126,13 +126,13 @@ func (e *engine) stream(ctx context.Context, cause error, b *backoff.Backoff) er
 
 // read moves the engine's messages to queue until the stream ends, and
 // ends it with errOverflow when queue is full.
-func (e *engine) read(ctx context.Context, cancel context.CancelCauseFunc, res client.EventsResult, queue chan<- wire.ContainerEvent) error {
+func (e *engine) read(ctx context.Context, cancel context.CancelCauseFunc, res client.EventsResult, queue *backlog) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		case m := <-res.Messages:
-			if !enqueue(queue, e.convert(m)) {
+			if !queue.push(e.convert(m)) {
 				cancel(errOverflow)
 				return errOverflow
 			}
