@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
 
@@ -61,11 +60,11 @@ func oneShot(ctx context.Context, cli *client.Client, id string, wall bool) (Rea
 		return Reading{}, fmt.Errorf("stats of %.12s: %w", id, err)
 	}
 	defer func() { _ = res.Body.Close() }() // read to the end; nothing to report
-	var f container.StatsResponse
+	var f engineFrame
 	if err := json.NewDecoder(res.Body).Decode(&f); err != nil {
 		return Reading{}, fmt.Errorf("stats of %.12s: %w", id, err)
 	}
-	r := engineReading(f.CPUStats, f, wall)
+	r := engineReading(f.CPUStats, &f, wall)
 	if r.Time.IsZero() || r.Time.Year() <= 1 {
 		r.Time = time.Now()
 		if wall {
