@@ -101,7 +101,7 @@ func engineReading(cpu frameCPU, f *engineFrame, wall bool) Reading {
 
 // frameReader reads the engine's stats stream frame by frame: the engine
 // (Docker and Podman alike) ends each JSON frame with a newline, so a
-// frame no sample needs is skipped by finding its end, not decoded.
+// frame no sample needs is passed over by finding its end, not decoded.
 type frameReader struct {
 	r    *bufio.Reader
 	long []byte // a frame longer than r's buffer, gathered
@@ -111,18 +111,16 @@ func newFrameReader(r io.Reader) *frameReader {
 	return &frameReader{r: bufio.NewReaderSize(r, 16<<10)}
 }
 
-// next returns the next frame, valid until the following call; with skip
-// it only reads past it and returns nil. Blank lines are no frames.
-func (fr *frameReader) next(skip bool) ([]byte, error) {
+// next returns the next frame, valid until the following call. Blank
+// lines are no frames.
+func (fr *frameReader) next() ([]byte, error) {
 	for {
 		line, err := fr.r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			fr.long = append(fr.long[:0], line...)
 			for errors.Is(err, bufio.ErrBufferFull) {
 				line, err = fr.r.ReadSlice('\n')
-				if !skip {
-					fr.long = append(fr.long, line...)
-				}
+				fr.long = append(fr.long, line...)
 			}
 			line = fr.long
 		}
@@ -137,9 +135,6 @@ func (fr *frameReader) next(skip bool) ([]byte, error) {
 		}
 		// A last frame without its newline is still a frame; the next
 		// call reports the end.
-		if skip {
-			return nil, nil
-		}
 		return line, nil
 	}
 }

@@ -84,10 +84,11 @@ func (s *Sampler) hostMemory(ctx context.Context, host string) uint64 {
 		return mem
 	}
 	cli, err := s.c.eng.Client(host)
-	if err != nil {
+	if err != nil || !s.acquire(ctx) {
 		return 0
 	}
 	res, err := cli.Info(ctx, client.InfoOptions{})
+	s.release()
 	if err != nil || res.Info.MemTotal <= 0 {
 		s.c.log.Debug("stats: sampler: engine memory unknown", "host", host, "err", err)
 		return 0

@@ -63,23 +63,22 @@ func (c *Collector) streamEngine(ctx context.Context, s *source, cli *client.Cli
 	// asked on each frame until it is known, then never again.
 	var wall, kindKnown bool
 	for {
-		d, _ := s.interval(time.Now())
-		due := prev.System == 0 || time.Since(decodedAt) >= d-frameSlack
-		data, err := frames.next(!due)
+		data, err := frames.next()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return errors.New("the engine closed the stats stream")
 			}
 			return fmt.Errorf("reading the stats stream of %.12s: %w", s.key.id, err)
 		}
-		if !due {
-			continue
+		now := time.Now()
+		if d, _ := s.interval(now); prev.System != 0 && now.Sub(decodedAt) < d-frameSlack {
+			continue // no sample is due yet: the next frame serves
 		}
 		var f engineFrame
 		if err := json.Unmarshal(data, &f); err != nil {
 			return fmt.Errorf("reading the stats stream of %.12s: %w", s.key.id, err)
 		}
-		decodedAt = time.Now()
+		decodedAt = now
 		b.Reset()
 		if !kindKnown {
 			wall, kindKnown = c.busyTimeOnly(s.key.host)
