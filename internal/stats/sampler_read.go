@@ -28,7 +28,7 @@ func (s *Sampler) sample(ctx context.Context, cli *client.Client, host string, w
 			t.started = time.Now() // never inspect again for the same start
 		}
 	}
-	cur, err := s.read(ctx, cli, wall, t)
+	cur, err := s.read(ctx, cli, host, wall, t)
 	if err != nil {
 		s.c.log.Debug("stats: sampler: reading", "host", host, "container", short(ct.ID), "err", err)
 		return nil
@@ -43,10 +43,15 @@ func (s *Sampler) sample(ctx context.Context, cli *client.Client, host string, w
 }
 
 // read takes one reading from the container's cgroup files, or else from
-// the engine (timed by the wall clock with wall, see busyTimeOnly).
-func (s *Sampler) read(ctx context.Context, cli *client.Client, wall bool, t *target) (Reading, error) {
+// the engine (timed by the wall clock with wall, see busyTimeOnly): from
+// the container's live stats stream when someone watches it and it was
+// read within the last cadence, by a one-shot request otherwise.
+func (s *Sampler) read(ctx context.Context, cli *client.Client, host string, wall bool, t *target) (Reading, error) {
 	if t.cgroup != nil {
 		return s.c.readCgroup(&t.fs, *t.cgroup)
+	}
+	if r, ok := s.c.liveReading(key{host, t.id}, time.Now().Add(-s.opts.Every)); ok && r.Time.After(t.prev.Time) {
+		return r, nil
 	}
 	return oneShot(ctx, cli, t.id, wall)
 }

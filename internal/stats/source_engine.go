@@ -94,11 +94,28 @@ func (c *Collector) streamEngine(ctx context.Context, s *source, cli *client.Cli
 				prev.System = wallSystem(f.PreRead, prev.OnlineCPUs)
 			}
 		}
+		s.observe(cur)
 		if prev.System != 0 && cur.Time.Sub(prev.Time) >= minEngineSpan {
 			s.set(Compute(prev, cur))
 		}
 		prev = cur
 	}
+}
+
+// liveReading is the latest reading of the container's engine stream, if
+// one is open and read after since: what the sampler takes instead of a
+// request of its own, so a watched container costs the engine one stream
+// whoever reads it.
+func (c *Collector) liveReading(k key, since time.Time) (Reading, bool) {
+	c.mu.Lock()
+	s := c.sources[k]
+	c.mu.Unlock()
+	if s == nil {
+		return Reading{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reading, s.reading.Time.After(since)
 }
 
 // busyTimeOnly reports whether the host's engine is Podman, whose
