@@ -28,10 +28,12 @@ const (
 	enginesSleepers = 4
 )
 
-// BenchmarkEngines measures one crowsnest watching 500 engines: the local
-// engine exposed on 500 loopback TCP ports (testenv.Ports), each port
-// configured as a host of its own, so crowsnest keeps 500 connections,
-// event streams and liveness checks exactly as for 500 remote engines.
+// BenchmarkEngines measures one crowsnest watching 500 engines: a local
+// engine of its own (testenv.PrivateEngine, so nobody else's containers
+// come and go on it) exposed on 500 loopback TCP ports (testenv.Ports),
+// each port configured as a host of its own, so crowsnest keeps 500
+// connections, event streams and liveness checks as for 500 remote
+// engines.
 // crowsnest runs in a process of its own (TestStatsLoadChild), twice:
 //
 //   - idle (--stats-every 1h, so no sampling round falls in the window):
@@ -40,8 +42,8 @@ const (
 //   - sampling (--stats-every 10s) with a few sleeper containers running:
 //     the history sampler's one-shot stats of every running container on
 //     every engine, its CPU per round and per one-shot, and the most
-//     connections it held open through the ports at once beyond the event
-//     streams, which the sampler's bound keeps small.
+//     connections open through the ports at once beyond those open before
+//     (the sampler's requests among them are bounded by its Total).
 //
 // Run it alone, once:
 //
@@ -53,7 +55,9 @@ func BenchmarkEngines(b *testing.B) {
 	n := benchEnvInt(b, "BENCH_ENGINES", enginesCount)
 	sleepers := benchEnvInt(b, "BENCH_ENGINES_SLEEPERS", enginesSleepers)
 	window := benchEnvDuration(b, "BENCH_ENGINES_WINDOW", enginesWindow)
-	cli := testenv.Engine(b)
+	// A private engine: the shared one's events (other tests' containers)
+	// would reach crowsnest once per port and be measured as its idle cost.
+	cli := testenv.PrivateEngine(b).Client()
 	for range sleepers {
 		testenv.Run(b, cli, testenv.RunOptions{Args: []string{"-sleep", "1h"}, HostConfig: &container.HostConfig{NetworkMode: "none"}})
 	}

@@ -213,6 +213,6 @@ func enginesIdleWhy(res results) string {
 	if !ok || v[0] == 0 {
 		return ""
 	}
-	return fmt.Sprintf("The shared engine sent %s container events/s during the window (other work on the machine), each received, stored and followed once per engine: %s events/s in all.",
+	return fmt.Sprintf("The engine sent %s container events/s during the window, each received, stored and followed once per engine: %s events/s in all.",
 		format(v[0]), format(v[0]*v[1]))
 }

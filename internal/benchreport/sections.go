@@ -164,11 +164,11 @@ var sections = []section{
 		title:    "500 engines from one process (issue 23)",
 		prefixes: []string{"BenchmarkEngines"},
 		rules: []rule{
-			{bench: engines500, metric: "engines", label: "engines (one local engine on as many loopback TCP ports)"},
+			{bench: engines500, metric: "engines", label: "engines (one private local engine on as many loopback TCP ports)"},
 			{bench: engines500, metric: "connect-s", label: "from the start until every engine is connected: s", op: "<=", target: 10},
 			{bench: engines500, metric: "rss-MB", label: "idle (no viewer, no sampling round in the window): RSS MB", op: "<=", target: 300},
 			{bench: engines500, metric: "idle-%core", label: "idle: CPU, % of a core", op: "<=", target: 3, why: enginesIdleWhy},
-			{bench: engines500, metric: "idle-engine-events/s", label: "… container events the shared engine sent meanwhile, per second (each reaches crowsnest once per engine)"},
+			{bench: engines500, metric: "idle-engine-events/s", label: "… container events the engine sent meanwhile, per second (each reaches crowsnest once per engine)"},
 			{bench: engines500, metric: "sampling-rss-MB", label: "history sampler every 10 s, engine source: RSS MB", op: "<=", target: 300},
 			{bench: engines500, metric: "sampling-%core", label: "… CPU, % of a core"},
 			{bench: engines500, metric: "oneshots/round", label: "… one-shot stats requests per round (every running container of every engine)"},
@@ -176,7 +176,7 @@ var sections = []section{
 			{bench: engines500, metric: "sampling-cpu-us/oneshot", label: "… the same per one-shot: µs"},
 			{bench: engines500, metric: "sampling-peak-conns", label: "… most connections open at once beyond those open before the window (the sampler's own requests are at most its Total, 256, as TestSamplerBoundsRequestsAcrossEngines checks; the inventory's listings and the pings come on top)"},
 		},
-		floors: []string{"The engines are the local engine on 500 loopback ports (a forwarder in the benchmark's process), each a `--host` of its own; crowsnest runs in its own process, once with `--stats-every 1h` (idle) and once with `--stats-every 10s` and a few sleeper containers (sampling), both `--stats-source engine` as on remote engines. There is no floor: the targets are the issue's."},
+		floors: []string{"The engines are one private local engine (its own dockerd, so other tests' containers do not come and go on it) on 500 loopback ports (a forwarder in the benchmark's process), each a `--host` of its own; crowsnest runs in its own process, once with `--stats-every 1h` (idle) and once with `--stats-every 10s` and a few sleeper containers (sampling), both `--stats-source engine` as on remote engines. There is no floor: the targets are the issue's."},
 	},
 	{
 		title:    "Replicas on NATS JetStream (issue 16)",
