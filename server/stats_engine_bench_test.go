@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/moby/moby/client"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/crowsnest-hq/crowsnest/internal/testenv"
 )
@@ -57,12 +59,20 @@ func BenchmarkStatsEngineSource(b *testing.B) {
 		ids = append(ids, id)
 	}
 	filter := "cn-test-" + runID + "-"
+	// The floor's client, as crowsnest's engine clients: without the moby
+	// client's OpenTelemetry instrumentation.
+	floorCli, err := client.New(client.FromEnv, client.WithAPIVersion(cli.ClientVersion()),
+		client.WithTraceOptions(otelhttp.WithFilter(func(*http.Request) bool { return false })))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer floorCli.Close()
 	var ours, floor []sourceFigures
 	for b.Loop() {
 		ours, floor = nil, nil
 		for r := range rounds {
 			runOurs := func() { ours = append(ours, measureEngineSource(b, filter, containers, window)) }
-			runFloor := func() { floor = append(floor, measureEngineFloor(b, cli, ids, window)) }
+			runFloor := func() { floor = append(floor, measureEngineFloor(b, floorCli, ids, window)) }
 			if r%2 == 0 {
 				runOurs()
 				runFloor()

@@ -105,7 +105,7 @@ var sections = []section{
 		},
 		floors: []string{
 			"Floor of the engine's cost: the engine's processes (dockerd, containerd, shims) with the same containers and no stats reader; idle, engine-source and cgroup-source windows alternate, figures are medians over the rounds.",
-			"Floor of the engine source (issue 23): one goroutine per container, in the benchmark's process, reading the engine's stats stream and decoding every frame with encoding/json into the fields a sample uses, delivering nothing; its samples are those a 2 s viewer gets (one frame in two). crowsnest (its own process, `--stats-source engine`, one /docker/stats client at 2 s) and the floor take turns for 3 rounds of 30 s; figures are medians.",
+			"Floor of the engine source (issue 23): one goroutine per container, in the benchmark's process, reading the engine's stats stream through the moby client (without its OpenTelemetry instrumentation, as crowsnest's engine clients) and decoding every frame with encoding/json into the fields a sample uses, delivering nothing; its samples are those a 2 s viewer gets (one frame in two). crowsnest (its own process, `--stats-source engine`, one /docker/stats client at 2 s) and the floor take turns for 3 rounds of 30 s; figures are medians.",
 		},
 	},
 	{
