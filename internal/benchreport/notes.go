@@ -198,3 +198,21 @@ func replicaPostWhy(bench string) func(results) string {
 		return note
 	}
 }
+
+func statsEngineWhy(res results) string {
+	v, ok := figs(res, statsEngine, "cpu-us/sample", "floor-cpu-us/sample", "engine-%core", "floor-engine-%core")
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("crowsnest spent %s µs per delivered sample (its whole process: event stream, inventory, delivery included), the floor %s; the engine used %s %% of a core while crowsnest read and %s %% while the floor did.",
+		format(v[0]), format(v[1]), format(v[2]), format(v[3]))
+}
+
+func enginesIdleWhy(res results) string {
+	v, ok := figs(res, engines500, "idle-engine-events/s", "engines")
+	if !ok || v[0] == 0 {
+		return ""
+	}
+	return fmt.Sprintf("The engine sent %s container events/s during the window, each received, stored and followed once per engine: %s events/s in all.",
+		format(v[0]), format(v[0]*v[1]))
+}

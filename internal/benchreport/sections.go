@@ -21,6 +21,8 @@ const (
 	replicaR1   = "BenchmarkReplicaPost/R=1"
 	replicaR3   = "BenchmarkReplicaPost/R=3"
 	catchUp     = "BenchmarkViewCatchUp"
+	engines500  = "BenchmarkEngines"
+	statsEngine = "BenchmarkStatsEngineSource"
 	fanoutFloor = "Floor of fan-out and latency: the same pre-encoded frames, one writer goroutine per connection draining a queue as deep as crowsnest's, no HTTP handler, hub or filter; crowsnest and the floor alternate, the figures are medians."
 )
 
@@ -95,8 +97,16 @@ var sections = []section{
 			{bench: statsLoad, metric: "cgroup/engine-above-idle", label: "engine CPU above idle, cgroup source / engine source (≤ 0.2 is ≥ 5× less)", op: "<=", target: 0.2, why: statsWhy},
 			{bench: statsLoad, metric: "crowsnest-RSS-MiB/engine", label: "engine source: crowsnest RSS MiB"},
 			{bench: statsLoad, metric: "crowsnest-RSS-MiB/cgroup", label: "cgroup source: crowsnest RSS MiB"},
+			{bench: statsEngine, metric: "cpu-us/sample", label: "engine source, 50 containers, one viewer at 2 s: crowsnest CPU µs per delivered sample (whole process)"},
+			{bench: statsEngine, metric: "floor-cpu-us/sample", label: "… the floor: one goroutine per container decoding the engine's stream with encoding/json into the fields used: CPU µs per sample"},
+			{bench: statsEngine, metric: "ratio", label: "engine source: crowsnest / floor, CPU per delivered sample (issue 23)", op: "<=", target: 1, why: statsEngineWhy},
+			{bench: statsEngine, metric: "engine-%core", label: "… the engine's processes while crowsnest reads: % of a core"},
+			{bench: statsEngine, metric: "floor-engine-%core", label: "… the engine's processes while the floor reads: % of a core"},
 		},
-		floors: []string{"Floor of the engine's cost: the engine's processes (dockerd, containerd, shims) with the same containers and no stats reader; idle, engine-source and cgroup-source windows alternate, figures are medians over the rounds."},
+		floors: []string{
+			"Floor of the engine's cost: the engine's processes (dockerd, containerd, shims) with the same containers and no stats reader; idle, engine-source and cgroup-source windows alternate, figures are medians over the rounds.",
+			"Floor of the engine source (issue 23): one goroutine per container, in the benchmark's process, reading the engine's stats stream through the moby client (without its OpenTelemetry instrumentation, as crowsnest's engine clients) and decoding every frame with encoding/json into the fields a sample uses, delivering nothing; its samples are those a 2 s viewer gets (one frame in two). crowsnest (its own process, `--stats-source engine`, one /docker/stats client at 2 s) and the floor take turns for 3 rounds of 30 s; figures are medians.",
+		},
 	},
 	{
 		title:    "Compose stacks (issue 5)",
@@ -149,6 +159,24 @@ var sections = []section{
 			{bench: "BenchmarkRecordRound", metric: "µs/container", label: "recording a 10 s round of 200 containers: µs per container"},
 		},
 		floors: []string{"The target is checked on the whole process, an upper bound of the sampling's cost. Floor: the same crowsnest, containers and window with --stats-every 1h, so no round falls in the window; the sampling's own share is the difference of their CPU times."},
+	},
+	{
+		title:    "500 engines from one process (issue 23)",
+		prefixes: []string{"BenchmarkEngines"},
+		rules: []rule{
+			{bench: engines500, metric: "engines", label: "engines (one private local engine on as many loopback TCP ports)"},
+			{bench: engines500, metric: "connect-s", label: "from the start until every engine is connected: s", op: "<=", target: 10},
+			{bench: engines500, metric: "rss-MB", label: "idle (no viewer, no sampling round in the window): RSS MB", op: "<=", target: 300},
+			{bench: engines500, metric: "idle-%core", label: "idle: CPU, % of a core", op: "<=", target: 3, why: enginesIdleWhy},
+			{bench: engines500, metric: "idle-engine-events/s", label: "… container events the engine sent meanwhile, per second (each reaches crowsnest once per engine)"},
+			{bench: engines500, metric: "sampling-rss-MB", label: "history sampler every 10 s, engine source: RSS MB", op: "<=", target: 300},
+			{bench: engines500, metric: "sampling-%core", label: "… CPU, % of a core"},
+			{bench: engines500, metric: "oneshots/round", label: "… one-shot stats requests per round (every running container of every engine)"},
+			{bench: engines500, metric: "sampling-cpu-ms/round", label: "… crowsnest CPU per 10 s round (whole process, so the idle work too): ms"},
+			{bench: engines500, metric: "sampling-cpu-us/oneshot", label: "… the same per one-shot: µs"},
+			{bench: engines500, metric: "sampling-peak-conns", label: "… most connections open at once beyond those open before the window (the sampler's own requests are at most its Total, 256, as TestSamplerBoundsRequestsAcrossEngines checks; the inventory's listings and the pings come on top)"},
+		},
+		floors: []string{"The engines are one private local engine (its own dockerd, so other tests' containers do not come and go on it) on 500 loopback ports (a forwarder in the benchmark's process), each a `--host` of its own; crowsnest runs in its own process, once with `--stats-every 1h` (idle) and once with `--stats-every 10s` and a few sleeper containers (sampling), both `--stats-source engine` as on remote engines. There is no floor: the targets are the issue's."},
 	},
 	{
 		title:    "Replicas on NATS JetStream (issue 16)",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -26,13 +27,17 @@ const connectTimeout = 15 * time.Second
 // the package manager, which takes seconds, and far more on a busy machine.
 const describeTimeout = time.Minute
 
-// While the event stream is open the engine is pinged every
+// While the event stream is open the engine is pinged about every
 // livenessInterval and must answer within livenessTimeout. An engine that
 // hangs (or a link that silently drops) keeps the stream open without
 // sending anything, and a quiet engine sends nothing either, so only a
-// request of our own can tell them apart.
+// request of our own can tell them apart. Each wait is drawn within
+// livenessJitter of the interval, so engines connected together (500 at a
+// start) do not all ping at once. A hung engine is reported unreachable
+// within 17 s (the longest wait and the ping's timeout).
 const (
-	livenessInterval = 5 * time.Second
+	livenessInterval = 10 * time.Second
+	livenessJitter   = 2 * time.Second
 	livenessTimeout  = 5 * time.Second
 )
 
@@ -106,7 +111,7 @@ func (e *engine) stream(ctx context.Context, cause error, b *backoff.Backoff) er
 	e.connected(hs)
 	b.Reset()
 
-	queue := make(chan wire.ContainerEvent, e.queueSize)
+	queue := newBacklog(e.queueSize)
 	written := make(chan error, 1)
 	go func() { written <- e.writeQueue(ctx, queue) }()
 	live := make(chan struct{})
@@ -117,7 +122,7 @@ func (e *engine) stream(ctx context.Context, cause error, b *backoff.Backoff) er
 	err = e.read(sctx, cancel, res, queue)
 	cancel(nil)
 	<-live // no ping outlives Run and the client's Close
-	close(queue)
+	queue.close()
 	if werr := <-written; werr != nil {
 		return werr
 	}
@@ -126,13 +131,13 @@ func (e *engine) stream(ctx context.Context, cause error, b *backoff.Backoff) er
 
 // read moves the engine's messages to queue until the stream ends, and
 // ends it with errOverflow when queue is full.
-func (e *engine) read(ctx context.Context, cancel context.CancelCauseFunc, res client.EventsResult, queue chan<- wire.ContainerEvent) error {
+func (e *engine) read(ctx context.Context, cancel context.CancelCauseFunc, res client.EventsResult, queue *backlog) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		case m := <-res.Messages:
-			if !enqueue(queue, e.convert(m)) {
+			if !queue.push(e.convert(m)) {
 				cancel(errOverflow)
 				return errOverflow
 			}
@@ -238,11 +243,12 @@ var gapMessages = map[string]string{
 // the reason when a ping fails, so a hung engine is reported unreachable
 // and reconnected rather than shown connected forever.
 func (e *engine) checkLiveness(ctx context.Context, fail context.CancelCauseFunc) {
-	t := time.NewTicker(livenessInterval)
-	defer t.Stop()
 	for {
+		wait := livenessInterval - livenessJitter + rand.N(2*livenessJitter)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}

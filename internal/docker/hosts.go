@@ -3,6 +3,7 @@ package docker
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/moby/moby/client"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 )
 
 // DefaultHostName names the engine crowsnest watches when no host is
@@ -239,6 +241,12 @@ func unwrapURLError(err error) error {
 	return err
 }
 
+// untraced keeps the client's OpenTelemetry instrumentation out of every
+// request: crowsnest exports no traces, and building the span and metric
+// attributes of each ping, listing and stats request was a fifth of the
+// CPU of 500 idle engines.
+var untraced = client.WithTraceOptions(otelhttp.WithFilter(func(*http.Request) bool { return false }))
+
 // newClient builds the API client for h; it does not connect.
 func newClient(h HostConfig) (*client.Client, error) {
 	if h.URL == "" {
@@ -251,7 +259,7 @@ func newClient(h HostConfig) (*client.Client, error) {
 			}
 			return newSSHClient(eh)
 		}
-		c, err := client.New(client.FromEnv)
+		c, err := client.New(client.FromEnv, untraced)
 		if err != nil {
 			return nil, fmt.Errorf("host %s: client from environment: %w", h.Name, err)
 		}
@@ -270,7 +278,7 @@ func newClient(h HostConfig) (*client.Client, error) {
 	if strings.HasPrefix(addr, "ssh://") {
 		return newSSHClient(h)
 	}
-	opts := []client.Opt{client.WithHost(addr)}
+	opts := []client.Opt{client.WithHost(addr), untraced}
 	if useTLS {
 		opts = append(opts, client.WithTLSClientConfig(h.TLSCA, h.TLSCert, h.TLSKey))
 	}

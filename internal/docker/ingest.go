@@ -19,41 +19,19 @@ const (
 // from its last stored event rather than drop what the engine sends.
 var errOverflow = errors.New("ingest queue overflowed; resubscribing from the last stored event")
 
-// enqueue hands ev to the writer without ever blocking the reader, so the
-// engine's stream is read as fast as it is sent (an engine drops a
-// subscriber that stays behind). It reports false when the queue is full.
-func enqueue(queue chan<- wire.ContainerEvent, ev wire.ContainerEvent) bool {
-	select {
-	case queue <- ev:
-		return true
-	default:
-		return false
-	}
-}
-
-// writeQueue stores what arrives on queue in batches until queue is closed,
-// storing what is left in it before it returns.
-func (e *engine) writeQueue(ctx context.Context, queue <-chan wire.ContainerEvent) error {
-	batch := make([]wire.ContainerEvent, 0, maxIngestBatch)
-	for ev := range queue {
-		batch = append(batch[:0], ev)
-	drain:
-		for len(batch) < maxIngestBatch {
-			select {
-			case ev, ok := <-queue:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, ev)
-			default:
-				break drain
-			}
+// writeQueue stores what arrives in queue, in batches of up to
+// maxIngestBatch, until queue is closed, storing what is left in it
+// before it returns.
+func (e *engine) writeQueue(ctx context.Context, queue *backlog) error {
+	for {
+		batch, ok := queue.take(maxIngestBatch)
+		if !ok {
+			return nil
 		}
 		if err := e.storeBatch(ctx, batch); err != nil {
 			return err
 		}
 	}
-	return nil
 }
 
 // storeBatch stores the events of batch not stored yet, in one commit,

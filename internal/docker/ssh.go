@@ -113,7 +113,7 @@ func newSSHClient(h HostConfig) (*client.Client, error) {
 	}
 	// The helper's Host is a placeholder for HTTP requests; the dialer
 	// decides where the bytes go.
-	c, err := client.New(client.WithHost(helper.Host), client.WithDialContext(helper.Dialer))
+	c, err := client.New(client.WithHost(helper.Host), client.WithDialContext(helper.Dialer), untraced)
 	if err != nil {
 		return nil, fmt.Errorf("host %s: client for %s: %w", h.Name, h.URL, err)
 	}

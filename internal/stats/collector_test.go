@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/crowsnest-hq/crowsnest/internal/docker"
@@ -143,11 +142,11 @@ func engineFigures(cli *client.Client, id string) (cpu float64, mem uint64, err 
 		return 0, 0, err
 	}
 	defer res.Body.Close()
-	var f container.StatsResponse
+	var f engineFrame
 	if err := json.NewDecoder(res.Body).Decode(&f); err != nil {
 		return 0, 0, err
 	}
-	u := Compute(engineReading(f.PreCPUStats, f, false), engineReading(f.CPUStats, f, false))
+	u := Compute(engineReading(f.PreCPUStats, &f, false), engineReading(f.CPUStats, &f, false))
 	return u.CPUPercent, u.MemoryBytes, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
 
@@ -29,7 +28,7 @@ func (s *Sampler) sample(ctx context.Context, cli *client.Client, host string, w
 			t.started = time.Now() // never inspect again for the same start
 		}
 	}
-	cur, err := s.read(ctx, cli, wall, t)
+	cur, err := s.read(ctx, cli, host, wall, t)
 	if err != nil {
 		s.c.log.Debug("stats: sampler: reading", "host", host, "container", short(ct.ID), "err", err)
 		return nil
@@ -44,10 +43,15 @@ func (s *Sampler) sample(ctx context.Context, cli *client.Client, host string, w
 }
 
 // read takes one reading from the container's cgroup files, or else from
-// the engine (timed by the wall clock with wall, see busyTimeOnly).
-func (s *Sampler) read(ctx context.Context, cli *client.Client, wall bool, t *target) (Reading, error) {
+// the engine (timed by the wall clock with wall, see busyTimeOnly): from
+// the container's live stats stream when someone watches it and it was
+// read within the last cadence, by a one-shot request otherwise.
+func (s *Sampler) read(ctx context.Context, cli *client.Client, host string, wall bool, t *target) (Reading, error) {
 	if t.cgroup != nil {
 		return s.c.readCgroup(&t.fs, *t.cgroup)
+	}
+	if r, ok := s.c.liveReading(key{host, t.id}, time.Now().Add(-s.opts.Every)); ok && r.Time.After(t.prev.Time) {
+		return r, nil
 	}
 	return oneShot(ctx, cli, t.id, wall)
 }
@@ -61,11 +65,11 @@ func oneShot(ctx context.Context, cli *client.Client, id string, wall bool) (Rea
 		return Reading{}, fmt.Errorf("stats of %.12s: %w", id, err)
 	}
 	defer func() { _ = res.Body.Close() }() // read to the end; nothing to report
-	var f container.StatsResponse
+	var f engineFrame
 	if err := json.NewDecoder(res.Body).Decode(&f); err != nil {
 		return Reading{}, fmt.Errorf("stats of %.12s: %w", id, err)
 	}
-	r := engineReading(f.CPUStats, f, wall)
+	r := engineReading(f.CPUStats, &f, wall)
 	if r.Time.IsZero() || r.Time.Year() <= 1 {
 		r.Time = time.Now()
 		if wall {
@@ -85,10 +89,11 @@ func (s *Sampler) hostMemory(ctx context.Context, host string) uint64 {
 		return mem
 	}
 	cli, err := s.c.eng.Client(host)
-	if err != nil {
+	if err != nil || !s.acquire(ctx) {
 		return 0
 	}
 	res, err := cli.Info(ctx, client.InfoOptions{})
+	s.release()
 	if err != nil || res.Info.MemTotal <= 0 {
 		s.c.log.Debug("stats: sampler: engine memory unknown", "host", host, "err", err)
 		return 0

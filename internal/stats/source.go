@@ -46,6 +46,7 @@ type source struct {
 	kind    string // the source picked: SourceEngine or SourceCgroup, once known
 	usage   Usage
 	has     bool
+	reading Reading                     // the engine source's latest reading, for the sampler
 	wanted  map[time.Duration]time.Time // interval → when last asked for
 	touched time.Time
 	changed chan struct{} // closed and replaced when the finest wanted interval shrinks
@@ -107,6 +108,14 @@ func (s *source) intervalLocked(now time.Time) time.Duration {
 func (s *source) set(u Usage) {
 	s.mu.Lock()
 	s.usage, s.has = u, true
+	s.mu.Unlock()
+}
+
+// observe keeps the engine source's latest reading, so the sampler can
+// take it instead of asking the engine again.
+func (s *source) observe(r Reading) {
+	s.mu.Lock()
+	s.reading = r
 	s.mu.Unlock()
 }
 

@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/crowsnest-hq/crowsnest/internal/backoff"
@@ -40,7 +38,14 @@ func (c *Collector) runEngine(ctx context.Context, s *source, cli *client.Client
 	}
 }
 
-// streamEngine reads one stats stream until it fails.
+// frameSlack is how much sooner than the interval a frame may arrive and
+// still be decoded: the engine's one-second pace wanders a little.
+const frameSlack = 500 * time.Millisecond
+
+// streamEngine reads one stats stream until it fails. The engine sends a
+// frame a second whatever the interval; only the frames a sample needs are
+// decoded (every one at 1 s, one in two at the UI's 2 s), the others are
+// skipped unread.
 func (c *Collector) streamEngine(ctx context.Context, s *source, cli *client.Client, b *backoff.Backoff) error {
 	c.streamsOpened.Add(1)
 	res, err := cli.ContainerStats(ctx, s.key.id, client.ContainerStatsOptions{Stream: true})
@@ -50,40 +55,67 @@ func (c *Collector) streamEngine(ctx context.Context, s *source, cli *client.Cli
 	c.streamsOpen.Add(1)
 	defer c.streamsOpen.Add(-1)
 	defer func() { _ = res.Body.Close() }() // ends the request; nothing to report
-	dec := json.NewDecoder(res.Body)
+	frames := newFrameReader(res.Body)
 	var prev Reading
+	var decodedAt time.Time
 	// Which engine this is may be learnt only after the stream opened (the
 	// inventory can list a host before its event stream's handshake ends):
 	// asked on each frame until it is known, then never again.
 	var wall, kindKnown bool
 	for {
-		var f container.StatsResponse
-		if err := dec.Decode(&f); err != nil {
+		data, err := frames.next()
+		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return errors.New("the engine closed the stats stream")
 			}
 			return fmt.Errorf("reading the stats stream of %.12s: %w", s.key.id, err)
 		}
+		now := time.Now()
+		if d, _ := s.interval(now); prev.System != 0 && now.Sub(decodedAt) < d-frameSlack {
+			continue // no sample is due yet: the next frame serves
+		}
+		var f engineFrame
+		if err := json.Unmarshal(data, &f); err != nil {
+			return fmt.Errorf("reading the stats stream of %.12s: %w", s.key.id, err)
+		}
+		decodedAt = now
 		b.Reset()
 		if !kindKnown {
 			wall, kindKnown = c.busyTimeOnly(s.key.host)
 		}
-		cur := engineReading(f.CPUStats, f, wall)
-		// The engine puts its previous frame's CPU figures in precpu_stats;
-		// the first frame has none, and then our own previous reading (if
-		// any) stands in.
-		if f.PreCPUStats.SystemUsage != 0 {
-			prev = engineReading(f.PreCPUStats, f, wall)
+		cur := engineReading(f.CPUStats, &f, wall)
+		// Our own previous reading spans the whole interval. Before there
+		// is one, the engine's previous frame's CPU figures (precpu_stats)
+		// stand in; the first frame has none.
+		if prev.System == 0 && f.PreCPUStats.SystemUsage != 0 {
+			prev = engineReading(f.PreCPUStats, &f, wall)
 			prev.Time = f.PreRead
 			if wall {
 				prev.System = wallSystem(f.PreRead, prev.OnlineCPUs)
 			}
 		}
+		s.observe(cur)
 		if prev.System != 0 && cur.Time.Sub(prev.Time) >= minEngineSpan {
 			s.set(Compute(prev, cur))
 		}
 		prev = cur
 	}
+}
+
+// liveReading is the latest reading of the container's engine stream, if
+// one is open and read after since: what the sampler takes instead of a
+// request of its own, so a watched container costs the engine one stream
+// whoever reads it.
+func (c *Collector) liveReading(k key, since time.Time) (Reading, bool) {
+	c.mu.Lock()
+	s := c.sources[k]
+	c.mu.Unlock()
+	if s == nil {
+		return Reading{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reading, s.reading.Time.After(since)
 }
 
 // busyTimeOnly reports whether the host's engine is Podman, whose
@@ -107,45 +139,4 @@ func (c *Collector) busyTimeOnly(host string) (podman, known bool) {
 // system_cpu_usage grows by, so CPUPercent stays CPU time over wall time.
 func wallSystem(t time.Time, cpus uint32) uint64 {
 	return uint64(t.UnixNano()) * uint64(max(cpus, 1))
-}
-
-// engineReading converts a frame of the engine's stats stream, with cpu
-// the CPU figures to use (the frame's own or its previous ones); with
-// wall, the host's CPU time is taken from the frame's time (wallSystem).
-func engineReading(cpu container.CPUStats, f container.StatsResponse, wall bool) Reading {
-	r := Reading{
-		Time:        f.Read,
-		CPU:         cpu.CPUUsage.TotalUsage,
-		System:      cpu.SystemUsage,
-		OnlineCPUs:  cpu.OnlineCPUs,
-		Memory:      f.MemoryStats.Usage,
-		MemoryLimit: f.MemoryStats.Limit,
-		PIDs:        f.PidsStats.Current,
-	}
-	if r.OnlineCPUs == 0 {
-		r.OnlineCPUs = uint32(len(cpu.CPUUsage.PercpuUsage))
-	}
-	if wall {
-		r.System = wallSystem(f.Read, r.OnlineCPUs)
-	}
-	// cgroup v1 reports the hierarchical figure as total_inactive_file,
-	// v2 as inactive_file.
-	if v, ok := f.MemoryStats.Stats["total_inactive_file"]; ok {
-		r.InactiveFile = v
-	} else {
-		r.InactiveFile = f.MemoryStats.Stats["inactive_file"]
-	}
-	for _, n := range f.Networks {
-		r.NetRx += n.RxBytes
-		r.NetTx += n.TxBytes
-	}
-	for _, e := range f.BlkioStats.IoServiceBytesRecursive {
-		switch strings.ToLower(e.Op) {
-		case "read":
-			r.BlockRead += e.Value
-		case "write":
-			r.BlockWrite += e.Value
-		}
-	}
-	return r
 }
