@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -34,7 +32,7 @@ const (
 // each port configured as a host of its own, so crowsnest keeps 500
 // connections, event streams and liveness checks as for 500 remote
 // engines.
-// crowsnest runs in a process of its own (TestStatsLoadChild), twice:
+// crowsnest runs in a process of its own (childCommand), twice:
 //
 //   - idle (--stats-every 1h, so no sampling round falls in the window):
 //     the time from its start until every engine shows connected, then its
@@ -112,8 +110,7 @@ func measureEngines(b *testing.B, cli *client.Client, ports *testenv.Ports, ever
 		}
 		args = append(args, "--host", name+"="+u)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStatsLoadChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\x1f"))
+	cmd := childCommand(args)
 	cmd.Stderr = os.Stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

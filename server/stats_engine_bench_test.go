@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,7 +26,7 @@ const engineSourceInterval = 2 * time.Second
 // with one viewer watching all of them at the UI's default 2 s:
 //
 //   - crowsnest: a whole crowsnest in a process of its own
-//     (TestStatsLoadChild) with --stats-source engine, and one
+//     (childCommand) with --stats-source engine, and one
 //     /docker/stats client; its CPU over the window divided by the samples
 //     the client received;
 //   - the floor: one goroutine per container in this process reading the
@@ -120,8 +118,7 @@ func measureEngineSource(b *testing.B, filter string, containers int, window tim
 	addr := freeAddr(b)
 	args := []string{"--addr", addr, "--data", b.TempDir(), "--log-level", "warn", "--stats-source", "engine",
 		"--stats-every", "1h", "--max-streams", "0", "--request-rate", "0"}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStatsLoadChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\x1f"))
+	cmd := childCommand(args)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("starting crowsnest: %v", err)
