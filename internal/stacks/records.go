@@ -163,7 +163,7 @@ func (m *Manager) Get(ctx context.Context, id int64) (wire.Stack, error) {
 // followed by the external ones (compose projects crowsnest has no record
 // of). Compose and env texts are left out.
 func (m *Manager) List(ctx context.Context) ([]wire.Stack, error) {
-	ext, err := m.sync(ctx)
+	ext, err := m.sync(ctx, nil)
 	if err != nil {
 		return nil, err
 	}

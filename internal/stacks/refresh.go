@@ -60,7 +60,7 @@ func (m *Manager) Run(ctx context.Context) {
 		case <-ctx.Done():
 		}
 	}()
-	m.syncLogged(ctx)
+	m.syncLogged(ctx, nil)
 	tick := time.NewTicker(m.opts.RefreshEvery)
 	defer tick.Stop()
 	for {
@@ -68,14 +68,16 @@ func (m *Manager) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			m.syncLogged(ctx)
-		case <-m.dirty:
-			// Let the burst finish, then read every engine once.
+			m.syncLogged(ctx, nil)
+		case k := <-m.dirty:
+			// Let the burst finish, then read each engine it touched once.
+			touched := map[string]bool{k.host: true}
 			t := time.NewTimer(debounce)
 		drain:
 			for {
 				select {
-				case <-m.dirty:
+				case k := <-m.dirty:
+					touched[k.host] = true
 				case <-t.C:
 					break drain
 				case <-ctx.Done():
@@ -83,15 +85,33 @@ func (m *Manager) Run(ctx context.Context) {
 					return
 				}
 			}
-			m.syncLogged(ctx)
+			m.syncLogged(ctx, touched)
 		}
 	}
 }
 
-func (m *Manager) syncLogged(ctx context.Context) {
+// syncLogged records the status of the stacks on the engines in hosts (nil:
+// every engine), logging a failure. Only engines holding recorded stacks
+// are read: an external stack's status is read when the stacks are listed,
+// so an engine without records costs no listing here, however many there
+// are.
+func (m *Manager) syncLogged(ctx context.Context, hosts map[string]bool) {
 	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
-	if _, err := m.sync(ctx); err != nil && ctx.Err() == nil {
+	recs, err := m.opts.Records.List(ctx)
+	if err == nil {
+		recorded := make(map[string]bool)
+		for _, r := range recs {
+			if hosts == nil || hosts[r.Host] {
+				recorded[r.Host] = true
+			}
+		}
+		if len(recorded) == 0 {
+			return
+		}
+		_, err = m.sync(ctx, recorded)
+	}
+	if err != nil && ctx.Err() == nil {
 		m.log.Warn("refreshing stack status", "err", err)
 	}
 }
@@ -119,11 +139,12 @@ func (m *Manager) refreshOne(ctx context.Context, st wire.Stack) error {
 	return m.apply(ctx, st.ID, state)
 }
 
-// sync reads every engine once, records each idle stack's state, and
-// returns the external stacks: compose projects with no record. An engine
+// sync reads every engine in hosts (nil: all) once, records each idle
+// stack's state, and returns their external stacks: compose projects with
+// no record. An engine
 // that cannot be read keeps its stacks' last status, except that none is
 // left "pending" by an earlier run.
-func (m *Manager) sync(ctx context.Context) ([]wire.Stack, error) {
+func (m *Manager) sync(ctx context.Context, hosts map[string]bool) ([]wire.Stack, error) {
 	recs, err := m.opts.Records.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing stacks: %w", err)
@@ -134,6 +155,9 @@ func (m *Manager) sync(ctx context.Context) ([]wire.Stack, error) {
 	}
 	var ext []wire.Stack
 	for _, h := range m.opts.Engines.Hosts() {
+		if hosts != nil && !hosts[h.Name] {
+			continue
+		}
 		c, err := m.client(h.Name)
 		var ctrs []container.Summary
 		if err == nil {

@@ -31,7 +31,7 @@ const (
 	DefaultInterval = 2 * time.Second
 	MinInterval     = time.Second
 	DefaultGrace    = 10 * time.Second
-	DefaultResync   = 30 * time.Second
+	DefaultResync   = 5 * time.Minute
 	DefaultQueue    = 8
 )
 
@@ -55,7 +55,9 @@ type Options struct {
 	CgroupRoot, ProcRoot string
 	// Grace is how long a source outlives its last watcher.
 	Grace time.Duration
-	// Resync is the period of the full listings that correct missed events.
+	// Resync is the period (jittered by a fifth) of the full listings that
+	// correct missed events; the events themselves keep the inventory
+	// current between them.
 	Resync time.Duration
 	// Queue is how many intervals of frames a subscriber may fall behind
 	// before it is dropped.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/crowsnest-hq/crowsnest/internal/backoff"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -38,18 +39,21 @@ type hostInventory struct {
 	kick       chan struct{} // asks the host loop to list again now
 }
 
-// runInventory lists the engine's containers now, then every Resync (and
-// when kicked by an event the inventory cannot place), so events that were
-// missed (a dropped feed, an engine restart) are corrected within one
-// period. A failing engine is retried with backoff.
+// runInventory lists the engine's containers now, then about every Resync
+// (and when kicked by an event the inventory cannot place, or by a gap in
+// the feed): events keep the inventory true between listings, so the
+// listing only corrects what was missed, and each wait is jittered so the
+// engines connected together are not all listed at once. A failing engine
+// is retried with backoff up to retryMax, so the inventory follows it
+// within that once it answers again, however long Resync is.
 func (c *Collector) runInventory(ctx context.Context, h *hostInventory) {
-	b := backoff.Backoff{Min: time.Second, Max: c.opts.Resync}
+	b := backoff.Backoff{Min: time.Second, Max: min(retryMax, c.opts.Resync)}
 	for {
 		err := c.list(ctx, h)
 		if ctx.Err() != nil {
 			return
 		}
-		wait := c.opts.Resync
+		wait := jittered(c.opts.Resync)
 		if err != nil {
 			wait = b.Next()
 		} else {
@@ -65,6 +69,14 @@ func (c *Collector) runInventory(ctx context.Context, h *hostInventory) {
 		case <-t.C:
 		}
 	}
+}
+
+// retryMax is the longest wait before listing a failing engine again.
+const retryMax = 30 * time.Second
+
+// jittered is d give or take a fifth, drawn anew each time.
+func jittered(d time.Duration) time.Duration {
+	return d - d/5 + rand.N(2*d/5+1)
 }
 
 // list replaces the host's inventory by a fresh listing, keeping what the
