@@ -3,11 +3,12 @@ package stats
 import (
 	"context"
 	"fmt"
-	"github.com/crowsnest-hq/crowsnest/internal/backoff"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/crowsnest-hq/crowsnest/internal/backoff"
 
 	"github.com/moby/moby/client"
 
