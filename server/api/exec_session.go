@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,11 +50,15 @@ type execStart struct {
 
 // execSession bridges one websocket and one exec process's terminal.
 type execSession struct {
-	conn *websocket.Conn
-	cli  *client.Client
-	idle time.Duration // 0: no idle timeout
-	log  *slog.Logger
-	last atomic.Int64 // Unix nanoseconds of the last input or output
+	conn      *websocket.Conn
+	cli       *client.Client
+	container string // full ID
+	// marker is in the environment of the session's processes, so that
+	// hangUp finds them all: CROWSNEST_EXEC=<random>.
+	marker string
+	idle   time.Duration // 0: no idle timeout
+	log    *slog.Logger
+	last   atomic.Int64 // Unix nanoseconds of the last input or output
 }
 
 // How a session ended.
@@ -80,11 +85,12 @@ type execEnd struct {
 // carries it until one side ends, then closes the socket with a code that
 // says why. It returns how the session ended.
 func (x *execSession) serve(ctx context.Context, started func(context.Context) error, st execStart) execEnd {
+	x.container, x.marker = st.container, "CROWSNEST_EXEC="+rand.Text()
 	cctx, cancel := context.WithTimeout(ctx, inspectTimeout)
 	defer cancel()
 	created, err := x.cli.ExecCreate(cctx, st.container, client.ExecCreateOptions{
 		TTY: true, AttachStdin: true, AttachStdout: true, AttachStderr: true,
-		Cmd: st.cmd, User: st.user, WorkingDir: st.workdir, Env: []string{"TERM=xterm-256color"},
+		Cmd: st.cmd, User: st.user, WorkingDir: st.workdir, Env: []string{"TERM=xterm-256color", x.marker},
 		ConsoleSize: client.ConsoleSize{Height: st.rows, Width: st.cols},
 	})
 	if err != nil {
@@ -144,9 +150,48 @@ func (x *execSession) carry(ctx context.Context, execID string, hj client.Hijack
 	hj.Close()
 	wg.Wait()
 	if end.code == nil {
-		end.code = x.exitCode(execID)
+		end.code = x.hangUp(execID)
 	}
 	return end
+}
+
+// hangUp ends the process of a session that was cut, and every process it
+// started, and returns its exit code (nil if it outlived even SIGKILL's
+// wait). Closing the attach connection is not enough: the engine keeps the
+// terminal open, so a shell at its prompt would wait for input for ever.
+// The session's processes are found by the marker in their environment,
+// which children inherit, and sent SIGHUP, as a closed terminal would,
+// then SIGKILL if they are still there.
+func (x *execSession) hangUp(execID string) *int {
+	for _, sig := range []string{"HUP", "KILL"} {
+		if err := x.signal(sig); err != nil {
+			x.log.Warn("hanging up an exec session failed", "signal", sig, "err", err)
+			return x.exitCode(execID)
+		}
+		if code := x.exitCode(execID); code != nil {
+			return code
+		}
+	}
+	return nil
+}
+
+// signal sends sig to the session's processes, by a script run in the
+// container (the engine API can signal a container, not a process in it).
+func (x *execSession) signal(sig string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), execExitWait)
+	defer cancel()
+	script := `for p in /proc/[0-9]*; do if grep -qs "` + x.marker + `" "$p/environ"; then kill -` + sig + ` "${p#/proc/}"; fi; done`
+	created, err := x.cli.ExecCreate(ctx, x.container, client.ExecCreateOptions{Cmd: []string{"sh", "-c", script}})
+	if err != nil {
+		return fmt.Errorf("creating the kill process: %w", err)
+	}
+	if _, err := x.cli.ExecStart(ctx, created.ID, client.ExecStartOptions{Detach: true}); err != nil {
+		return fmt.Errorf("starting the kill process: %w", err)
+	}
+	if x.exitCode(created.ID) == nil {
+		return errors.New("the kill process did not finish")
+	}
+	return nil
 }
 
 // touch marks input or output now.
