@@ -11,10 +11,10 @@
 # its target: a prebuilt stage here would make docker build . need
 # bin/crowsnest.
 
-# The build: the wasm UI with its brotli and gzip copies (make wasm), which
+# The build: the wasm UI with its brotli and gzip copies and xterm.js (make wasm), which
 # the server embeds, then the server itself.
 FROM golang:1.26-bookworm AS build
-RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends brotli make \
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends brotli libjs-xterm node-xterm esbuild make \
 	&& rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY go.mod go.sum ./

@@ -69,8 +69,9 @@ var routeDocs = map[string]RouteDoc{
 	},
 	"GET /api/v1/session": {
 		Summary: "what the caller's credential allows: {auth (whether the server checks " +
-			"credentials), scope (admin, read, or empty without a valid credential)}; an " +
-			"open server answers auth false, scope admin",
+			"credentials), scope (admin, read, or empty without a valid credential), exec (whether it may " +
+			"open a shell in a container: admin, unless --no-exec)}; an open server answers " +
+			"auth false, scope admin",
 		Example: "curl -H \"Authorization: Bearer $CROWSNEST_TOKEN\" {base}/api/v1/session",
 	},
 	"GET /api/v1/containers/{id}/stats": {
