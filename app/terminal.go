@@ -40,11 +40,11 @@ type terminal struct {
 
 	host, id string // of the session opened
 	state    terminalState
-	status string // what the header line says
-	term   app.Value
-	conn   *websocket.Conn
-	cancel context.CancelFunc
-	funcs  []app.Func // the callbacks handed to xterm, released with it
+	status   string // what the header line says
+	term     app.Value
+	conn     *websocket.Conn
+	cancel   context.CancelFunc
+	funcs    []app.Func // the callbacks handed to xterm, released with it
 }
 
 // OnMount loads xterm.js unless a terminal already did, then opens a session.
@@ -113,11 +113,12 @@ func (t *terminal) start(ctx app.Context) {
 	}
 	el.Set("innerHTML", "")
 	t.term = app.Window().Get("Terminal").New(map[string]any{
-		"cursorBlink": true,
-		"fontFamily":  `ui-monospace, "Cascadia Mono", "DejaVu Sans Mono", Menlo, monospace`,
-		"fontSize":    13,
-		"lineHeight":  1.15,
-		"scrollback":  5000,
+		"cursorBlink":  true,
+		"fontFamily":   `ui-monospace, "Cascadia Mono", "DejaVu Sans Mono", Menlo, monospace`,
+		"fontSize":     13,
+		"lineHeight":   1.15,
+		"scrollback":   5000,
+		"rendererType": "dom", // text in the page: readable by assistive tools and tests
 		"theme": map[string]any{
 			"background": "#0b1424", "foreground": "#d8e3f0", "cursor": "#7cc4ff",
 			"selection": "rgba(124, 196, 255, 0.35)",
