@@ -38,7 +38,9 @@ type terminal struct {
 	Host, ID string
 	Shown    bool // the tab shows: the panel has a size to fit
 
-	host, id string // of the session opened
+	host, id string      // of the session opened
+	session  int         // counts the sessions opened, so a late end finds its own
+	mounted  app.Context // OnMount's: a click's context ends with its handler
 	state    terminalState
 	status   string // what the header line says
 	term     app.Value
@@ -49,6 +51,7 @@ type terminal struct {
 
 // OnMount loads xterm.js unless a terminal already did, then opens a session.
 func (t *terminal) OnMount(ctx app.Context) {
+	t.mounted = ctx
 	if app.Window().Get("Terminal").Truthy() {
 		t.start(ctx)
 		return
@@ -105,7 +108,8 @@ func (t *terminal) fit() {
 }
 
 // start opens a new terminal and its session.
-func (t *terminal) start(ctx app.Context) {
+func (t *terminal) start(app.Context) {
+	ctx := t.mounted
 	t.close()
 	el := app.Window().GetElementByID("terminal-screen")
 	if !el.Truthy() || !app.Window().Get("Terminal").Truthy() {
@@ -134,8 +138,12 @@ func (t *terminal) start(ctx app.Context) {
 	t.term.Call("focus")
 	t.state, t.status = termLoading, "Connecting…"
 
-	sctx, cancel := context.WithCancel(ctx)
+	// Not under ctx: a click's context ends with its handler, and the
+	// session lasts until close.
+	sctx, cancel := context.WithCancel(context.Background())
 	t.cancel, t.host, t.id = cancel, t.Host, t.ID
+	t.session++
+	session := t.session
 	term := t.term
 	cols, rows := term.Get("cols").Int(), term.Get("rows").Int()
 	q := containerQuery(t.Host)
@@ -161,7 +169,7 @@ func (t *terminal) start(ctx app.Context) {
 			t.conn, t.state, t.status = conn, termLive, "Connected"
 			t.wire(sctx, term, conn)
 		})
-		t.read(ctx, sctx, term, conn)
+		t.read(ctx, sctx, term, conn, session)
 	})
 }
 
@@ -216,7 +224,7 @@ func (t *terminal) wire(ctx context.Context, term app.Value, conn *websocket.Con
 
 // read writes the socket's output to the terminal until it closes, then
 // ends the session with the exit code it got.
-func (t *terminal) read(ctx app.Context, sctx context.Context, term app.Value, conn *websocket.Conn) {
+func (t *terminal) read(ctx app.Context, sctx context.Context, term app.Value, conn *websocket.Conn, session int) {
 	decoder := app.Window().Get("TextDecoder").New()
 	streaming := map[string]any{"stream": true}
 	var exit *int
@@ -254,7 +262,7 @@ func (t *terminal) read(ctx app.Context, sctx context.Context, term app.Value, c
 		msg += ": the connection was lost"
 	}
 	ctx.Dispatch(func(app.Context) {
-		if t.term == term {
+		if t.session == session {
 			t.end(msg)
 		}
 	})
