@@ -11,12 +11,12 @@
 # its target: a prebuilt stage here would make docker build . need
 # bin/crowsnest.
 
-# The build: the wasm UI with its brotli and gzip copies (make wasm), which
-# the server embeds, then the server itself. brotli and make come from
-# Debian unless the base has them already.
+# The build: the wasm UI with its brotli and gzip copies and xterm.js (make
+# wasm), which the server embeds, then the server itself. The build tools
+# come from Debian unless the base has them already.
 FROM golang:1.26-bookworm AS build
-RUN { command -v brotli && command -v make; } >/dev/null \
-	|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends brotli make \
+RUN { command -v brotli && command -v make && command -v esbuild && test -d /usr/share/nodejs/xterm; } >/dev/null \
+	|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends brotli libjs-xterm node-xterm esbuild make \
 	&& rm -rf /var/lib/apt/lists/*; }
 WORKDIR /src
 COPY go.mod go.sum ./

@@ -58,7 +58,20 @@ image: build
 ## app.wasm is built into bin/, outside what the binary embeds: it would add
 ## 9.7 MB for the rare client that accepts neither encoding, which the
 ## server answers by decompressing the gzip copy instead.
-wasm: web/app.wasm.br web/app.wasm.gz web/wasm_exec.js web/version.txt
+wasm: web/app.wasm.br web/app.wasm.gz web/wasm_exec.js web/version.txt $(XTERM)
+
+# The container page's terminal: xterm.js and its fit addon as Debian's
+# libjs-xterm and node-xterm ship them, bundled by Debian's esbuild into
+# one script (app/xterm.entry.js says why), beside the app (git-ignored,
+# like it) and served from crowsnest's own origin.
+XTERM_DIR := /usr/share/javascript/xterm
+XTERM     := web/xterm.js web/xterm.css
+
+web/xterm.js: app/xterm.entry.js | build-tools
+	esbuild --bundle --minify --format=iife --log-level=warning $< --outfile=$@
+
+web/xterm.css: | build-tools
+	cp $(XTERM_DIR)/xterm.css $@
 
 WASM_SRC := $(shell find app internal/wire -name '*.go' 2>/dev/null) go.mod go.sum
 WASM_RAW := bin/app.wasm
@@ -78,7 +91,7 @@ web/app.wasm.gz: $(WASM_RAW)
 
 # The service worker's cache is named after this hash of every asset, so
 # clients refresh exactly when something they cache changed.
-web/version.txt: $(WASM_RAW) web/wasm_exec.js web/app.css web/icon.svg web/icon-192.png web/icon-512.png
+web/version.txt: $(WASM_RAW) web/wasm_exec.js web/app.css web/icon.svg web/icon-192.png web/icon-512.png $(XTERM)
 	cat $^ | sha256sum | cut -c1-20 > $@
 
 # go-app embeds Go 1.21's wasm_exec.js, which cannot run what Go 1.26 builds.
@@ -103,7 +116,9 @@ templ:
 # 127.0.0.1); podman for the tests against a second engine (each test binary
 # runs a rootful podman system service on a private socket); debootstrap to
 # make the Dockerfile's golang base image when no registry can be pulled
-# from (server/image_test.go, internal/testenv/gobase.go). Where neither
+# from (server/imagetest, internal/testenv/gobase.go); busybox-static for the
+# shell image of the exec tests. libjs-xterm, node-xterm and esbuild, for the
+# container page's terminal, are build tools. Where neither
 # works, the error names what to install by hand.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_INSTALL = install() { { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$$@"; } || \
@@ -111,7 +126,12 @@ APT_INSTALL = install() { { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRO
 
 ## build-tools: what building needs beyond Go
 build-tools:
-	@command -v brotli >/dev/null 2>&1 || { $(APT_INSTALL) brotli; }
+	@missing=""; \
+	command -v brotli >/dev/null 2>&1 || missing="$$missing brotli"; \
+	test -f $(XTERM_DIR)/xterm.js || missing="$$missing libjs-xterm"; \
+	test -d /usr/share/nodejs/xterm || missing="$$missing node-xterm"; \
+	command -v esbuild >/dev/null 2>&1 || missing="$$missing esbuild"; \
+	if [ -n "$$missing" ]; then $(APT_INSTALL) $$missing; fi
 
 ## test-tools: what the tests need beyond Go and an engine
 test-tools:
@@ -121,7 +141,8 @@ test-tools:
 	command -v ssh >/dev/null 2>&1 || missing="$$missing openssh-client"; \
 	command -v podman >/dev/null 2>&1 || missing="$$missing podman"; \
 	{ command -v debootstrap || test -x /usr/sbin/debootstrap; } >/dev/null 2>&1 || missing="$$missing debootstrap"; \
+	test -x /bin/busybox || missing="$$missing busybox-static"; \
 	if [ -n "$$missing" ]; then $(APT_INSTALL) $$missing; fi
 
 clean:
-	rm -rf bin web/app.wasm web/app.wasm.br web/app.wasm.gz web/wasm_exec.js web/version.txt
+	rm -rf bin web/app.wasm web/app.wasm.br web/app.wasm.gz web/wasm_exec.js web/version.txt $(XTERM)

@@ -51,6 +51,12 @@ type containerPage struct {
 	// gone: the engine no longer has the container (inspect says 404),
 	// so only its history is left to show.
 	gone bool
+	// tab is the view, from ?tab=: "" for the charts and inspect summary,
+	// "terminal" for a shell in the container. termOpen: the Terminal tab
+	// was opened on this container, so its session is kept (hidden) while
+	// the other tab shows.
+	tab      string
+	termOpen bool
 }
 
 // OnInit gives the charts their rings before the first render.
@@ -76,6 +82,10 @@ func (p *containerPage) OnNav(ctx app.Context) {
 	host, id := parseContainerPath(ctx.Page().URL().Path)
 	rng := ctx.Page().URL().Query().Get("range")
 	sctx, fresh := p.work.restart(ctx, host+"/"+id)
+	if fresh {
+		p.termOpen = false
+	}
+	p.showTab(ctx.Page().URL().Query().Get("tab"))
 	if !fresh {
 		if rng != p.rng {
 			p.showRange(ctx, rng)
@@ -97,6 +107,18 @@ func (p *containerPage) OnNav(ctx app.Context) {
 	onNotice := func(n notice) { ctx.Dispatch(func(app.Context) { p.statsNote = n }) }
 	ctx.Async(func() { runWS(sctx, p.feed.socket(ctx, "container-stats", q, 100*time.Millisecond, p.flush, onNotice)) })
 }
+
+// showTab switches to tab; the terminal opens the first time it is shown.
+func (p *containerPage) showTab(tab string) {
+	if tab != tabTerminal {
+		tab = ""
+	}
+	p.tab = tab
+	p.termOpen = p.termOpen || tab == tabTerminal
+}
+
+// tabTerminal is ?tab= of the container page's Terminal tab.
+const tabTerminal = "terminal"
 
 // OnDismount stops the page's stream and history polling.
 func (p *containerPage) OnDismount() {
@@ -273,12 +295,42 @@ func (p *containerPage) Render() app.UI {
 		app.If(p.actionErr != "", app.P().ID("action-error").Class("notice notice-error").Role("alert").Text(p.actionErr)),
 		app.If(p.actionOK != "", app.P().ID("action-ok").Class("notice notice-ok").Role("status").Text(p.actionOK)),
 		noticeView("detail-notice", p.detailNote),
-		noticeView("stats-notice", p.statsNote),
-		p.rangePicker(),
-		app.If(p.gone, app.P().ID("gone-notice").Class("notice notice-muted").Role("status").Text("This container no longer exists on its engine: the charts show its stored stats history.")),
-		noticeView("history-notice", p.histNote),
-		p.charts(now),
-		p.detailView(),
+		p.tabs(),
+		app.Div().ID("container-overview").Hidden(p.tab == tabTerminal).Body(
+			noticeView("stats-notice", p.statsNote),
+			p.rangePicker(),
+			app.If(p.gone, app.P().ID("gone-notice").Class("notice notice-muted").Role("status").Text("This container no longer exists on its engine: the charts show its stored stats history.")),
+			noticeView("history-notice", p.histNote),
+			p.charts(now),
+			p.detailView(),
+		),
+		app.If(p.termOpen && p.session.Exec,
+			app.Div().ID("container-terminal").Hidden(p.tab != tabTerminal).Body(
+				&terminal{Host: p.host, ID: p.id, Shown: p.tab == tabTerminal},
+			),
+		),
+	)
+}
+
+// tabs switch between the charts and the terminal, for a caller that may
+// open one (GET /api/v1/session says so).
+func (p *containerPage) tabs() app.UI {
+	if !p.session.Exec || p.gone {
+		return nil
+	}
+	base := containerLink(p.host, p.id)
+	q := url.Values{}
+	if p.rng != "" {
+		q.Set("range", p.rng)
+	}
+	overview := base
+	if len(q) > 0 {
+		overview += "?" + q.Encode()
+	}
+	q.Set("tab", tabTerminal)
+	return app.Div().Class("tabs container-tabs").Role("tablist").Aria("label", "Container view").Body(
+		app.A().ID("tab-overview").Role("tab").Aria("selected", p.tab == "").Class(tabClass(p.tab == "")).Href(overview).Text("Overview"),
+		app.A().ID("tab-terminal").Role("tab").Aria("selected", p.tab == tabTerminal).Class(tabClass(p.tab == tabTerminal)).Href(base+"?"+q.Encode()).Text("Terminal"),
 	)
 }
 

@@ -52,6 +52,8 @@ type Config struct {
 	ProcRoot             string
 	StatsEvery           time.Duration // --stats-every: the sampling cadence of the stats history
 	StatsRetention       time.Duration // --stats-retention: how long the stats history is kept
+	NoExec               bool          // --no-exec: no shell in containers
+	ExecIdleTimeout      time.Duration // --exec-idle-timeout: an idle shell session ends
 	// --store and the --nats-* flags: the event log on NATS JetStream,
 	// shared by replicas; NATSURLs empty means the bbolt file in DataDir.
 	NATSURLs     []string
@@ -105,6 +107,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "the host's proc, for system CPU time, host memory and container network counters")
 	fs.DurationVar(&c.StatsEvery, "stats-every", history.DefaultEvery, "sample every running container this often (whole seconds, at least 1s, dividing a minute or a multiple of it), for the stats history in DATA/history.db and the crowsnest_container_* metrics")
 	fs.DurationVar(&c.StatsRetention, "stats-retention", history.DefaultRetention, "keep the stats history this long (e.g. 168h), removed containers' included; points are kept at --stats-every for 24 h, then 1 min for 7 days, then 10 min")
+	fs.BoolVar(&c.NoExec, "no-exec", false, "turn off the shell in containers (GET /api/v1/containers/{id}/exec/ws answers 403, the UI hides its Terminal tab)")
+	fs.DurationVar(&c.ExecIdleTimeout, "exec-idle-timeout", 30*time.Minute, "end a shell session in a container after this long without input or output; 0 never does")
 	var storeURL string
 	fs.StringVar(&storeURL, "store", "", "where the event log lives: empty for the bbolt file in --data; nats://HOST:PORT[,HOST:PORT…] for a NATS JetStream stream that several crowsnest replicas share (each keeps a local view, stack records and alert rules in --data; login sessions and leases live in NATS)")
 	fs.StringVar(&c.NATSCreds, "nats-creds", "", "NATS credentials file (user JWT and seed) for --store nats://")
@@ -141,6 +145,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.StatsEvery < stats.MinInterval || c.StatsEvery%time.Second != 0 {
 		return c, fmt.Errorf("--stats-every %v: want whole seconds, at least %v", c.StatsEvery, stats.MinInterval)
+	}
+	if c.ExecIdleTimeout < 0 {
+		return c, fmt.Errorf("--exec-idle-timeout %v: want 0 or more", c.ExecIdleTimeout)
 	}
 	if c.StatsRetention < c.StatsEvery {
 		return c, fmt.Errorf("--stats-retention %v: want at least --stats-every (%v)", c.StatsRetention, c.StatsEvery)
@@ -244,5 +251,6 @@ func (c Config) apiOptions() api.Options {
 			TrustedProxies: c.TrustedProxies,
 		},
 		Site: auth.Site{Addr: c.Addr, AllowedHosts: c.AllowedHosts, PublicURLs: c.PublicURLs},
+		Exec: api.ExecOptions{Disabled: c.NoExec, IdleTimeout: c.ExecIdleTimeout},
 	}
 }

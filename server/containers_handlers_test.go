@@ -146,7 +146,7 @@ func TestSessionScope(t *testing.T) {
 	// No engine is needed: the session is about credentials only.
 	const offline = "Localhost=unix:///nonexistent/docker.sock"
 	open := startServer(t, "--host", offline)
-	if s := get(open.URL, nil); s != (wire.Session{Auth: false, Scope: "admin"}) {
+	if s := get(open.URL, nil); s != (wire.Session{Auth: false, Scope: "admin", Exec: true}) {
 		t.Errorf("open server: %+v", s)
 	}
 
@@ -168,7 +168,7 @@ func TestSessionScope(t *testing.T) {
 		{"the token as the cookie", http.Header{"Cookie": {auth.SessionCookie + "=" + adminTok}}, ""},
 		{"wrong token", bearer("not-a-configured-token"), ""},
 	} {
-		if s := get(srv.URL, tc.header); s != (wire.Session{Auth: true, Scope: tc.want}) {
+		if s := get(srv.URL, tc.header); s != (wire.Session{Auth: true, Scope: tc.want, Exec: tc.want == "admin"}) {
 			t.Errorf("%s: %+v, want scope %q", tc.name, s, tc.want)
 		}
 	}

@@ -40,8 +40,9 @@ const goBaseTimeout = 15 * time.Minute
 const debianMirror = "http://deb.debian.org/debian"
 
 // goBasePackages are what the official golang image has and the Dockerfile's
-// build stage uses, beyond a minimal Debian.
-const goBasePackages = "ca-certificates,make,brotli,git"
+// build stage uses, beyond a minimal Debian: with them in the base, the
+// build stage installs nothing.
+const goBasePackages = "ca-certificates,make,brotli,git,libjs-xterm,node-xterm,esbuild"
 
 // GoBase makes sure the engine holds ref, an official golang image reference
 // "golang:<go version>-<debian suite>" such as a Dockerfile's build stage

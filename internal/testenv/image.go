@@ -145,15 +145,23 @@ func ensureImage(ctx context.Context, c *client.Client, bin []byte, arch string)
 	if err != nil {
 		return "", false, err
 	}
+	if err := loadArchive(ctx, c, ref, archive); err != nil {
+		return "", false, err
+	}
+	return ref, true, nil
+}
+
+// loadArchive loads an image archive, the image ref, into the engine.
+func loadArchive(ctx context.Context, c *client.Client, ref string, archive []byte) error {
 	res, err := c.ImageLoad(ctx, bytes.NewReader(archive), client.ImageLoadWithQuiet(true))
 	if err != nil {
-		return "", false, fmt.Errorf("loading %s: %w", ref, err)
+		return fmt.Errorf("loading %s: %w", ref, err)
 	}
 	defer func() { _ = res.Close() }() // the body is read to the end below
 	if err := loadOutcome(res); err != nil {
-		return "", false, fmt.Errorf("loading %s: %w", ref, err)
+		return fmt.Errorf("loading %s: %w", ref, err)
 	}
-	return ref, true, nil
+	return nil
 }
 
 // loadOutcome reads the engine's JSON progress stream and returns the error
@@ -188,9 +196,18 @@ var fixedTime = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 // imageArchive writes, in memory, the tar "docker save" produces for a
 // one-layer image holding bin as /helper, tagged with tags.
 func imageArchive(bin []byte, arch string, tags ...string) ([]byte, error) {
+	return layerArchive([]tarFile{{name: HelperPath[1:], mode: 0o755, data: bin}}, arch, map[string]any{
+		"Entrypoint": []string{HelperPath},
+		"Labels":     map[string]string{"org.crowsnest.helper": "true"},
+	}, tags...)
+}
+
+// layerArchive writes, in memory, the tar "docker save" produces for a
+// one-layer image of files with the image config cfg, tagged with tags.
+func layerArchive(files []tarFile, arch string, cfg map[string]any, tags ...string) ([]byte, error) {
 	var layer bytes.Buffer
-	if err := writeTar(&layer, []tarFile{{name: HelperPath[1:], mode: 0o755, data: bin}}); err != nil {
-		return nil, fmt.Errorf("helper layer: %w", err)
+	if err := writeTar(&layer, files); err != nil {
+		return nil, fmt.Errorf("image layer: %w", err)
 	}
 	diffID := sha256.Sum256(layer.Bytes())
 	diffHex := hex.EncodeToString(diffID[:])
@@ -199,10 +216,7 @@ func imageArchive(bin []byte, arch string, tags ...string) ([]byte, error) {
 		"architecture": arch,
 		"os":           "linux",
 		"created":      fixedTime,
-		"config": map[string]any{
-			"Entrypoint": []string{HelperPath},
-			"Labels":     map[string]string{"org.crowsnest.helper": "true"},
-		},
+		"config":       cfg,
 		"rootfs": map[string]any{
 			"type":     "layers",
 			"diff_ids": []string{"sha256:" + diffHex},
@@ -242,6 +256,7 @@ type tarFile struct {
 	name string
 	mode int64
 	dir  bool
+	link string // a symbolic link to this target
 	data []byte
 }
 
@@ -249,8 +264,11 @@ func writeTar(w io.Writer, files []tarFile) error {
 	tw := tar.NewWriter(w)
 	for _, f := range files {
 		h := &tar.Header{Name: f.name, Mode: f.mode, ModTime: fixedTime, Typeflag: tar.TypeReg, Size: int64(len(f.data))}
-		if f.dir {
+		switch {
+		case f.dir:
 			h.Typeflag, h.Size = tar.TypeDir, 0
+		case f.link != "":
+			h.Typeflag, h.Size, h.Linkname = tar.TypeSymlink, 0, f.link
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			return fmt.Errorf("tar header %s: %w", f.name, err)

@@ -56,6 +56,7 @@ type Options struct {
 	AllowedOrigins []string
 	Limits         auth.Limits
 	Site           auth.Site
+	Exec           ExecOptions
 }
 
 // Server holds what the HTTP handlers share.
@@ -78,6 +79,7 @@ type Server struct {
 	stacks        *stacks.Manager  // nil: the stack endpoints answer 503
 	alerts        *alerts.Alerts   // nil: the alert endpoints answer 503
 	containerLogs *logs.Streams
+	exec          ExecOptions
 	ui            *ui.Handler
 }
 
@@ -101,6 +103,7 @@ func New(o Options) *Server {
 		stacks:        o.Stacks,
 		alerts:        o.Alerts,
 		containerLogs: o.ContainerLogs,
+		exec:          o.Exec,
 		ui:            ui.New(o.Logger),
 	}
 	if s.log == nil {

@@ -61,6 +61,23 @@ func parseEventsBody(f body.Format, data []byte) (events []wire.Event, list bool
 	}
 }
 
+// refuseReserved refuses events of a type only crowsnest itself records:
+// the exec sessions' audit events, which a client must not be able to
+// forge. It names the first such event as parseEventsBody names a bad one.
+func refuseReserved(events []wire.Event, list bool) error {
+	for i, e := range events {
+		if e.Type != wire.ExecEventType {
+			continue
+		}
+		field := "type"
+		if list {
+			field = fmt.Sprintf("[%d].type", i)
+		}
+		return fieldErr(field, `"`+wire.ExecEventType+`" is reserved: crowsnest records exec sessions itself`)
+	}
+	return nil
+}
+
 // parseEvent reads the fields one by one instead of unmarshalling into a
 // struct: encoding/json matches keys case-insensitively and reports type
 // errors with Go names, both of which would make errors harder to read.

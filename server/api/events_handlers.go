@@ -74,6 +74,10 @@ func (s *Server) handleCreateEvent(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "storing events", invalid(errors.New("body: no event")))
 		return
 	}
+	if err := refuseReserved(events, isList); err != nil {
+		s.fail(w, r, "storing events", invalid(err))
+		return
+	}
 	stored, err := s.store.Append(r.Context(), events...)
 	if err != nil {
 		// A client that left before the commit gets nothing: nothing was stored.

@@ -30,20 +30,24 @@ var failStatuses = []struct {
 	{http.StatusRequestEntityTooLarge, isAny(errTooLarge, body.ErrTooLarge, stacks.ErrTooLarge)},
 	{http.StatusUnsupportedMediaType, isAny(body.ErrUnsupportedMediaType)},
 	{http.StatusNotAcceptable, isAny(errNotAcceptable)},
+	{http.StatusForbidden, isAny(errForbidden)},
 	{http.StatusBadRequest, isAny(errInvalid, stacks.ErrInvalid, alerts.ErrInvalid, history.ErrAmbiguous)},
 	{http.StatusBadRequest, isA[*store.FieldError]},
 	{http.StatusBadRequest, isA[*history.RangeError]},
 	{http.StatusNotFound, isAny(errNotFound, stacks.ErrNotFound, alerts.ErrNotFound, history.ErrNotFound,
 		stats.ErrNotFound, docker.ErrUnknownHost)},
 	{http.StatusNotFound, cerrdefs.IsNotFound}, // the engine's: removed meanwhile
-	{http.StatusConflict, isAny(stacks.ErrExists, stacks.ErrBusy, alerts.ErrExists)},
+	{http.StatusConflict, isAny(errConflict, stacks.ErrExists, stacks.ErrBusy, alerts.ErrExists)},
 	{http.StatusServiceUnavailable, isAny(errUnavailable, store.ErrUnavailable, store.ErrClosed, stacks.ErrClosed)},
 	{http.StatusInsufficientStorage, isAny(store.ErrNoSpace)},
 }
 
 // The kinds of the handlers' own errors, which no package's sentinel
-// names; invalid, tooLarge, notFound and unavailable mark an error with one.
+// names; invalid, tooLarge, notFound, forbidden, conflict and unavailable
+// mark an error with one.
 var (
+	errForbidden   = errors.New("forbidden")
+	errConflict    = errors.New("conflict")
 	errInvalid     = errors.New("invalid request")
 	errTooLarge    = errors.New("request too large")
 	errNotFound    = errors.New("not found")
@@ -64,6 +68,12 @@ func tooLarge(err error) error { return marked{err, errTooLarge} }
 
 // notFound marks err as naming what does not exist (404).
 func notFound(err error) error { return marked{err, errNotFound} }
+
+// forbidden marks err as asking for what this server does not allow (403).
+func forbidden(err error) error { return marked{err, errForbidden} }
+
+// conflict marks err as asking for what the current state does not allow (409).
+func conflict(err error) error { return marked{err, errConflict} }
 
 // unavailable marks err as a part that is not running (503).
 func unavailable(err error) error { return marked{err, errUnavailable} }

@@ -69,8 +69,9 @@ var routeDocs = map[string]RouteDoc{
 	},
 	"GET /api/v1/session": {
 		Summary: "what the caller's credential allows: {auth (whether the server checks " +
-			"credentials), scope (admin, read, or empty without a valid credential)}; an " +
-			"open server answers auth false, scope admin",
+			"credentials), scope (admin, read, or empty without a valid credential), exec (whether it may " +
+			"open a shell in a container: admin, unless --no-exec)}; an open server answers " +
+			"auth false, scope admin",
 		Example: "curl -H \"Authorization: Bearer $CROWSNEST_TOKEN\" {base}/api/v1/session",
 	},
 	"GET /api/v1/containers/{id}/stats": {
@@ -281,5 +282,20 @@ var routeDocs = map[string]RouteDoc{
 			"place of the lines it missed and stays connected; 404 for an unknown container or host",
 		Params: "id (ID, ID prefix or name), host (default Localhost), tail (default 100, or " +
 			"all), since (Unix seconds, RFC 3339 or a duration), timestamps (default true)",
+	},
+	"GET /api/v1/containers/{id}/exec/ws": {
+		Summary: "a terminal in a running container: binary frames are the TTY's bytes both " +
+			"ways, a text frame {\"type\":\"resize\",\"cols\":C,\"rows\":R} resizes it, and " +
+			"when the process exits {\"type\":\"exit\",\"code\":N} comes before a normal " +
+			"close; admin only (the operator role once roles exist); each session is stored " +
+			"as two events of type exec (exec:start and exec:end, tagged container:, host: " +
+			"and actor:, with who ran what, when, for how long and its exit code), never " +
+			"what was typed or printed; a client that reads no output for 10 s is closed and " +
+			"its process hung up; --exec-idle-timeout ends an idle session (1001); 403 with " +
+			"--no-exec, 404 for an unknown container or host, 409 when it is not running",
+		Params: "id (ID, ID prefix or name), host (default Localhost), cmd (default: the " +
+			"container's bash, else sh; split at spaces, or repeated for one argument each), " +
+			"user, workdir (absolute), cols and rows (the initial size)",
+		Example: "websocat --binary '{ws}/api/v1/containers/web/exec/ws?cmd=sh'",
 	},
 }

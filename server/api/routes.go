@@ -124,5 +124,6 @@ func (s *Server) routes() []Route {
 		{"POST", "/api/v1/alerts/{id}/test", auth.ScopeAdmin, once, nil, s.handleTestAlert},
 		{"GET", "/logs/ws", auth.ScopeRead, streams, nil, s.handleLogsWS},
 		{"GET", "/api/v1/containers/{id}/logs/ws", auth.ScopeRead, streams, nil, s.handleContainerLogsWS},
+		{"GET", "/api/v1/containers/{id}/exec/ws", auth.ScopeAdmin, streams, nil, s.handleExecWS},
 	}
 }

@@ -17,12 +17,13 @@ import (
 func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store") // it changes with login and logout
 	if !s.auth.Configured() {
-		respond.JSON(w, http.StatusOK, wire.Session{Auth: false, Scope: auth.ScopeAdmin.String()})
+		respond.JSON(w, http.StatusOK, wire.Session{Auth: false, Scope: auth.ScopeAdmin.String(), Exec: !s.exec.Disabled})
 		return
 	}
 	sess := wire.Session{Auth: true}
 	if sc, ok := s.auth.CallerScope(r); ok {
 		sess.Scope = sc.String()
+		sess.Exec = sc >= auth.ScopeAdmin && !s.exec.Disabled
 	}
 	respond.JSON(w, http.StatusOK, sess)
 }

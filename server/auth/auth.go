@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/crowsnest-hq/crowsnest/internal/store"
+	"github.com/crowsnest-hq/crowsnest/internal/wire"
 	"github.com/crowsnest-hq/crowsnest/server/respond"
 )
 
@@ -53,6 +55,7 @@ const SessionCookie = "crowsnest_session"
 type principal struct {
 	id    string
 	scope Scope
+	actor string // the credential's name in audit records (Actor)
 }
 
 // tokenCred is one configured bearer token. Only its SHA-256 digest is kept:
@@ -62,6 +65,7 @@ type tokenCred struct {
 	digest [sha256.Size]byte
 	scope  Scope
 	id     string
+	actor  string // "token-" and the digest's first 8 hex digits
 }
 
 // hyperCred is one configured Hyper.sh key pair. The secret itself is needed
@@ -70,6 +74,7 @@ type hyperCred struct {
 	secret string
 	scope  Scope
 	id     string
+	actor  string // "hyper-" and the access key
 }
 
 // Authenticator checks the credentials of requests: bearer tokens (header or
@@ -220,7 +225,7 @@ func (a *Authenticator) addToken(spec, id string) error {
 			return nil
 		}
 	}
-	a.tokens = append(a.tokens, tokenCred{digest: d, scope: s, id: id})
+	a.tokens = append(a.tokens, tokenCred{digest: d, scope: s, id: id, actor: "token-" + hex.EncodeToString(d[:4])})
 	return nil
 }
 
@@ -249,7 +254,7 @@ func (a *Authenticator) addHyperKey(spec string) error {
 	if _, dup := a.hyper[access]; dup {
 		return fmt.Errorf("access key %s is configured twice", access)
 	}
-	a.hyper[access] = hyperCred{secret: secret, scope: s, id: "hyper:" + access}
+	a.hyper[access] = hyperCred{secret: secret, scope: s, id: "hyper:" + access, actor: "hyper-" + access}
 	return nil
 }
 
@@ -394,7 +399,7 @@ func (a *Authenticator) evaluate(r *http.Request) authOutcome {
 	if !ok {
 		return authOutcome{err: &authError{status: http.StatusUnauthorized, msg: "invalid or expired session: log in again"}}
 	}
-	return authOutcome{p: &principal{id: t.id, scope: t.scope}}
+	return authOutcome{p: &principal{id: t.id, scope: t.scope, actor: t.actor}}
 }
 
 // CallerScope is the scope of r's credential when it verifies (a wrong
@@ -407,6 +412,21 @@ func (a *Authenticator) CallerScope(r *http.Request) (Scope, bool) {
 		return 0, false
 	}
 	return o.p.scope, true
+}
+
+// Actor is who r comes from, for audit records: the scope and name of its
+// verified credential (a session cookie is the token it was opened with),
+// "open" with the admin scope on a server without credentials, and the zero
+// Actor for a caller with no valid credential.
+func (a *Authenticator) Actor(r *http.Request) wire.Caller {
+	if !a.Configured() {
+		return wire.Caller{Scope: ScopeAdmin.String(), Credential: "open"}
+	}
+	_, o := a.check(r)
+	if o.p == nil {
+		return wire.Caller{}
+	}
+	return wire.Caller{Scope: o.p.scope.String(), Credential: o.p.actor}
 }
 
 // CheckOrigin applies the websockets' Origin rule (checkOrigin) with the
@@ -422,7 +442,7 @@ func (a *Authenticator) bearer(token string) authOutcome {
 	if !ok {
 		return authOutcome{err: &authError{status: http.StatusUnauthorized, msg: "invalid bearer token", bearer: true}}
 	}
-	return authOutcome{p: &principal{id: t.id, scope: t.scope}}
+	return authOutcome{p: &principal{id: t.id, scope: t.scope, actor: t.actor}}
 }
 
 // checkOrigin applies coder/websocket's Origin rule (see stream.Socket), so the

@@ -149,7 +149,7 @@ func (a *Authenticator) verifyHyper(r *http.Request, authz string) authOutcome {
 	if subtle.ConstantTimeCompare([]byte(want), []byte(h.signature)) != 1 {
 		return failCred(http.StatusUnauthorized, "signature does not match: wrong secret key, or the request was changed after signing")
 	}
-	return authOutcome{p: &principal{id: cred.id, scope: cred.scope}}
+	return authOutcome{p: &principal{id: cred.id, scope: cred.scope, actor: cred.actor}}
 }
 
 // hashBody reads the whole body (bounded), puts an identical reader back for

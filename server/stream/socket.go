@@ -152,3 +152,16 @@ func closeReason(s string) string {
 	}
 	return s
 }
+
+// Duplex upgrades r to a socket that both ends write to (a terminal), under
+// the Origin rule and ping limit of every socket (accept), and counts it as
+// a client of endpoint until done runs. Unlike Socket it leaves reading the
+// client's frames, and closing, to the caller.
+func (s *Server) Duplex(w http.ResponseWriter, r *http.Request, endpoint string) (conn *websocket.Conn, done func(), err error) {
+	conn, err = s.accept(w, r)
+	if err != nil {
+		s.Log.Debug("websocket upgrade refused", "endpoint", endpoint, "err", err)
+		return nil, nil, err
+	}
+	return conn, s.connected(endpoint), nil
+}
